@@ -1,0 +1,1 @@
+"""One construct per concern: data, evidence, logs, functions, messaging, api, monitoring."""

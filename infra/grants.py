@@ -1,0 +1,145 @@
+"""Each `Grant` of a FunctionSpec becomes one `grant_*` call on one resource.
+
+CDK's grant methods expand to action families (`kms:GenerateDataKey*`, `s3:GetObject*`) and to a table's
+index ARNs. cdk-nag reports each such wildcard; each is acknowledged here, on that function's role only,
+next to the grant that causes it, with the reason it stays within the one resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from samtykke.resources import FunctionSpec, Grant
+
+from infra.nag import acknowledge, arn_of
+from infra.specs import ResourceSpecs
+
+_KMS_FAMILY = "CDK's KMS grant expands to this action family; the statement names only this stack's own key ARNs."
+_S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
+_TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
+_BUCKET_OBJECTS = "Objects of the evidence bucket; the wildcard stays under this one bucket's ARN."
+_SMS_TO_PHONE_NUMBERS = (
+    "SNS Publish to a phone number (SMS) has no resource ARN, so AWS requires Resource '*'. An explicit Deny on "
+    "every topic ARN in the same policy keeps it from publishing to any topic."
+)
+
+
+@dataclass(frozen=True)
+class GrantTargets:
+    """The resources grants point at."""
+
+    specs: ResourceSpecs
+    table: dynamodb.Table
+    field_key: kms.IKey
+    evidence_bucket: s3.IBucket
+    queues: Mapping[str, sqs.IQueue]  # by QueueSpec.logical_id
+    ses_send_resources: Sequence[str]  # the sending identities' and the configuration set's ARNs
+
+
+Findings = dict[str, str]  # cdk-nag IAM5 finding -> reason
+_GrantFn = Callable[[lambda_.Function, GrantTargets, Grant], Findings]
+
+
+def _kms_families(*families: str) -> Findings:
+    return {f"Action::kms:{family}*": _KMS_FAMILY for family in families}
+
+
+def _table_indexes(table: dynamodb.Table) -> Findings:
+    return {f"Resource::{arn_of(table)}/index/*": _TABLE_INDEXES}
+
+
+def _table_read(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    targets.table.grant_read_data(function)
+    return _table_indexes(targets.table)
+
+
+def _table_read_write(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    targets.table.grant_read_write_data(function)
+    return {**_table_indexes(targets.table), **_kms_families("GenerateDataKey", "ReEncrypt")}
+
+
+def _kms_decrypt(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    targets.field_key.grant_decrypt(function)
+    return {}
+
+
+def _kms_encrypt_decrypt(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    targets.field_key.grant_encrypt_decrypt(function)
+    return _kms_families("GenerateDataKey", "ReEncrypt")
+
+
+def _evidence_read_write(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    targets.evidence_bucket.grant_read_write(function)
+    s3_families = ("GetObject", "GetBucket", "List", "DeleteObject", "Abort")
+    return {
+        **{f"Action::s3:{family}*": _S3_FAMILY for family in s3_families},
+        f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS,
+        **_kms_families("GenerateDataKey", "ReEncrypt"),
+    }
+
+
+def _queue_send(function: lambda_.Function, targets: GrantTargets, grant: Grant) -> Findings:
+    queue_spec = targets.specs.queue_for(grant)
+    queue = targets.queues[queue_spec.logical_id]
+    queue.grant_send_messages(function)
+    function.add_environment(queue_spec.env_var, queue.queue_url)
+    return _kms_families("GenerateDataKey", "ReEncrypt")
+
+
+def _ses_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    # Raw MIME sends (for the RFC 8058 List-Unsubscribe headers), only as the configured identity and only
+    # through the configuration set that publishes bounces and complaints.
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["ses:SendEmail", "ses:SendRawEmail"], resources=list(targets.ses_send_resources))
+    )
+    return {}
+
+
+def _sms_publish(function: lambda_.Function, _targets: GrantTargets, _: Grant) -> Findings:
+    # A policy of its own, so its one acknowledged '*' cannot cover anything else.
+    policy = iam.Policy(
+        function,
+        "SmsPublish",
+        roles=[_role_of(function)],
+        statements=[
+            iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]),
+            iam.PolicyStatement(effect=iam.Effect.DENY, actions=["sns:Publish"], resources=["arn:*:sns:*:*:*"]),
+        ],
+    )
+    acknowledge(policy, "AwsSolutions-IAM5", _SMS_TO_PHONE_NUMBERS, finding="Resource::*")
+    return {}
+
+
+_GRANTS: Mapping[Grant, _GrantFn] = {
+    Grant.TABLE_READ: _table_read,
+    Grant.TABLE_READ_WRITE: _table_read_write,
+    Grant.KMS_DECRYPT: _kms_decrypt,
+    Grant.KMS_ENCRYPT_DECRYPT: _kms_encrypt_decrypt,
+    Grant.EVIDENCE_READ_WRITE: _evidence_read_write,
+    Grant.CAMPAIGN_QUEUE_SEND: _queue_send,
+    Grant.SES_SEND: _ses_send,
+    Grant.SMS_PUBLISH: _sms_publish,
+}
+
+
+def apply_grants(function: lambda_.Function, spec: FunctionSpec, targets: GrantTargets) -> None:
+    findings: Findings = {}
+    for grant in spec.grants:
+        if grant not in _GRANTS:
+            raise NotImplementedError(f"infra/grants.py has no mapping for {grant!r} (function {spec.name})")
+        findings.update(_GRANTS[grant](function, targets, grant))
+    for finding, reason in sorted(findings.items()):
+        acknowledge(_role_of(function), "AwsSolutions-IAM5", reason, finding=finding)
+
+
+def _role_of(function: lambda_.Function) -> iam.IRole:
+    if function.role is None:
+        raise ValueError(f"{function.node.path} has no role to grant to")
+    return function.role

@@ -1,0 +1,105 @@
+"""The specs a stack is built from (by default the ones in `samtykke.resources`), checked before any CDK runs.
+
+A stack takes a `ResourceSpecs`, so tests can build one from synthetic queues and topics while the real
+lists are still empty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from samtykke import resources
+from samtykke.resources import FunctionSpec, Grant, QueueSpec, RouteSpec, TableSpec, TopicSpec
+
+# The function that authorizes admin routes, and the route prefix that exists only in the local stack.
+AUTHORIZER_FUNCTION = "authorizer"
+LOCAL_ONLY_PATH_PREFIX = "/_local/"
+
+# SQS standard queues accept at most 10 messages per Lambda batch without a batching window.
+_MAX_SQS_BATCH = 10
+_MAX_RECEIVE_COUNT = 1000
+
+
+class SpecError(ValueError):
+    """The specs in `samtykke.resources` contradict each other or what AWS accepts."""
+
+
+def normalised(name: str) -> str:
+    """`campaign-queue`, `CampaignQueue` and `CAMPAIGN_QUEUE` all become `campaignqueue`."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def names_resource(spec: QueueSpec | TopicSpec, resource: str) -> bool:
+    """Whether a spec is the resource a grant or a service names, e.g. `campaign-queue` names `CampaignQueue`."""
+    wanted = normalised(resource)
+    return wanted in normalised(spec.logical_id) or wanted in normalised(spec.env_var)
+
+
+def grant_resource(grant: Grant) -> str:
+    """The resource part of a grant: `campaign-queue` for `campaign-queue:send`."""
+    return grant.value.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class ResourceSpecs:
+    table: TableSpec = resources.TABLE
+    queues: tuple[QueueSpec, ...] = resources.QUEUES
+    topics: tuple[TopicSpec, ...] = resources.TOPICS
+    functions: tuple[FunctionSpec, ...] = resources.FUNCTIONS
+    routes: tuple[RouteSpec, ...] = resources.ROUTES
+    _functions_by_name: dict[str, FunctionSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_functions_by_name", {spec.name: spec for spec in self.functions})
+        self._validate()
+
+    def function(self, name: str) -> FunctionSpec:
+        return self._functions_by_name[name]
+
+    def queue_for(self, grant: Grant) -> QueueSpec:
+        """The one queue a queue grant (e.g. CAMPAIGN_QUEUE_SEND) refers to."""
+        matches = [queue for queue in self.queues if names_resource(queue, grant_resource(grant))]
+        if len(matches) != 1:
+            raise SpecError(
+                f"grant {grant.value!r} needs exactly one QueueSpec whose logical_id or env_var names "
+                f"{grant_resource(grant)!r}; found {[queue.logical_id for queue in matches]}"
+            )
+        return matches[0]
+
+    def _validate(self) -> None:
+        if len(self._functions_by_name) != len(self.functions):
+            raise SpecError("function names must be unique")
+        for route in self.routes:
+            self._require_function(route.function, f"route {route.method} {route.path}")
+            if route.path.startswith(LOCAL_ONLY_PATH_PREFIX):
+                raise SpecError(f"{route.path} belongs to the local stack and must never be routed in AWS")
+        if any(route.auth == "admin" for route in self.routes):
+            self._require_function(AUTHORIZER_FUNCTION, "admin routes")
+        for queue in self.queues:
+            self._validate_queue(queue)
+        for topic in self.topics:
+            if topic.consumer is not None:
+                self._require_function(topic.consumer, f"topic {topic.logical_id}")
+        logical_ids = [spec.logical_id for spec in (*self.queues, *self.topics)]
+        if len(set(logical_ids)) != len(logical_ids):
+            raise SpecError(f"queue and topic logical ids must be unique: {logical_ids}")
+
+    def _validate_queue(self, queue: QueueSpec) -> None:
+        consumer = self._require_function(queue.consumer, f"queue {queue.logical_id}")
+        if not 1 <= queue.batch_size <= _MAX_SQS_BATCH:
+            raise SpecError(f"queue {queue.logical_id}: batch_size must be 1..{_MAX_SQS_BATCH}")
+        if not 1 <= queue.max_receive_count <= _MAX_RECEIVE_COUNT:
+            raise SpecError(f"queue {queue.logical_id}: max_receive_count must be 1..{_MAX_RECEIVE_COUNT}")
+        # Lambda refuses an SQS event source whose visibility timeout is shorter than the function's timeout.
+        if queue.visibility_timeout_seconds < consumer.timeout_seconds:
+            raise SpecError(
+                f"queue {queue.logical_id}: visibility_timeout_seconds ({queue.visibility_timeout_seconds}) "
+                f"must be at least its consumer's timeout ({consumer.timeout_seconds} s)"
+            )
+
+    def _require_function(self, name: str, used_by: str) -> FunctionSpec:
+        try:
+            return self._functions_by_name[name]
+        except KeyError:
+            raise SpecError(f"{used_by} refers to function {name!r}, which FUNCTIONS does not declare") from None

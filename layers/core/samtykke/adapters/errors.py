@@ -1,0 +1,65 @@
+"""Translating AWS errors into domain errors, so that no AWS error code leaks upward."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import ClientError
+
+from samtykke.domain.errors import Conflict, RetryableError
+
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "KMSInternalException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+class ConditionFailed(Conflict):
+    """A conditional write lost: the item changed (or exists) since it was read."""
+
+    code = "condition_failed"
+
+
+class TransactionConflict(Conflict):
+    """A TransactWriteItems was cancelled. `reasons[i]` is the cancellation code of action i ('None' if fine)."""
+
+    code = "transaction_conflict"
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(f"Transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+    def failed_at(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def translate_aws_errors() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in THROTTLING_CODES:
+            raise RetryableError("The service is busy; retry shortly", code="throttled", retry_after=1) from exc
+        if code == "ConditionalCheckFailedException":
+            raise ConditionFailed("The item changed concurrently") from exc
+        if code == "TransactionCanceledException":
+            reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+            if any(r in THROTTLING_CODES or r == "ThrottlingError" for r in reasons):
+                raise RetryableError("The service is busy; retry shortly", code="throttled", retry_after=1) from exc
+            raise TransactionConflict(reasons) from exc
+        raise

@@ -1,0 +1,299 @@
+"""The DynamoDB repository: samtykke's single table, its key design, and the transactional ledger write.
+
+Key design (the README's data-model table mirrors this):
+
+| item | pk | sk |
+| --- | --- | --- |
+| tenant settings | `T#{tenant}` | `META` |
+| purpose / source / legal-basis label | `T#{tenant}` | `PURPOSE#{id}` / `SOURCE#{id}` / `BASIS#{code}` |
+| consent text version | `T#{tenant}` | `TEXT#{purpose}#{locale}#{version:05d}` |
+| API key (by hash) | `K#{sha256(key)}` | `KEY` |
+| contact profile and log head | `T#{tenant}#C#{contact}` | `PROFILE` |
+| consent event | `T#{tenant}#C#{contact}` | `EVENT#{seq:010d}` |
+| consent state | `T#{tenant}#C#{contact}` | `STATE#{purpose}#{channel}` |
+| address index (blind) | `T#{tenant}#A#{email or phone}#{hmac}` | `ADDR` |
+
+A tenant's whole configuration is one partition (one Query loads it), and a contact's whole history is
+another. Granted consent states also carry `gsi1pk = T#{tenant}#AUD#{purpose}#{channel}`: the sparse
+audience index that campaigns page through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+
+from samtykke.adapters import aws
+from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
+from samtykke.domain.errors import Conflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+META = "META"
+PROFILE = "PROFILE"
+ADDR = "ADDR"
+KEY = "KEY"
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+def contact_pk(tenant_id: str, contact_id: str) -> str:
+    return f"T#{tenant_id}#C#{contact_id}"
+
+
+def address_pk(tenant_id: str, kind: str, blind_index: str) -> str:
+    return f"T#{tenant_id}#A#{kind}#{blind_index}"
+
+
+def api_key_pk(key_hash: str) -> str:
+    return f"K#{key_hash}"
+
+
+def event_sk(seq: int) -> str:
+    return f"EVENT#{seq:010d}"
+
+
+def state_sk(purpose: str, channel: str) -> str:
+    return f"STATE#{purpose}#{channel}"
+
+
+def audience_pk(tenant_id: str, purpose: str, channel: str) -> str:
+    return f"T#{tenant_id}#AUD#{purpose}#{channel}"
+
+
+def text_sk(purpose: str, locale: str, version: int) -> str:
+    return f"TEXT#{purpose}#{locale}#{version:05d}"
+
+
+def to_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals and Binary wrappers as plain ints and bytes (we never store floats)."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, Binary):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in attributes.items()}
+
+
+def _set_expression(changes: Mapping[str, Any], extra_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`UpdateExpression` SET clauses for `changes`, with placeholder names and values."""
+    names = {f"#a{i}": name for i, name in enumerate(changes)}
+    values = {f":v{i}": value for i, value in enumerate(changes.values())} | dict(extra_values or {})
+    return {
+        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_attributes(values),
+    }
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class AddressTaken(Conflict):
+    """The address is already indexed to a contact: the writer must load that contact and try again."""
+
+    code = "address_taken"
+
+
+class ContactChanged(Conflict):
+    """Another writer appended to the contact's log first: reload and try again."""
+
+    code = "contact_changed"
+
+
+@dataclass
+class ContactWrite:
+    """One atomic change to a contact: its profile/log head, new address indexes, events and states."""
+
+    tenant_id: str
+    contact_id: str
+    expected_seq: int | None  # None: the contact is new
+    profile: dict[str, Any]
+    new_addresses: list[tuple[str, str]] = field(default_factory=list)  # (kind, blind index)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ConsentRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    # --- generic reads -------------------------------------------------------------------------------
+
+    def get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        with translate_aws_errors():
+            result = aws.dynamodb().get_item(
+                TableName=self.table_name,
+                Key=to_attributes({"pk": pk, "sk": sk}),
+                ConsistentRead=consistent,
+            )
+        item = result.get("Item")
+        return from_attributes(item) if item else None
+
+    def query_partition(self, pk: str, *, sk_from: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of one partition, in key order, following pages; optionally only `sk >= sk_from`."""
+        condition = "pk = :pk" + (" AND sk >= :from" if sk_from else "")
+        values: dict[str, Any] = {":pk": pk} | ({":from": sk_from} if sk_from else {})
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": to_attributes(values),
+            "ConsistentRead": True,
+        }
+        while True:
+            with translate_aws_errors():
+                page = aws.dynamodb().query(**request)
+            yield from (from_attributes(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- tenant configuration ------------------------------------------------------------------------
+
+    def create_tenant(self, items: list[dict[str, Any]]) -> None:
+        """Writes a tenant's META item and its starting catalogue atomically; fails if the tenant exists."""
+        actions: list[TransactWriteItemTypeDef] = []
+        for item in items:
+            put: dict[str, Any] = {"TableName": self.table_name, "Item": to_attributes(item)}
+            if item["sk"] == META:
+                put["ConditionExpression"] = "attribute_not_exists(pk)"
+            actions.append({"Put": put})  # type: ignore[typeddict-item]
+        try:
+            self._transact(actions)
+        except TransactionConflict as exc:
+            raise AlreadyExists(f"Tenant {items[0]['pk'][2:]} already exists") from exc
+
+    def put(self, item: dict[str, Any]) -> None:
+        with translate_aws_errors():
+            aws.dynamodb().put_item(TableName=self.table_name, Item=to_attributes(item))
+
+    def put_new(self, item: dict[str, Any]) -> None:
+        """Creates an item that must not exist yet."""
+        try:
+            with translate_aws_errors():
+                aws.dynamodb().put_item(
+                    TableName=self.table_name,
+                    Item=to_attributes(item),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except ConditionFailed as exc:
+            raise AlreadyExists("It already exists") from exc
+
+    def update_existing(self, pk: str, sk: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Sets attributes on an existing item and returns it, or None if there is no such item."""
+        try:
+            with translate_aws_errors():
+                result = aws.dynamodb().update_item(
+                    TableName=self.table_name,
+                    Key=to_attributes({"pk": pk, "sk": sk}),
+                    ConditionExpression="attribute_exists(pk)",
+                    ReturnValues="ALL_NEW",
+                    **_set_expression(changes),
+                )
+        except ConditionFailed:
+            return None
+        return from_attributes(result["Attributes"])
+
+    # --- contacts and the consent ledger -------------------------------------------------------------
+
+    def find_contact_id(self, tenant_id: str, kind: str, blind_index: str) -> str | None:
+        item = self.get(address_pk(tenant_id, kind, blind_index), ADDR, consistent=True)
+        return None if item is None else item.get("contact_id")
+
+    def load_contact_head(self, tenant_id: str, contact_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The profile (with the log head) and the current consent states, in one Query."""
+        profile, states = None, []
+        for item in self.query_partition(contact_pk(tenant_id, contact_id), sk_from=PROFILE):
+            if item["sk"] == PROFILE:
+                profile = item
+            elif item["sk"].startswith("STATE#"):
+                states.append(item)
+        return profile, states
+
+    def load_contact(self, tenant_id: str, contact_id: str) -> list[dict[str, Any]]:
+        return list(self.query_partition(contact_pk(tenant_id, contact_id)))
+
+    def write_contact(self, change: ContactWrite) -> None:
+        """Appends events and moves states in one transaction, guarded by the log head's sequence number.
+
+        A concurrent writer makes the head condition fail (`ContactChanged`); an address that another
+        contact already owns makes its index condition fail (`AddressTaken`). Either way nothing is written.
+        """
+        pk = contact_pk(change.tenant_id, change.contact_id)
+        profile = {"pk": pk, "sk": PROFILE, **change.profile}
+        actions: list[dict[str, Any]] = []
+        if change.expected_seq is None:
+            actions.append(self._put(profile, "attribute_not_exists(pk)"))
+        else:
+            actions.append(self._update_head(pk, change.profile, change.expected_seq))
+        address_positions = range(len(actions), len(actions) + len(change.new_addresses))
+        for kind, blind_index in change.new_addresses:
+            index_item = {
+                "pk": address_pk(change.tenant_id, kind, blind_index),
+                "sk": ADDR,
+                "contact_id": change.contact_id,
+                "kind": kind,
+            }
+            actions.append(self._put(index_item, "attribute_not_exists(pk)"))
+        for event in change.events:
+            actions.append(self._put({"pk": pk, "sk": event_sk(event["seq"]), **event}, "attribute_not_exists(pk)"))
+        for state in change.states:
+            actions.append(self._put({"pk": pk, **state}, None))
+        try:
+            self._transact(actions)  # type: ignore[arg-type]
+        except TransactionConflict as exc:
+            if any(exc.failed_at(i) for i in address_positions):
+                raise AddressTaken("The address belongs to a contact already") from exc
+            raise ContactChanged("The contact changed concurrently") from exc
+
+    # --- API keys ------------------------------------------------------------------------------------
+
+    def get_api_key(self, key_hash: str) -> dict[str, Any] | None:
+        return self.get(api_key_pk(key_hash), KEY)
+
+    def put_api_key(self, key_hash: str, item: dict[str, Any]) -> None:
+        self.put_new({"pk": api_key_pk(key_hash), "sk": KEY, **item})
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _put(self, item: dict[str, Any], condition: str | None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": to_attributes(item)}
+        if condition:
+            put["ConditionExpression"] = condition
+        return {"Put": put}
+
+    def _update_head(self, pk: str, profile: dict[str, Any], expected_seq: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_attributes({"pk": pk, "sk": PROFILE}),
+                "ConditionExpression": "seq = :expected",
+                **_set_expression(profile, {":expected": expected_seq}),
+            }
+        }
+
+    def _transact(self, actions: list[TransactWriteItemTypeDef]) -> None:
+        with translate_aws_errors():
+            aws.dynamodb().transact_write_items(TransactItems=actions)

@@ -1,0 +1,32 @@
+"""CORS for the public form endpoint, answered per tenant: only the tenant's allowed origins get access."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
+
+from samtykke.domain.errors import NotFound
+from samtykke.services.context import services
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def origin_allowed(tenant_id: str, origin: str) -> bool:
+    try:
+        allowed = services().catalogs.get(tenant_id).tenant.allowed_origins
+    except NotFound:
+        return False
+    return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
+
+
+@lambda_handler_decorator
+def tenant_cors(handler: Handler, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Adds `Access-Control-Allow-Origin` to every response, errors included, for an allowed origin."""
+    response = handler(event, context)
+    origin = (event.get("headers") or {}).get("origin")
+    tenant_id = (event.get("pathParameters") or {}).get("tenant_id")
+    if origin and tenant_id and origin_allowed(tenant_id, origin):
+        response.setdefault("headers", {}).update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
+    return response

@@ -1,0 +1,38 @@
+"""Seeding the local stack's demo tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from samtykke.domain.access import Role
+from samtykke.domain.defaults import STANDARD_PURPOSES
+from samtykke.models.tenant import Plan
+from samtykke.services.api_keys import issue_api_key
+from samtykke.services.context import services
+from samtykke.services.tenants import create_tenant
+
+DEMO_TENANT_ID = "demo"
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    tenant_id: str
+    admin_api_key: str
+    purposes: list[str]
+
+
+def seed_demo_tenant(public_base_url: str) -> DemoTenant:
+    svc = services()
+    create_tenant(
+        svc,
+        DEMO_TENANT_ID,
+        "Demo Shop ApS",
+        plan=Plan.PLUS,
+        country="DK",
+        default_locale="da",
+        allowed_origins=[public_base_url],
+        allowed_redirects=[f"{public_base_url}/demo/thanks"],
+        privacy_policy_url="https://example.com/privacy",
+    )
+    _, secret = issue_api_key(svc, DEMO_TENANT_ID, Role.ADMIN, "local demo admin key")
+    return DemoTenant(DEMO_TENANT_ID, secret, [p.purpose_id for p in STANDARD_PURPOSES])

@@ -1,0 +1,53 @@
+"""`samtykke local`: run the whole system on this machine until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from samtykke.local import LOGGER
+
+LOCAL_JSON = Path(".samtykke") / "local.json"
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="run the whole system on this machine: moto, the real handlers, the queue consumers, a demo tenant",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP front (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=3000, help="port of the HTTP front; 0 picks a free one")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger(LOGGER).setLevel(logging.INFO)  # the front's request log; the handlers log through powertools
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+
+    from samtykke.local.stack import LocalStack  # heavy: boto3, moto
+
+    try:
+        stack = LocalStack(args.host, args.port)
+    except OSError as error:
+        print(f"samtykke local: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    local_json = Path.cwd() / LOCAL_JSON
+    try:
+        stack.start()
+        local_json.parent.mkdir(exist_ok=True)
+        local_json.write_text(json.dumps(stack.describe(), indent=2) + "\n", encoding="utf-8")
+        print(f"samtykke local ready at {stack.api_url} (details in {LOCAL_JSON})", flush=True)
+        stopping.wait()
+    finally:
+        stack.stop()
+        local_json.unlink(missing_ok=True)  # the state it describes lived in memory and is gone
+    return 0

@@ -1,0 +1,183 @@
+"""`LocalStack`: the whole system in this process, on a moto server, for `samtykke local` and for tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from samtykke.local import demo
+from samtykke.local.apigw import Router
+from samtykke.local.consumers import Consumers
+from samtykke.local.front import Front, LocalEndpoint
+from samtykke.local.outbox import read_outbox, record_send_times
+from samtykke.local.provision import DEFAULT_PREFIX, Resources, handler_environment, provision, resource_name
+from samtykke.resources import DEFAULT_REGION, FUNCTIONS, ROUTES
+
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
+
+    from samtykke.bootstrap import DemoTenant
+
+LOOPBACK = "127.0.0.1"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+DRAIN_TIMEOUT_SECONDS = 30.0
+
+
+class LocalStack:
+    """moto server + resources from the specs + HTTP front + queue consumers + the demo tenant.
+
+    The handlers run in this process and read their configuration from `os.environ`, so run one stack per process.
+    """
+
+    def __init__(self, host: str = LOOPBACK, port: int = 3000) -> None:
+        self._front = Front(Router(ROUTES), region=DEFAULT_REGION, local_endpoints=self._local_endpoints())
+        self._front_server: BaseWSGIServer = make_server(host, port, self._front, threaded=True)  # binds the port now
+        self.api_url = f"http://{host}:{self._front_server.server_port}"
+        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self._saved_environ: dict[str, str | None] = {}
+        self._front_thread = threading.Thread(target=self._front_server.serve_forever, name="front", daemon=True)
+        self.aws_endpoint_url = ""
+        self.env: dict[str, str] = {}
+        self.resources: Resources | None = None
+        self.demo: DemoTenant | None = None
+        self._consumers: Consumers | None = None
+
+    def start(self) -> LocalStack:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the front logs its own requests; moto's are noise
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint_url = f"http://{host}:{port}"
+        self._set_environ(self._aws_environ())
+        session = boto3.session.Session(region_name=DEFAULT_REGION)
+        self.resources = provision(session, endpoint_url=self.aws_endpoint_url)
+        self.env = {**handler_environment(self.resources, public_base_url=self.api_url), **_function_environment()}
+        self._set_environ(self.env)
+        record_send_times()
+
+        from samtykke.bootstrap import seed_demo_tenant  # after the environment is set: it builds the real adapters
+
+        self.demo = seed_demo_tenant(self.api_url)
+        self._consumers = _consumers(session, self.resources, self.aws_endpoint_url)
+        self._consumers.start()
+        self._front_thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._front_thread.is_alive():
+            self._front_server.shutdown()
+        self._front_server.server_close()
+        if self._consumers is not None:
+            self._consumers.stop()
+        if self.aws_endpoint_url:
+            self._moto.stop()
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT_SECONDS) -> None:
+        """Wait until every queue is empty and every consumer idle; TimeoutError after `timeout` seconds."""
+        if self._consumers is not None:
+            self._consumers.drain(timeout)
+
+    def describe(self) -> dict[str, Any]:
+        """What `.samtykke/local.json` holds."""
+        if self.resources is None or self.demo is None:
+            raise RuntimeError("start() the stack first")
+        return {
+            "api_url": self.api_url,
+            "aws_endpoint_url": self.aws_endpoint_url,
+            "region": DEFAULT_REGION,
+            "tenant_id": self.demo.tenant_id,
+            "admin_api_key": self.demo.admin_api_key,
+            "purposes": self.demo.purposes,
+            "outbox_url": f"{self.api_url}/_local/outbox",
+            "drain_url": f"{self.api_url}/_local/drain",
+            "demo_url": f"{self.api_url}{demo.DEMO_PATH}",
+            "resources": self.resources.describe(),
+            "env": self.env,
+        }
+
+    def _aws_environ(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            **FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_REGION": DEFAULT_REGION,
+            "POWERTOOLS_SERVICE_NAME": "samtykke",
+            "POWERTOOLS_METRICS_NAMESPACE": "samtykke",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+    def _set_environ(self, values: dict[str, str]) -> None:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", *values):  # a profile or token would override the fakes
+            self._saved_environ.setdefault(name, os.environ.get(name))
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(values)
+
+    def _local_endpoints(self) -> dict[tuple[str, str], LocalEndpoint]:
+        return {
+            ("GET", "/_local/outbox"): lambda request: _json(read_outbox(request.args.get("to"))),
+            ("POST", "/_local/drain"): self._drain_endpoint,
+            ("GET", demo.DEMO_PATH): self._demo_page,
+            ("GET", demo.THANKS_PATH): lambda _: _html(demo.thanks_page()),
+        }
+
+    def _drain_endpoint(self, request: Request) -> Response:
+        try:
+            self.drain(float(request.args.get("timeout", DRAIN_TIMEOUT_SECONDS)))
+        except TimeoutError as error:
+            return _json({"error": {"code": "drain_timeout", "message": str(error)}}, status=504)
+        return _json({"drained": True})
+
+    def _demo_page(self, _: Request) -> Response:
+        assert self.demo is not None
+        page = demo.signup_page(
+            tenant_id=self.demo.tenant_id, purposes=self.demo.purposes, redirect=f"{self.api_url}{demo.THANKS_PATH}"
+        )
+        return _html(page)
+
+
+def _function_environment() -> dict[str, str]:
+    """Every function's own variables; in one process they share os.environ, so they must not disagree."""
+    merged: dict[str, str] = {}
+    for spec in FUNCTIONS:
+        for name, value in spec.environment.items():
+            if merged.setdefault(name, value) != value:
+                raise ValueError(f"functions disagree on {name}; the local stack runs them in one process")
+    return merged
+
+
+def _consumers(session: boto3.session.Session, resources: Resources, endpoint_url: str) -> Consumers:
+    consumers = Consumers(session.client("sqs", endpoint_url=endpoint_url), region=resources.region)
+    for queue in resources.queues:
+        consumers.add_queue(queue)
+    sns = session.client("sns", endpoint_url=endpoint_url)
+    for topic in resources.topics:
+        name = resource_name(DEFAULT_PREFIX, topic.spec.logical_id) + "-subscription"
+        consumers.add_topic(topic, sns, queue_name=name)
+    return consumers
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status, mimetype="application/json")
+
+
+def _html(page: str) -> Response:
+    return Response(page, mimetype="text/html")

@@ -1,0 +1,50 @@
+"""Shared model pieces: the error body, and a base that accepts HTML form posts as well as JSON."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def _is_list_annotation(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(_is_list_annotation(arg) for arg in typing.get_args(annotation))
+
+
+class FormTolerantModel(BaseModel):
+    """A request model that a plain HTML form can post.
+
+    Form bodies arrive as `{field: [values]}`; a single value posted for a scalar field is unwrapped,
+    and an empty form value counts as absent. JSON bodies pass through unchanged.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_form_values(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        unwrapped: dict[str, Any] = {}
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if isinstance(value, list) and field is not None and not _is_list_annotation(field.annotation):
+                if len(value) == 1:
+                    value = value[0]
+            if value == "" or value == [""]:
+                continue
+            unwrapped[name] = value
+        return unwrapped

@@ -1,0 +1,145 @@
+"""Consent capture, the consent log and the current consent state."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from samtykke.domain.consent import ActorType, Channel, ConsentStatus, EventType, LegalBasis
+from samtykke.models.common import FormTolerantModel
+
+MAX_PURPOSES_PER_SUBMISSION = 10
+
+
+class ConsentSubmission(FormTolerantModel):
+    """A web form's consent post, as JSON or `application/x-www-form-urlencoded`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "email": "anna@example.dk",
+                "purpose": ["e-marketing"],
+                "locale": "da",
+                "source": "web-form",
+                "first_name": "Anna",
+            }
+        }
+    )
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+    purpose: list[str] = Field(min_length=1, max_length=MAX_PURPOSES_PER_SUBMISSION)
+    locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}([-_][A-Za-z]{2})?$")
+    source: str = Field(default="web-form", max_length=64)
+    text_version: int | None = Field(default=None, ge=1)
+    birth_date: date | None = None
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    national_id: str | None = Field(default=None, max_length=32)
+    page_url: str | None = Field(default=None, max_length=2048)
+    redirect: str | None = Field(default=None, max_length=2048)
+
+
+class Evidence(BaseModel):
+    """What proves how a consent was given. Personal data: stored encrypted with the contact's key."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    page_url: str | None = None
+    at: datetime
+    note: str | None = None
+
+
+class Actor(BaseModel):
+    type: ActorType
+    id: str | None = None
+
+
+class TextRef(BaseModel):
+    purpose_id: str
+    locale: str
+    version: int
+    sha256: str
+
+
+class ConsentEvent(BaseModel):
+    """One entry of the append-only consent log."""
+
+    event_id: str
+    contact_id: str
+    seq: int
+    type: EventType
+    purpose: str
+    channel: Channel
+    status: ConsentStatus
+    legal_basis: LegalBasis
+    source: str
+    text: TextRef | None = None
+    actor: Actor
+    at: datetime
+    evidence: Evidence | None = None
+    prev_hash: str
+    hash: str
+
+
+class ConsentState(BaseModel):
+    contact_id: str
+    purpose: str
+    channel: Channel
+    status: ConsentStatus
+    legal_basis: LegalBasis
+    source: str
+    event_id: str
+    seq: int
+    updated_at: datetime
+
+
+class ChannelOutcome(BaseModel):
+    channel: Channel
+    status: ConsentStatus
+    event_id: str
+
+
+class PurposeOutcome(BaseModel):
+    purpose: str
+    status: ConsentStatus
+    channels: list[ChannelOutcome]
+
+
+class CaptureResult(BaseModel):
+    contact_id: str
+    purposes: list[PurposeOutcome]
+    confirmation_sent: bool = False
+
+
+class ContactSummary(BaseModel):
+    contact_id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    created_at: datetime
+    consents: list[ConsentState]
+
+
+class ConsentLog(BaseModel):
+    contact_id: str
+    chain_intact: bool
+    events: list[ConsentEvent]
+
+
+class ContactProfile(BaseModel):
+    """The decrypted personal data of a contact. Never logged."""
+
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    locale: str | None = None
+
+
+def evidence_dict(evidence: Evidence | None) -> dict[str, Any] | None:
+    return None if evidence is None else evidence.model_dump(mode="json", exclude_none=True)

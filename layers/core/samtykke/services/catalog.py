@@ -1,0 +1,101 @@
+"""A tenant's configuration (settings, purposes, sources, basis labels, consent texts) as one snapshot.
+
+The whole configuration is one DynamoDB partition, so one Query loads it. Snapshots are cached per
+container for a short time, which keeps the public capture path at one write per post; a change made
+through this container's admin API invalidates its cache at once, other containers see it within
+`TTL_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from samtykke.adapters.repository import META, ConsentRepository, tenant_pk
+from samtykke.domain.consent import LegalBasis
+from samtykke.domain.defaults import LEGAL_BASIS_LABELS
+from samtykke.domain.errors import NotFound
+from samtykke.models.catalog import ConsentText, LegalBasisLabel, Purpose, Source
+from samtykke.models.tenant import Tenant
+
+TTL_SECONDS = 30.0
+
+
+class TenantNotFound(NotFound):
+    code = "tenant_not_found"
+
+
+def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+
+@dataclass(frozen=True)
+class TenantCatalog:
+    tenant: Tenant
+    root_key_blob: bytes
+    purposes: dict[str, Purpose]
+    sources: dict[str, Source]
+    basis_labels: dict[LegalBasis, str]
+    texts: dict[tuple[str, str], list[ConsentText]]  # (purpose, locale) -> versions, oldest first
+
+    @classmethod
+    def from_items(cls, items: list[dict[str, Any]]) -> TenantCatalog:
+        meta: dict[str, Any] | None = None
+        purposes: dict[str, Purpose] = {}
+        sources: dict[str, Source] = {}
+        labels: dict[LegalBasis, str] = dict(LEGAL_BASIS_LABELS)
+        texts: dict[tuple[str, str], list[ConsentText]] = defaultdict(list)
+        for item in items:
+            kind = item["sk"].split("#", 1)[0]
+            if kind == META:
+                meta = item
+            elif kind == "PURPOSE":
+                purposes[item["purpose_id"]] = Purpose.model_validate(strip_keys(item))
+            elif kind == "SOURCE":
+                sources[item["source_id"]] = Source.model_validate(strip_keys(item))
+            elif kind == "BASIS":
+                labels[LegalBasis(item["code"])] = item["label"]
+            elif kind == "TEXT":
+                text = ConsentText.model_validate(strip_keys(item))
+                texts[(text.purpose_id, text.locale)].append(text)
+        if meta is None:
+            raise TenantNotFound("No such tenant")
+        return cls(
+            tenant=Tenant.model_validate(strip_keys(meta)),
+            root_key_blob=meta["root_key_blob"],
+            purposes=purposes,
+            sources=sources,
+            basis_labels=labels,
+            texts=dict(texts),
+        )
+
+    def text_locales(self, purpose_id: str) -> list[str]:
+        return sorted(locale for (purpose, locale) in self.texts if purpose == purpose_id)
+
+    def text(self, purpose_id: str, locale: str, version: int | None = None) -> ConsentText | None:
+        versions = self.texts.get((purpose_id, locale), [])
+        if version is None:
+            return versions[-1] if versions else None
+        return next((t for t in versions if t.version == version), None)
+
+    def legal_basis_labels(self) -> list[LegalBasisLabel]:
+        return [LegalBasisLabel(code=code, label=label) for code, label in self.basis_labels.items()]
+
+
+class CatalogCache:
+    def __init__(self, repo: ConsentRepository) -> None:
+        self._repo = repo
+        self._entries: dict[str, tuple[float, TenantCatalog]] = {}
+
+    def get(self, tenant_id: str) -> TenantCatalog:
+        entry = self._entries.get(tenant_id)
+        if entry is not None and time.monotonic() - entry[0] < TTL_SECONDS:
+            return entry[1]
+        catalog = TenantCatalog.from_items(list(self._repo.query_partition(tenant_pk(tenant_id))))
+        self._entries[tenant_id] = (time.monotonic(), catalog)
+        return catalog
+
+    def invalidate(self, tenant_id: str) -> None:
+        self._entries.pop(tenant_id, None)

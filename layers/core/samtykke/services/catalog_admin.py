@@ -1,0 +1,173 @@
+"""Tenant-maintained catalogue: purposes (deactivated, never deleted), sources, basis labels, texts, settings.
+
+Every change invalidates this container's cached snapshot of the tenant's configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from samtykke.adapters.repository import META, AlreadyExists, tenant_pk
+from samtykke.domain.errors import Conflict, NotFound
+from samtykke.models.catalog import (
+    ConsentText,
+    ConsentTextCreate,
+    LegalBasisLabel,
+    LegalBasisLabelUpdate,
+    Purpose,
+    PurposeCreate,
+    PurposeUpdate,
+    Source,
+    SourceCreate,
+    SourceUpdate,
+)
+from samtykke.domain.consent import LegalBasis
+from samtykke.models.tenant import Tenant, TenantSettingsUpdate
+from samtykke.services.catalog import TenantCatalog, strip_keys
+from samtykke.services.context import Services
+from samtykke.services.tenants import text_item
+
+MAX_TEXT_VERSION_ATTEMPTS = 3
+
+
+class PurposeNotFound(NotFound):
+    code = "purpose_not_found"
+
+
+class SourceNotFound(NotFound):
+    code = "source_not_found"
+
+
+def _catalog(svc: Services, tenant_id: str) -> TenantCatalog:
+    return svc.catalogs.get(tenant_id)
+
+
+def _changes(update: BaseModel) -> dict[str, Any]:
+    return update.model_dump(mode="json", exclude_unset=True)
+
+
+def _create(svc: Services, tenant_id: str, item: dict[str, Any], what: str) -> None:
+    try:
+        svc.repo.put_new(item)
+    except AlreadyExists as exc:
+        raise Conflict(f"{what} already exists", code="already_exists") from exc
+    svc.catalogs.invalidate(tenant_id)
+
+
+def _update(svc: Services, tenant_id: str, sk: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    item = svc.repo.update_existing(tenant_pk(tenant_id), sk, changes)
+    svc.catalogs.invalidate(tenant_id)
+    return None if item is None else strip_keys(item)
+
+
+# --- purposes ------------------------------------------------------------------------------------------
+
+
+def list_purposes(svc: Services, tenant_id: str) -> list[Purpose]:
+    return list(_catalog(svc, tenant_id).purposes.values())
+
+
+def get_purpose(svc: Services, tenant_id: str, purpose_id: str) -> Purpose:
+    purpose = _catalog(svc, tenant_id).purposes.get(purpose_id)
+    if purpose is None:
+        raise PurposeNotFound(f"No purpose '{purpose_id}'")
+    return purpose
+
+
+def create_purpose(svc: Services, tenant_id: str, new: PurposeCreate) -> Purpose:
+    now = svc.clock()
+    purpose = Purpose(**new.model_dump(), active=True, created_at=now, updated_at=now)
+    item = {"pk": tenant_pk(tenant_id), "sk": f"PURPOSE#{new.purpose_id}", **purpose.model_dump(mode="json")}
+    _create(svc, tenant_id, item, f"Purpose '{new.purpose_id}'")
+    return purpose
+
+
+def update_purpose(svc: Services, tenant_id: str, purpose_id: str, update: PurposeUpdate) -> Purpose:
+    changes = _changes(update) | {"updated_at": svc.clock().isoformat()}
+    item = _update(svc, tenant_id, f"PURPOSE#{purpose_id}", changes)
+    if item is None:
+        raise PurposeNotFound(f"No purpose '{purpose_id}'")
+    return Purpose.model_validate(item)
+
+
+# --- sources -------------------------------------------------------------------------------------------
+
+
+def list_sources(svc: Services, tenant_id: str) -> list[Source]:
+    return list(_catalog(svc, tenant_id).sources.values())
+
+
+def create_source(svc: Services, tenant_id: str, new: SourceCreate) -> Source:
+    source = Source(source_id=new.source_id, label=new.label)
+    item = {"pk": tenant_pk(tenant_id), "sk": f"SOURCE#{new.source_id}", **source.model_dump(mode="json")}
+    _create(svc, tenant_id, item, f"Source '{new.source_id}'")
+    return source
+
+
+def update_source(svc: Services, tenant_id: str, source_id: str, update: SourceUpdate) -> Source:
+    item = _update(svc, tenant_id, f"SOURCE#{source_id}", _changes(update))
+    if item is None:
+        raise SourceNotFound(f"No source '{source_id}'")
+    return Source.model_validate(item)
+
+
+# --- legal-basis labels --------------------------------------------------------------------------------
+
+
+def list_legal_bases(svc: Services, tenant_id: str) -> list[LegalBasisLabel]:
+    return _catalog(svc, tenant_id).legal_basis_labels()
+
+
+def set_legal_basis_label(
+    svc: Services, tenant_id: str, code: LegalBasis, update: LegalBasisLabelUpdate
+) -> LegalBasisLabel:
+    item = {"pk": tenant_pk(tenant_id), "sk": f"BASIS#{code.value}", "code": code.value, "label": update.label}
+    svc.repo.put(item)
+    svc.catalogs.invalidate(tenant_id)
+    return LegalBasisLabel(code=code, label=update.label)
+
+
+# --- consent texts -------------------------------------------------------------------------------------
+
+
+def list_texts(svc: Services, tenant_id: str, purpose_id: str | None, locale: str | None) -> list[ConsentText]:
+    catalog = _catalog(svc, tenant_id)
+    return [
+        text
+        for (purpose, text_locale), versions in sorted(catalog.texts.items())
+        if (purpose_id is None or purpose == purpose_id) and (locale is None or text_locale == locale)
+        for text in versions
+    ]
+
+
+def add_text_version(svc: Services, tenant_id: str, new: ConsentTextCreate) -> ConsentText:
+    """Appends the next version. Versions are immutable: a change is always a new version."""
+    get_purpose(svc, tenant_id, new.purpose_id)
+    for _ in range(MAX_TEXT_VERSION_ATTEMPTS):
+        svc.catalogs.invalidate(tenant_id)
+        current = _catalog(svc, tenant_id).text(new.purpose_id, new.locale)
+        version = 1 if current is None else current.version + 1
+        item = text_item(tenant_id, new.purpose_id, new.locale, version, new.text, svc.clock().isoformat())
+        try:
+            svc.repo.put_new(item)
+        except AlreadyExists:
+            continue  # another writer took this version number; take the next one
+        svc.catalogs.invalidate(tenant_id)
+        return ConsentText.model_validate(strip_keys(item))
+    raise Conflict("Consent text is being changed concurrently; retry", code="concurrent_update")
+
+
+# --- tenant settings -----------------------------------------------------------------------------------
+
+
+def get_settings(svc: Services, tenant_id: str) -> Tenant:
+    return _catalog(svc, tenant_id).tenant
+
+
+def update_settings(svc: Services, tenant_id: str, update: TenantSettingsUpdate) -> Tenant:
+    item = _update(svc, tenant_id, META, _changes(update))
+    if item is None:
+        raise NotFound("No such tenant", code="tenant_not_found")
+    return Tenant.model_validate(item)

@@ -1,0 +1,321 @@
+"""Appending to the consent log: the one path by which any consent state changes.
+
+A write finds (or creates) the contact, lets the caller decide the state changes from the current
+states, and commits the events, the new states and the log head in one transaction. If another writer
+got there first, it reloads and decides again, so concurrent grants and withdrawals all land, in order,
+and the state always matches the last event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from samtykke.adapters.crypto import ContactBox, TenantKeys
+from samtykke.adapters.repository import (
+    AddressTaken,
+    ContactChanged,
+    ContactWrite,
+    audience_pk,
+    state_sk,
+)
+from samtykke.domain.consent import (
+    AddressKind,
+    Channel,
+    ConsentStatus,
+    EventType,
+    LegalBasis,
+    permits_messaging,
+)
+from samtykke.domain.errors import NotFound, RetryableError
+from samtykke.domain.ledger import GENESIS_HASH, chain_hash
+from samtykke.models.consent import Actor, ContactProfile, Evidence, TextRef
+from samtykke.services.context import Services
+
+MAX_ATTEMPTS = 6
+StateKey = tuple[str, Channel]
+
+
+class ContactNotFound(NotFound):
+    code = "contact_not_found"
+
+
+@dataclass(frozen=True)
+class StateChange:
+    purpose: str
+    channel: Channel
+    type: EventType
+    status: ConsentStatus
+    legal_basis: LegalBasis
+    source: str
+    text: TextRef | None = None
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    status: ConsentStatus
+    legal_basis: LegalBasis
+    source: str
+    event_id: str
+    text: TextRef | None
+
+
+@dataclass
+class LoadedContact:
+    contact_id: str
+    seq: int
+    last_hash: str
+    box: ContactBox
+    profile: ContactProfile
+    states: dict[StateKey, CurrentState]
+    wrapped_key: bytes | None = None  # only for a contact not stored yet
+
+
+@dataclass(frozen=True)
+class Address:
+    kind: AddressKind
+    value: str  # normalised
+    blind_index: str
+
+
+@dataclass
+class ContactTarget:
+    """Who the write is about: a known contact id, or the addresses that find (or make) the contact."""
+
+    contact_id: str | None = None
+    addresses: list[Address] = field(default_factory=list)
+    profile_updates: ContactProfile | None = None
+    create_if_missing: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    event_id: str
+    purpose: str
+    channel: Channel
+    status: ConsentStatus
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    contact: LoadedContact
+    events: list[RecordedEvent]
+
+
+Decide = Callable[[LoadedContact], list[StateChange]]
+
+
+def new_id(prefix: str) -> str:
+    """Time-ordered, unguessable ids: 48 bits of milliseconds, then 80 random bits."""
+    return f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+
+
+def _text_ref(raw: Any) -> TextRef | None:
+    return TextRef.model_validate(raw) if raw else None
+
+
+def _seal_json(box: ContactBox, field_name: str, value: dict[str, Any]) -> bytes:
+    return box.seal(field_name, json.dumps(value, separators=(",", ":")).encode())
+
+
+def open_profile(box: ContactBox, sealed: bytes | None) -> ContactProfile:
+    if not sealed:
+        return ContactProfile()
+    return ContactProfile.model_validate_json(box.open("profile", sealed))
+
+
+def open_evidence(box: ContactBox, event_id: str, sealed_b64: str | None) -> Evidence | None:
+    if not sealed_b64:
+        return None
+    return Evidence.model_validate_json(box.open(f"evidence/{event_id}", base64.b64decode(sealed_b64)))
+
+
+class Ledger:
+    def __init__(self, svc: Services, keys: TenantKeys) -> None:
+        self._svc = svc
+        self._keys = keys
+
+    def load(self, contact_id: str) -> LoadedContact:
+        profile, states = self._svc.repo.load_contact_head(self._keys.tenant_id, contact_id)
+        if profile is None or profile.get("erased"):
+            raise ContactNotFound("No such contact")
+        box = self._keys.contact_box(contact_id, profile["wrapped_key"])
+        return LoadedContact(
+            contact_id=contact_id,
+            seq=int(profile["seq"]),
+            last_hash=profile["last_hash"],
+            box=box,
+            profile=open_profile(box, profile.get("profile")),
+            states={
+                (s["purpose"], Channel(s["channel"])): CurrentState(
+                    status=ConsentStatus(s["status"]),
+                    legal_basis=LegalBasis(s["legal_basis"]),
+                    source=s["source"],
+                    event_id=s["event_id"],
+                    text=_text_ref(s.get("text")),
+                )
+                for s in states
+            },
+        )
+
+    def write(self, target: ContactTarget, decide: Decide, actor: Actor, evidence: Evidence) -> WriteResult:
+        """Finds or creates the contact, applies `decide`'s changes atomically, and retries on contention."""
+        assume_new = target.contact_id is None and target.create_if_missing
+        index_addresses = True
+        for attempt in range(MAX_ATTEMPTS):
+            contact = self._new_contact() if assume_new else self._find(target)
+            changes = decide(contact)
+            if not changes and contact.wrapped_key is None:
+                return WriteResult(contact, [])
+            write, recorded = self._build(contact, target, changes, actor, evidence, index_addresses)
+            try:
+                self._svc.repo.write_contact(write)
+            except AddressTaken:
+                # A new contact's address has an owner: write to the owner's log instead. An existing
+                # contact's extra address belongs to someone else: leave that index alone.
+                index_addresses = assume_new
+                assume_new = False
+            except ContactChanged:
+                assume_new = False
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not crypto
+            else:
+                return WriteResult(contact, recorded)
+        raise RetryableError("Too many concurrent changes to this contact; retry", code="contention")
+
+    def _find(self, target: ContactTarget) -> LoadedContact:
+        contact_id = target.contact_id
+        for address in target.addresses:
+            if contact_id is not None:
+                break
+            contact_id = self._svc.repo.find_contact_id(self._keys.tenant_id, address.kind, address.blind_index)
+        if contact_id is None:
+            if not target.create_if_missing:
+                raise ContactNotFound("No contact has that address")
+            return self._new_contact()
+        return self.load(contact_id)
+
+    def _new_contact(self) -> LoadedContact:
+        contact_id = new_id("con")
+        box, wrapped = self._keys.new_contact_box(contact_id)
+        return LoadedContact(contact_id, 0, GENESIS_HASH, box, ContactProfile(), {}, wrapped_key=wrapped)
+
+    def _build(
+        self,
+        contact: LoadedContact,
+        target: ContactTarget,
+        changes: list[StateChange],
+        actor: Actor,
+        evidence: Evidence,
+        index_addresses: bool,
+    ) -> tuple[ContactWrite, list[RecordedEvent]]:
+        now = self._svc.clock()
+        tenant_id = self._keys.tenant_id
+        merged = _merge_profile(contact.profile, target.profile_updates)
+        seq, prev_hash = contact.seq, contact.last_hash
+        events: list[dict[str, Any]] = []
+        states: list[dict[str, Any]] = []
+        recorded: list[RecordedEvent] = []
+        for change in changes:
+            seq += 1
+            event_id = new_id("evt")
+            event = _event_record(contact, change, event_id, seq, actor, now, evidence, prev_hash)
+            event["hash"] = prev_hash = chain_hash(prev_hash, event)
+            events.append(event)
+            states.append(_state_record(tenant_id, contact.contact_id, change, event_id, seq, now))
+            recorded.append(RecordedEvent(event_id, change.purpose, change.channel, change.status))
+
+        profile: dict[str, Any] = {
+            "seq": seq,
+            "last_hash": prev_hash,
+            "updated_at": now.isoformat(),
+            "profile": _seal_json(contact.box, "profile", merged.model_dump(mode="json", exclude_none=True)),
+            "locale": merged.locale,
+        }
+        is_new = contact.wrapped_key is not None
+        known = {kind for kind in AddressKind if getattr(contact.profile, kind.value)}
+        new_addresses = [a for a in target.addresses if is_new or (index_addresses and a.kind not in known)]
+        for address in new_addresses:
+            profile[f"{address.kind.value}_bidx"] = address.blind_index
+        if is_new:
+            profile |= {
+                "contact_id": contact.contact_id,
+                "created_at": now.isoformat(),
+                "erased": False,
+                "wrapped_key": contact.wrapped_key,
+            }
+        write = ContactWrite(
+            tenant_id=tenant_id,
+            contact_id=contact.contact_id,
+            expected_seq=None if is_new else contact.seq,
+            profile=profile,
+            new_addresses=[(a.kind.value, a.blind_index) for a in new_addresses],
+            events=events,
+            states=states,
+        )
+        return write, recorded
+
+
+def _merge_profile(current: ContactProfile, updates: ContactProfile | None) -> ContactProfile:
+    if updates is None:
+        return current
+    return current.model_copy(update=updates.model_dump(exclude_none=True))
+
+
+def _event_record(
+    contact: LoadedContact,
+    change: StateChange,
+    event_id: str,
+    seq: int,
+    actor: Actor,
+    at: datetime,
+    evidence: Evidence,
+    prev_hash: str,
+) -> dict[str, Any]:
+    """The stored event, exactly as its hash covers it. Evidence is personal data, so it is sealed."""
+    sealed = _seal_json(contact.box, f"evidence/{event_id}", evidence.model_dump(mode="json", exclude_none=True))
+    return {
+        "event_id": event_id,
+        "contact_id": contact.contact_id,
+        "seq": seq,
+        "type": change.type.value,
+        "purpose": change.purpose,
+        "channel": change.channel.value,
+        "status": change.status.value,
+        "legal_basis": change.legal_basis.value,
+        "source": change.source,
+        "text": change.text.model_dump() if change.text else None,
+        "actor": actor.model_dump(mode="json", exclude_none=True),
+        "at": at.isoformat(),
+        "evidence": base64.b64encode(sealed).decode(),
+        "prev_hash": prev_hash,
+    }
+
+
+def _state_record(
+    tenant_id: str, contact_id: str, change: StateChange, event_id: str, seq: int, at: datetime
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "sk": state_sk(change.purpose, change.channel.value),
+        "contact_id": contact_id,
+        "purpose": change.purpose,
+        "channel": change.channel.value,
+        "status": change.status.value,
+        "legal_basis": change.legal_basis.value,
+        "source": change.source,
+        "event_id": event_id,
+        "seq": seq,
+        "text": change.text.model_dump() if change.text else None,
+        "updated_at": at.isoformat(),
+    }
+    if permits_messaging(change.status):
+        # Only granted states join the sparse audience index that campaigns page through.
+        record["gsi1pk"] = audience_pk(tenant_id, change.purpose, change.channel.value)
+        record["gsi1sk"] = contact_id
+    return record

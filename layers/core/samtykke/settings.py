@@ -1,0 +1,37 @@
+"""Configuration as one pydantic model, read from the environment once per container."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+from samtykke import resources
+
+
+class Settings(BaseModel):
+    table_name: str
+    kms_key_id: str
+    evidence_bucket: str = ""
+    public_base_url: str = ""
+    sender_email: str = "no-reply@example.com"
+    ses_configuration_set: str = ""
+    stage: str = "aws"
+    max_body_bytes: int = Field(default=64 * 1024)
+    # How long double opt-in links and pending confirmations live.
+    confirmation_ttl_seconds: int = Field(default=7 * 24 * 3600)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        table_name=env.get(resources.ENV_TABLE, ""),
+        kms_key_id=env.get(resources.ENV_KMS_KEY_ID, ""),
+        evidence_bucket=env.get(resources.ENV_EVIDENCE_BUCKET, ""),
+        public_base_url=env.get(resources.ENV_PUBLIC_BASE_URL, ""),
+        sender_email=env.get(resources.ENV_SENDER_EMAIL) or "no-reply@example.com",
+        ses_configuration_set=env.get(resources.ENV_SES_CONFIGURATION_SET, ""),
+        stage=env.get(resources.ENV_STAGE, "aws"),
+    )
