@@ -1,7 +1,7 @@
 """The CDK app's entry point (`cdk.json`: `python -m infra.app`): one stack per EU region.
 
-    cdk deploy -c region=eu-north-1
-    cdk deploy --all -c regions=eu-north-1,eu-central-1   # one independent stack, and copy of the data, per region
+cdk deploy -c region=eu-north-1
+cdk deploy --all -c regions=eu-north-1,eu-central-1   # one independent stack, and copy of the data, per region
 """
 
 from __future__ import annotations

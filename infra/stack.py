@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 from samtykke.resources import (
@@ -18,7 +20,7 @@ from infra.config import ConfigError, DeploymentConfig, ensure_eu_region
 from infra.constructs.api import HttpApi
 from infra.constructs.data import DataStore
 from infra.constructs.evidence import EvidenceStore
-from infra.constructs.function import FunctionFactory
+from infra.constructs.function import FUNCTIONS_DIR, FunctionFactory
 from infra.constructs.layers import SharedLayers
 from infra.constructs.logs import LogStore
 from infra.constructs.messaging import Messaging
@@ -38,7 +40,9 @@ class SamtykkeStack(Stack):
         region: str,
         config: DeploymentConfig,
         specs: ResourceSpecs | None = None,
+        functions_dir: Path = FUNCTIONS_DIR,
     ) -> None:
+        """`functions_dir` holds one folder of handler code per FunctionSpec."""
         super().__init__(
             scope,
             construct_id,
@@ -89,6 +93,7 @@ class SamtykkeStack(Stack):
             },
             log_level=config.log_level,
             reserved_concurrency=config.reserved_concurrency,
+            functions_dir=functions_dir,
         )
         grant_targets = GrantTargets(
             specs=specs,

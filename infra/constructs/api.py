@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+import jsii
 from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -12,6 +13,7 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 from samtykke.resources import RouteSpec
 
@@ -40,6 +42,22 @@ _ACCESS_LOG_FORMAT = {
     "integrationError": "$context.integrationErrorMessage",
     "authorizerError": "$context.authorizer.error",
 }
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    """JSON access logs into a log group (an interface in CDK, not a struct, hence a class)."""
+
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._log_group = log_group
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return apigwv2.LogGroupLogDestination(self._log_group)
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FORMAT))
 
 
 def route_key(route: RouteSpec) -> str:
@@ -89,18 +107,13 @@ class HttpApi(Construct):
             throttle=apigwv2.ThrottleSettings(
                 rate_limit=default_throttle.rate_limit, burst_limit=default_throttle.burst_limit
             ),
-            access_log_settings=apigwv2.AccessLogSettings(
-                destination=apigwv2.LogGroupLogDestination(self.access_logs),
-                format=apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FORMAT)),
-            ),
+            access_log_settings=_AccessLogSettings(self.access_logs),
             domain_mapping=apigwv2.DomainMappingOptions(domain_name=self.domain_name) if self.domain_name else None,
         )
         # Integrated functions could read the URL off each request; every function gets it from the
         # environment instead. That is no dependency cycle: the URL refers only to the Api resource, which
         # depends on nothing, while routes and integrations depend on the functions.
-        self.public_base_url = (
-            f"https://{custom_domain.domain_name}" if custom_domain else self.http_api.api_endpoint
-        )
+        self.public_base_url = f"https://{custom_domain.domain_name}" if custom_domain else self.http_api.api_endpoint
 
     def add_routes(
         self,

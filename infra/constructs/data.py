@@ -52,10 +52,12 @@ class DataStore(Construct):
             time_to_live_attribute=spec.ttl_attribute,
         )
         for index in spec.indexes:
+            # An index that projects no attributes besides its keys is KEYS_ONLY.
+            projection = dynamodb.ProjectionType.INCLUDE if index.projected else dynamodb.ProjectionType.KEYS_ONLY
             self.table.add_global_secondary_index(
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key),
-                projection_type=dynamodb.ProjectionType.INCLUDE if index.projected else dynamodb.ProjectionType.KEYS_ONLY,
+                projection_type=projection,
                 non_key_attributes=list(index.projected) or None,
             )

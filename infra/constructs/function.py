@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
@@ -39,8 +40,10 @@ class FunctionFactory(Construct):
         environment: Mapping[str, str],
         log_level: str,
         reserved_concurrency: Mapping[str, int],
+        functions_dir: Path = FUNCTIONS_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._functions_dir = functions_dir
         self._layers = list(layers)
         self._log_store = log_store
         self._environment = dict(environment)
@@ -67,7 +70,7 @@ class FunctionFactory(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / spec.name), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_.Code.from_asset(str(self._functions_dir / spec.name), exclude=["__pycache__", "*.pyc"]),
             description=spec.description,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
@@ -97,7 +100,7 @@ class FunctionFactory(Construct):
         }
         clashes = sorted(set(spec.environment) & set(environment))
         if clashes:
-            raise SpecError(f"function {spec.name}: environment {clashes} is set by the CDK app and cannot be overridden")
+            raise SpecError(f"function {spec.name}: the CDK app sets {clashes}; its spec cannot override them")
         return {**environment, **spec.environment}
 
     @staticmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess  # noqa: S404 - runs pip, with a fixed argument list
+import subprocess
 import sys
 import tempfile
 from importlib import metadata
@@ -44,6 +44,8 @@ _PIP_PLATFORM_ARGS = (
 # with a botocore of another version, so they are removed after pip has pulled them in as dependencies.
 _RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+# jsii hands `try_bundle` the BundlingOptions positionally, while the generated ILocalBundling protocol declares
+# them as keyword arguments; the implementations below accept, and ignore, either.
 
 
 def dependency_layer_key(requirements: Path = REQUIREMENTS) -> str:
@@ -67,7 +69,7 @@ class _PythonPackageBundling:
     def __init__(self, package_dir: Path) -> None:
         self._package_dir = package_dir
 
-    def try_bundle(self, output_dir: str, options: Any) -> bool:  # noqa: ARG002 - jsii's interface
+    def try_bundle(self, output_dir: str, *_options: Any, **_bundling_options: Any) -> bool:
         shutil.copytree(self._package_dir, Path(output_dir) / "python" / self._package_dir.name, ignore=_IGNORED)
         return True
 
@@ -80,7 +82,7 @@ class _PipRequirementsBundling:
         self._requirements = requirements
         self._cached = cache_dir / dependency_layer_key(requirements)
 
-    def try_bundle(self, output_dir: str, options: Any) -> bool:  # noqa: ARG002 - jsii's interface
+    def try_bundle(self, output_dir: str, *_options: Any, **_bundling_options: Any) -> bool:
         if not self._cached.is_dir():
             self._build()
         shutil.copytree(self._cached, Path(output_dir) / "python", copy_function=_link_or_copy, dirs_exist_ok=True)
@@ -130,8 +132,9 @@ def _remove_distributions(site_dir: Path, names: frozenset[str]) -> None:
         for file in files:
             file.unlink(missing_ok=True)
         # Then the directories those files leave empty, deepest first.
-        for directory in sorted({parent for file in files for parent in file.parents}, key=lambda d: -len(d.parts)):
-            if directory.is_relative_to(site_dir) and directory != site_dir and directory.is_dir() and not any(directory.iterdir()):
+        directories = {parent for file in files for parent in file.parents if parent.is_relative_to(site_dir)}
+        for directory in sorted(directories - {site_dir}, key=lambda d: len(d.parts), reverse=True):
+            if directory.is_dir() and not any(directory.iterdir()):
                 directory.rmdir()
 
 

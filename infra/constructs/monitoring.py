@@ -179,7 +179,9 @@ class Monitoring(Construct):
 
 def _ses_reputation(metric_name: str) -> cloudwatch.Metric:
     """The account's SES reputation, as AWS measures it for enforcement (a ratio, 0..1)."""
-    return cloudwatch.Metric(namespace="AWS/SES", metric_name=metric_name, statistic="Maximum", period=Duration.hours(1))
+    return cloudwatch.Metric(
+        namespace="AWS/SES", metric_name=metric_name, statistic="Maximum", period=Duration.hours(1)
+    )
 
 
 def _kms_quota_utilisation() -> cloudwatch.MathExpression:

@@ -97,11 +97,12 @@ def from_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _set_expression(changes: Mapping[str, Any], extra_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """`UpdateExpression` SET clauses for `changes`, with placeholder names and values."""
-    names = {f"#a{i}": name for i, name in enumerate(changes)}
-    values = {f":v{i}": value for i, value in enumerate(changes.values())} | dict(extra_values or {})
+    """`UpdateExpression` SET clauses for the non-None `changes`, with placeholder names and values."""
+    present = [(name, value) for name, value in changes.items() if value is not None]
+    names = {f"#a{i}": name for i, (name, _) in enumerate(present)}
+    values = {f":v{i}": value for i, (_, value) in enumerate(present)} | dict(extra_values or {})
     return {
-        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
+        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(present))),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": to_attributes(values),
     }

@@ -280,7 +280,7 @@ def _event_record(
 ) -> dict[str, Any]:
     """The stored event, exactly as its hash covers it. Evidence is personal data, so it is sealed."""
     sealed = _seal_json(contact.box, f"evidence/{event_id}", evidence.model_dump(mode="json", exclude_none=True))
-    return {
+    record = {
         "event_id": event_id,
         "contact_id": contact.contact_id,
         "seq": seq,
@@ -296,6 +296,8 @@ def _event_record(
         "evidence": base64.b64encode(sealed).decode(),
         "prev_hash": prev_hash,
     }
+    # DynamoDB keeps no attribute for None, so neither does the record the hash covers.
+    return {k: v for k, v in record.items() if v is not None}
 
 
 def _state_record(
