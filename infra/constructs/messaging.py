@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from samtykke.resources import QueueSpec, TopicSpec
 
+from infra.nag import acknowledge
 from infra.specs import names_resource
 
 SES_EVENTS = "ses-events"
@@ -83,7 +84,14 @@ class Messaging(Construct):
         self.ops_topic = self._topic("OpsAlarms", display_name="samtykke alarms")
         self._allow_service_to_use_key("cloudwatch.amazonaws.com")
         if alarm_email:
-            self.ops_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+            email = subscriptions.EmailSubscription(alarm_email)
+            self.ops_topic.add_subscription(email)
+            acknowledge(
+                self.ops_topic,
+                "Serverless-SNSRedrivePolicy",
+                "The alarm e-mail subscription: an undeliverable alarm e-mail has no better place to go, and the "
+                "alarm itself stays visible in CloudWatch.",
+            )
 
         self.configuration_set = ses.ConfigurationSet(
             self,
@@ -106,12 +114,19 @@ class Messaging(Construct):
     def connect_consumers(self, functions: Mapping[str, lambda_.IFunction]) -> None:
         """Subscribes each spec's consumer: an SQS event source per queue, a Lambda subscription per topic."""
         for queue_spec in self._queue_specs:
-            functions[queue_spec.consumer].add_event_source(
+            consumer = functions[queue_spec.consumer]
+            consumer.add_event_source(
                 event_sources.SqsEventSource(
                     self.queues[queue_spec.logical_id],
                     batch_size=queue_spec.batch_size,
                     report_batch_item_failures=True,
                 )
+            )
+            acknowledge(
+                consumer,
+                "Serverless-LambdaEventSourceMappingDestination",
+                "Lambda offers no on-failure destination for SQS event sources: a failing message returns to the "
+                "queue, and its redrive policy moves it to the queue's DLQ after maxReceiveCount receives.",
             )
         for topic_spec in self._topic_specs:
             if topic_spec.consumer is None:
@@ -131,7 +146,7 @@ class Messaging(Construct):
         }
 
     def _add_queue(self, spec: QueueSpec) -> None:
-        dead_letter_queue = self._queue(f"{spec.logical_id}Dlq", retention_period=_DLQ_RETENTION)
+        dead_letter_queue = self._dead_letter_queue(spec.logical_id)
         self.dead_letter_queues[spec.logical_id] = dead_letter_queue
         self.queues[spec.logical_id] = self._queue(
             spec.logical_id,
@@ -155,9 +170,7 @@ class Messaging(Construct):
             self._allow_service_to_use_key(publisher)
         if spec.consumer is not None:
             # SNS itself writes undeliverable messages to this queue, so it needs the key too.
-            self.dead_letter_queues[spec.logical_id] = self._queue(
-                f"{spec.logical_id}Dlq", retention_period=_DLQ_RETENTION
-            )
+            self.dead_letter_queues[spec.logical_id] = self._dead_letter_queue(spec.logical_id)
             self._allow_service_to_use_key("sns.amazonaws.com")
 
     def _queue(
@@ -179,6 +192,16 @@ class Messaging(Construct):
             visibility_timeout=visibility_timeout,
             dead_letter_queue=dead_letter_queue,
         )
+
+    def _dead_letter_queue(self, logical_id: str) -> sqs.Queue:
+        queue = self._queue(f"{logical_id}Dlq", retention_period=_DLQ_RETENTION)
+        acknowledge(
+            queue,
+            "Serverless-SQSRedrivePolicy",
+            "This is a dead-letter queue, the end of the line: messages wait here to be inspected and redriven, "
+            "and an alarm fires as soon as one arrives.",
+        )
+        return queue
 
     def _topic(self, construct_id: str, *, display_name: str | None = None) -> sns.Topic:
         return sns.Topic(self, construct_id, master_key=self.key, enforce_ssl=True, display_name=display_name)

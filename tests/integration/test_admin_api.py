@@ -49,11 +49,20 @@ def test_a_new_tenant_starts_with_the_standard_purposes(admin: Callable[..., dic
 
 
 def test_purposes_are_deactivated_never_deleted(admin: Callable[..., dict[str, Any]]) -> None:
-    created = admin("POST", "/v1/admin/purposes", json_body={
-        "purpose_id": "member-newsletter", "names": {"en": "Member newsletter"}, "channels": ["email"]})
+    created = admin(
+        "POST",
+        "/v1/admin/purposes",
+        json_body={"purpose_id": "member-newsletter", "names": {"en": "Member newsletter"}, "channels": ["email"]},
+    )
     assert created["statusCode"] == 201, created["body"]
-    assert admin("POST", "/v1/admin/purposes", json_body={
-        "purpose_id": "member-newsletter", "names": {"en": "Again"}, "channels": ["email"]})["statusCode"] == 409
+    assert (
+        admin(
+            "POST",
+            "/v1/admin/purposes",
+            json_body={"purpose_id": "member-newsletter", "names": {"en": "Again"}, "channels": ["email"]},
+        )["statusCode"]
+        == 409
+    )
 
     deleted = admin("DELETE", "/v1/admin/purposes/member-newsletter")
     assert deleted["statusCode"] == 409
@@ -77,8 +86,9 @@ def test_consent_texts_are_versioned_and_immutable(admin: Callable[..., dict[str
 
 
 def test_sources_and_legal_basis_labels_are_tenant_maintained(admin: Callable[..., dict[str, Any]]) -> None:
-    assert admin("POST", "/v1/admin/sources", json_body={"source_id": "trade-fair", "label": "Messe"})[
-        "statusCode"] == 201
+    assert (
+        admin("POST", "/v1/admin/sources", json_body={"source_id": "trade-fair", "label": "Messe"})["statusCode"] == 201
+    )
     assert "trade-fair" in {s["source_id"] for s in body_of(admin("GET", "/v1/admin/sources"))}
 
     relabelled = admin("PUT", "/v1/admin/legal-bases/consent", json_body={"label": "Samtykke"})
@@ -91,8 +101,10 @@ def test_sources_and_legal_basis_labels_are_tenant_maintained(admin: Callable[..
 
 
 def test_settings_hold_the_privacy_policy_and_sub_processors(admin: Callable[..., dict[str, Any]]) -> None:
-    update = {"privacy_policy_url": "https://acme.example/privacy",
-              "sub_processors": [{"name": "Mailchimp", "agreement_date": "2020-06-01"}]}
+    update = {
+        "privacy_policy_url": "https://acme.example/privacy",
+        "sub_processors": [{"name": "Mailchimp", "agreement_date": "2020-06-01"}],
+    }
     response = admin("PATCH", "/v1/admin/settings", json_body=update)
     assert response["statusCode"] == 200, response["body"]
 
@@ -113,7 +125,9 @@ def test_contact_search_by_email_and_phone(
     assert by_email == by_phone
     assert by_email["first_name"] == "Per"
     assert {(c["purpose"], c["channel"]) for c in by_email["consents"]} == {
-        ("sales-and-service", "email"), ("sales-and-service", "phone")}
+        ("sales-and-service", "email"),
+        ("sales-and-service", "phone"),
+    }
 
     missing = admin("GET", "/v1/admin/contacts", query={"email": "nobody@example.dk"})
     assert missing["statusCode"] == 404

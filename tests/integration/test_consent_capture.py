@@ -67,9 +67,13 @@ def test_json_post_with_double_opt_in_stays_pending_until_the_link_is_opened(
     assert response["statusCode"] == 201, response["body"]
     result = body_of(response)
     assert result["purposes"] == [
-        {"purpose": "e-marketing", "status": "pending", "channels": [
-            {"channel": "email", "status": "pending", "event_id": result["purposes"][0]["channels"][0]["event_id"]}
-        ]}
+        {
+            "purpose": "e-marketing",
+            "status": "pending",
+            "channels": [
+                {"channel": "email", "status": "pending", "event_id": result["purposes"][0]["channels"][0]["event_id"]}
+            ],
+        }
     ]
     assert result["confirmation_sent"] is True
     assert response["headers"]["Access-Control-Allow-Origin"] == ACME_ORIGIN
@@ -88,7 +92,8 @@ def test_json_post_with_double_opt_in_stays_pending_until_the_link_is_opened(
     grant, confirmation = log["events"]
     assert grant["evidence"]["ip"] == "203.0.113.7"
     assert grant["evidence"]["page_url"] == "https://www.acme.example/signup"
-    assert grant["text"]["locale"] == "da" and grant["text"]["version"] == 1 and len(grant["text"]["sha256"]) == 64
+    assert (grant["text"]["locale"], grant["text"]["version"]) == ("da", 1)
+    assert len(grant["text"]["sha256"]) == 64
     assert confirmation["evidence"]["ip"] == "203.0.113.7"
     assert confirmation["actor"]["type"] == "contact"
 
@@ -126,8 +131,13 @@ def test_a_minor_is_never_granted_directly(
 def test_nothing_personal_is_stored_in_plaintext(
     aws: Any, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke
 ) -> None:
-    body = {"email": "secret.person@example.dk", "phone": "20123456", "purpose": ["e-marketing"],
-            "first_name": "Hemmelig", "national_id": "010190-1234"}
+    body = {
+        "email": "secret.person@example.dk",
+        "phone": "20123456",
+        "purpose": ["e-marketing"],
+        "first_name": "Hemmelig",
+        "national_id": "010190-1234",
+    }
     assert invoke("consent_capture", api_event("consent_capture_json", json_body=body))["statusCode"] == 201
 
     dump = json.dumps(table_items(aws), default=str).lower()
@@ -137,30 +147,59 @@ def test_nothing_personal_is_stored_in_plaintext(
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("missing address", {"body": json.dumps({"purpose": ["e-marketing"]})}, 422, "address_required"),
-    ("malformed email", {"body": json.dumps({"email": "not-an-email", "purpose": ["e-marketing"]})}, 422,
-     "invalid_email"),
+    (
+        "malformed email",
+        {"body": json.dumps({"email": "not-an-email", "purpose": ["e-marketing"]})},
+        422,
+        "invalid_email",
+    ),
     ("malformed phone", {"body": json.dumps({"phone": "12", "purpose": ["e-marketing"]})}, 422, "invalid_phone"),
     ("no purpose", {"body": json.dumps({"email": "a@example.dk", "purpose": []})}, 422, "validation_failed"),
-    ("unknown purpose", {"body": json.dumps({"email": "a@example.dk", "purpose": ["spam"]})}, 422,
-     "unknown_purpose"),
-    ("unknown source", {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "source": "x"})},
-     422, "unknown_source"),
-    ("unknown text version",
-     {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "text_version": 9})}, 422,
-     "unknown_text_version"),
-    ("unknown field", {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "x": 1})}, 422,
-     "validation_failed"),
+    ("unknown purpose", {"body": json.dumps({"email": "a@example.dk", "purpose": ["spam"]})}, 422, "unknown_purpose"),
+    (
+        "unknown source",
+        {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "source": "x"})},
+        422,
+        "unknown_source",
+    ),
+    (
+        "unknown text version",
+        {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "text_version": 9})},
+        422,
+        "unknown_text_version",
+    ),
+    (
+        "unknown field",
+        {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "x": 1})},
+        422,
+        "validation_failed",
+    ),
     ("invalid JSON", {"body": '{"email": '}, 400, "invalid_json"),
     ("wrong content type", {"headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
     ("multipart without boundary", {"headers": {"content-type": "multipart/form-data"}}, 400, "malformed_multipart"),
-    ("body over 64 KiB", {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"],
-                                              "first_name": "x" * 70_000})}, 413, "payload_too_large"),
+    (
+        "body over 64 KiB",
+        {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "first_name": "x" * 70_000})},
+        413,
+        "payload_too_large",
+    ),
     ("disallowed origin", {"headers": {"origin": "https://evil.example"}}, 403, "origin_not_allowed"),
-    ("disallowed redirect",
-     {"body": json.dumps({"email": "a@example.dk", "purpose": ["e-marketing"], "redirect": "https://evil.example/"})},
-     400, "redirect_not_allowed"),
-    ("unknown tenant", {"path": "/v1/public/nobody/consents", "path_parameters": {"tenant_id": "nobody"}}, 404,
-     "tenant_not_found"),
+    (
+        "disallowed redirect",
+        {
+            "body": json.dumps(
+                {"email": "a@example.dk", "purpose": ["e-marketing"], "redirect": "https://evil.example/"}
+            )
+        },
+        400,
+        "redirect_not_allowed",
+    ),
+    (
+        "unknown tenant",
+        {"path": "/v1/public/nobody/consents", "path_parameters": {"tenant_id": "nobody"}},
+        404,
+        "tenant_not_found",
+    ),
 ]
 
 

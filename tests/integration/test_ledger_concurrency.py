@@ -62,8 +62,9 @@ def test_a_writer_that_loses_the_race_retries_and_lands_last(
         attempts.append(contact.seq)
         if len(attempts) == 1:
             for _ in range(interleaved_writers):
-                ledger.write(ContactTarget(contact_id=contact_id), lambda _: [_change(ConsentStatus.GRANTED)],
-                             actor, evidence)
+                ledger.write(
+                    ContactTarget(contact_id=contact_id), lambda _: [_change(ConsentStatus.GRANTED)], actor, evidence
+                )
         return [_change(ConsentStatus.WITHDRAWN)]
 
     ledger.write(ContactTarget(contact_id=contact_id), withdraw_after_others_commit, actor, evidence)

@@ -20,8 +20,21 @@ pytestmark = pytest.mark.unit
 
 class TestAgeOfDigitalConsent:
     @pytest.mark.parametrize(
-        ("country", "age"), [("DK", 13), ("SE", 13), ("NO", 13), ("FI", 13), ("NL", 16), ("DE", 16), ("IE", 16),
-                             ("FR", 15), ("AT", 14), ("IT", 14), ("ES", 14), ("PL", 16)]
+        ("country", "age"),
+        [
+            ("DK", 13),
+            ("SE", 13),
+            ("NO", 13),
+            ("FI", 13),
+            ("NL", 16),
+            ("DE", 16),
+            ("IE", 16),
+            ("FR", 15),
+            ("AT", 14),
+            ("IT", 14),
+            ("ES", 14),
+            ("PL", 16),
+        ],
     )
     def test_each_country_has_its_age(self, country: str, age: int) -> None:
         assert age_of_digital_consent(country, date(2026, 1, 1)) == age

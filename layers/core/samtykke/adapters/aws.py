@@ -29,27 +29,27 @@ def _client(service: str) -> Any:
 
 
 def dynamodb() -> DynamoDBClient:
-    return _client("dynamodb")  # type: ignore[no-any-return]
+    return _client("dynamodb")
 
 
 def kms() -> KMSClient:
-    return _client("kms")  # type: ignore[no-any-return]
+    return _client("kms")
 
 
 def sesv2() -> SESV2Client:
-    return _client("sesv2")  # type: ignore[no-any-return]
+    return _client("sesv2")
 
 
 def s3() -> S3Client:
-    return _client("s3")  # type: ignore[no-any-return]
+    return _client("s3")
 
 
 def sqs() -> SQSClient:
-    return _client("sqs")  # type: ignore[no-any-return]
+    return _client("sqs")
 
 
 def sns() -> SNSClient:
-    return _client("sns")  # type: ignore[no-any-return]
+    return _client("sns")
 
 
 def reset_clients() -> None:

@@ -84,7 +84,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value)
     if isinstance(value, Binary):
-        return value.value
+        return value.value  # type: ignore[attr-defined]  # the stubs omit Binary.value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | set):

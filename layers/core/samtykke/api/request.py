@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from samtykke.models.consent import Evidence
 from samtykke.settings import get_settings
+
+
+def http_event(router: Router) -> APIGatewayProxyEventV2:
+    """The current request, typed as the HTTP API (payload 2.0) event that every route receives."""
+    return cast(APIGatewayProxyEventV2, router.current_event)
 
 
 def request_evidence(event: APIGatewayProxyEventV2, at: datetime, page_url: str | None = None) -> Evidence:

@@ -41,9 +41,9 @@ class FormTolerantModel(BaseModel):
         unwrapped: dict[str, Any] = {}
         for name, value in data.items():
             field = cls.model_fields.get(name)
-            if isinstance(value, list) and field is not None and not _is_list_annotation(field.annotation):
-                if len(value) == 1:
-                    value = value[0]
+            is_scalar = field is not None and not _is_list_annotation(field.annotation)
+            if is_scalar and isinstance(value, list) and len(value) == 1:
+                value = value[0]
             if value == "" or value == [""]:
                 continue
             unwrapped[name] = value

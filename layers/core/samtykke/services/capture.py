@@ -116,8 +116,13 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
         if text is None:
             code = "unknown_text_version" if submission.text_version else "no_consent_text"
             raise InvalidInput(f"No consent text for '{purpose_id}' in that version and locale", code=code)
-        planned.append((purpose, channels, TextRef(purpose_id=purpose_id, locale=text.locale, version=text.version,
-                                                     sha256=text.sha256)))
+        planned.append(
+            (
+                purpose,
+                channels,
+                TextRef(purpose_id=purpose_id, locale=text.locale, version=text.version, sha256=text.sha256),
+            )
+        )
     today = svc.clock().date()
     profile = ContactProfile(
         email=email,
@@ -154,8 +159,15 @@ def capture_consent(
                 if current is not None and current.status is ConsentStatus.GRANTED:
                     status = ConsentStatus.GRANTED  # already confirmed: a new submission re-affirms it
                 changes.append(
-                    StateChange(purpose.purpose_id, channel, EventType.GRANT, status, LegalBasis.CONSENT,
-                                submission.source, text)
+                    StateChange(
+                        purpose.purpose_id,
+                        channel,
+                        EventType.GRANT,
+                        status,
+                        LegalBasis.CONSENT,
+                        submission.source,
+                        text,
+                    )
                 )
         return changes
 
@@ -220,8 +232,15 @@ def confirm_consent(svc: Services, token: str, evidence: Evidence) -> Confirmati
             current = contact.states.get((purpose_id, Channel.EMAIL))
             if current is not None and can_confirm(current.status):
                 changes.append(
-                    StateChange(purpose_id, Channel.EMAIL, EventType.CONFIRM, ConsentStatus.GRANTED,
-                                current.legal_basis, current.source, current.text)
+                    StateChange(
+                        purpose_id,
+                        Channel.EMAIL,
+                        EventType.CONFIRM,
+                        ConsentStatus.GRANTED,
+                        current.legal_basis,
+                        current.source,
+                        current.text,
+                    )
                 )
         return changes
 

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from samtykke.adapters.repository import META, AlreadyExists, tenant_pk
+from samtykke.domain.consent import LegalBasis
 from samtykke.domain.errors import Conflict, NotFound
 from samtykke.models.catalog import (
     ConsentText,
@@ -23,7 +24,6 @@ from samtykke.models.catalog import (
     SourceCreate,
     SourceUpdate,
 )
-from samtykke.domain.consent import LegalBasis
 from samtykke.models.tenant import Tenant, TenantSettingsUpdate
 from samtykke.services.catalog import TenantCatalog, strip_keys
 from samtykke.services.context import Services

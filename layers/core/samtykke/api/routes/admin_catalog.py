@@ -117,13 +117,18 @@ def add_text(new: Annotated[ConsentTextCreate, Body()]) -> tuple[ConsentText, in
     return catalog_admin.add_text_version(services(), _tenant(), new), 201
 
 
-@router.get("/v1/admin/settings", summary="The tenant's settings", tags=["settings"], **guarded(Permission.SETTINGS_READ))
+@router.get(
+    "/v1/admin/settings", summary="The tenant's settings", tags=["settings"], **guarded(Permission.SETTINGS_READ)
+)
 def get_settings() -> Tenant:
     return catalog_admin.get_settings(services(), _tenant())
 
 
 @router.patch(
-    "/v1/admin/settings", summary="Change the tenant's settings", tags=["settings"], **guarded(Permission.SETTINGS_WRITE)
+    "/v1/admin/settings",
+    summary="Change the tenant's settings",
+    tags=["settings"],
+    **guarded(Permission.SETTINGS_WRITE),
 )
 def update_settings(update: Annotated[TenantSettingsUpdate, Body()]) -> Tenant:
     return catalog_admin.update_settings(services(), _tenant(), update)

@@ -7,9 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from samtykke.api.cors import origin_allowed
-from samtykke.api.request import public_base_url, request_evidence
+from samtykke.api.request import http_event, public_base_url, request_evidence
 from samtykke.api.responses import error_response, html_response
 from samtykke.domain.errors import SamtykkeError
 from samtykke.models.common import ErrorBody
@@ -22,14 +23,19 @@ router = Router()
 
 TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="The tenant's id")]
 
-ERRORS = {
-    400: {"description": "Malformed input", "content": {"application/json": {"model": ErrorBody}}},
-    403: {"description": "Origin not allowed", "content": {"application/json": {"model": ErrorBody}}},
-    404: {"description": "Unknown tenant", "content": {"application/json": {"model": ErrorBody}}},
-    413: {"description": "Body over 64 KiB", "content": {"application/json": {"model": ErrorBody}}},
-    415: {"description": "Unsupported content type", "content": {"application/json": {"model": ErrorBody}}},
-    422: {"description": "Invalid consent", "content": {"application/json": {"model": ErrorBody}}},
-    503: {"description": "Busy; retry after `Retry-After` seconds", "content": {"application/json": {"model": ErrorBody}}},
+
+def _json_error(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+ERRORS: dict[int, OpenAPIResponse] = {
+    400: _json_error("Malformed input"),
+    403: _json_error("Origin not allowed"),
+    404: _json_error("Unknown tenant"),
+    413: _json_error("Body over 64 KiB"),
+    415: _json_error("Unsupported content type"),
+    422: _json_error("Invalid consent"),
+    503: _json_error("Busy; retry after `Retry-After` seconds"),
 }
 
 
@@ -47,7 +53,7 @@ ERRORS = {
 )
 def post_consents(tenant_id: TenantId, submission: Annotated[ConsentSubmission, Body()]) -> Response[str]:
     svc = services()
-    event = router.current_event
+    event = http_event(router)
     result = capture_consent(
         svc,
         tenant_id,
@@ -97,7 +103,7 @@ def preflight_consents(tenant_id: TenantId) -> Response[str]:
 )
 def confirm(token: str) -> Response[str]:
     svc = services()
-    event = router.current_event
+    event = http_event(router)
     try:
         outcome = confirm_consent(svc, token, request_evidence(event, svc.clock()))
     except SamtykkeError as exc:
