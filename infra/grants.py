@@ -117,7 +117,7 @@ def _sms_publish(function: lambda_.Function, _targets: GrantTargets, _: Grant) -
     return {}
 
 
-_GRANTS: Mapping[Grant, _GrantFn] = {
+GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.TABLE_READ: _table_read,
     Grant.TABLE_READ_WRITE: _table_read_write,
     Grant.KMS_DECRYPT: _kms_decrypt,
@@ -132,9 +132,9 @@ _GRANTS: Mapping[Grant, _GrantFn] = {
 def apply_grants(function: lambda_.Function, spec: FunctionSpec, targets: GrantTargets) -> None:
     findings: Findings = {}
     for grant in spec.grants:
-        if grant not in _GRANTS:
+        if grant not in GRANTS:
             raise NotImplementedError(f"infra/grants.py has no mapping for {grant!r} (function {spec.name})")
-        findings.update(_GRANTS[grant](function, targets, grant))
+        findings.update(GRANTS[grant](function, targets, grant))
     for finding, reason in sorted(findings.items()):
         acknowledge(_role_of(function), "AwsSolutions-IAM5", reason, finding=finding)
 

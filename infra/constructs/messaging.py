@@ -82,7 +82,7 @@ class Messaging(Construct):
             self._add_topic(topic_spec)
 
         self.ops_topic = self._topic("OpsAlarms", display_name="samtykke alarms")
-        self._allow_service_to_use_key("cloudwatch.amazonaws.com")
+        self._allow_publisher(self.ops_topic, "cloudwatch.amazonaws.com")
         if alarm_email:
             email = subscriptions.EmailSubscription(alarm_email)
             self.ops_topic.add_subscription(email)
@@ -159,15 +159,7 @@ class Messaging(Construct):
         self.topics[spec.logical_id] = topic
         publisher = topic_publisher(spec)
         if publisher is not None:
-            topic.add_to_resource_policy(
-                iam.PolicyStatement(
-                    principals=[iam.ServicePrincipal(publisher)],
-                    actions=["sns:Publish"],
-                    resources=[topic.topic_arn],
-                    conditions=self._this_account(),
-                )
-            )
-            self._allow_service_to_use_key(publisher)
+            self._allow_publisher(topic, publisher)
         if spec.consumer is not None:
             # SNS itself writes undeliverable messages to this queue, so it needs the key too.
             self.dead_letter_queues[spec.logical_id] = self._dead_letter_queue(spec.logical_id)
@@ -215,8 +207,24 @@ class Messaging(Construct):
             configuration_set=self.configuration_set,
         )
 
+    def _allow_publisher(self, topic: sns.Topic, service: str) -> None:
+        """An AWS service in this account may publish to the topic (the topic policy is the gate)."""
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(service)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+        self._allow_service_to_use_key(service)
+
     def _allow_service_to_use_key(self, service: str) -> None:
-        """Key policy: an AWS service may encrypt for this account's queues and topics, and nothing more."""
+        """Key policy: an AWS service may encrypt and decrypt messages it puts on our queues and topics.
+
+        No condition: these are the statements AWS documents for each service, and the topic and queue
+        policies decide who may publish or send in the first place.
+        """
         if service in self._key_services:
             return
         self._key_services.add(service)
@@ -225,9 +233,5 @@ class Messaging(Construct):
                 principals=[iam.ServicePrincipal(service)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, "*" means this key
-                conditions=self._this_account(),
             )
         )
-
-    def _this_account(self) -> dict[str, dict[str, str]]:
-        return {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}

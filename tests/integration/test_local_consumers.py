@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from samtykke.local import consumers as consumers_module
+
 from samtykke.local.consumers import Consumers
 from samtykke.local.provision import QueueResource, TopicResource, _create_queue
 from samtykke.resources import DEFAULT_REGION, QueueSpec, TopicSpec
@@ -21,7 +21,7 @@ Behaviour = Callable[[dict[str, Any]], Any]
 
 
 class Recorder:
-    """Stands in for `invoke`: records each event and answers with `behaviour`."""
+    """Stands in for the functions: records each invocation and answers with `behaviour`."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
@@ -47,10 +47,8 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
 
 
 @pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
-    recorder = Recorder()
-    monkeypatch.setattr(consumers_module, "invoke", recorder)
-    return recorder
+def recorder() -> Recorder:
+    return Recorder()
 
 
 @pytest.fixture
@@ -67,11 +65,11 @@ def queue(session: boto3.session.Session) -> QueueResource:
 
 
 @pytest.fixture
-def running(session: boto3.session.Session) -> Iterator[Callable[..., Consumers]]:
+def running(session: boto3.session.Session, recorder: Recorder) -> Iterator[Callable[..., Consumers]]:
     started: list[Consumers] = []
 
     def start(queue: QueueResource | None = None, topic: TopicResource | None = None) -> Consumers:
-        consumers = Consumers(session.client("sqs"), region=DEFAULT_REGION)
+        consumers = Consumers(session.client("sqs"), recorder, region=DEFAULT_REGION)
         if queue is not None:
             consumers.add_queue(queue)
         if topic is not None:

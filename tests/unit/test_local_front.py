@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from samtykke.local import front as front_module
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
 from samtykke.local.apigw import (
     HttpRequest,
     Router,
@@ -19,8 +21,6 @@ from samtykke.local.apigw import (
 )
 from samtykke.local.front import Front
 from samtykke.resources import ROUTES, RouteSpec
-from werkzeug.test import Client
-
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.unit
@@ -230,14 +230,16 @@ class TestResponses:
 
 
 class TestFront:
-    """The WSGI app, driven by werkzeug's test client (no sockets) with the handlers replaced by recorders."""
+    """The WSGI app, driven by werkzeug's test client (no sockets), with a recording stand-in for the handlers."""
 
     @pytest.fixture
-    def calls(self, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-        recorded: list[tuple[str, dict[str, Any]]] = []
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        return []
 
-        def fake_invoke(function: str, event: dict[str, Any]) -> Any:
-            recorded.append((function, event))
+    @pytest.fixture
+    def client(self, calls: list[tuple[str, dict[str, Any]]]) -> Client:
+        def invoke(function: str, event: dict[str, Any]) -> Any:
+            calls.append((function, event))
             if function == "authorizer":
                 allowed = event["identitySource"] == ["Bearer good"]
                 return {"isAuthorized": allowed, "context": {"tenant_id": "demo"}}
@@ -245,13 +247,8 @@ class TestFront:
                 raise RuntimeError("boom")
             return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'}
 
-        monkeypatch.setattr(front_module, "invoke", fake_invoke)
-        return recorded
-
-    @pytest.fixture
-    def client(self) -> Client:
-        local = {("GET", "/_local/ping"): lambda _: front_module.Response("pong")}
-        return Client(Front(Router(ROUTES), region="eu-north-1", local_endpoints=local))
+        local = {("GET", "/_local/ping"): lambda _: Response("pong")}
+        return Client(Front(Router(ROUTES), invoke, region="eu-north-1", local_endpoints=local))
 
     def test_local_endpoints_answer_before_routing(self, client: Client, calls: list[Any]) -> None:
         assert client.get("/_local/ping").get_data() == b"pong"

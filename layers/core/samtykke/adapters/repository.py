@@ -20,6 +20,7 @@ audience index that campaigns page through.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -124,6 +125,16 @@ class ContactChanged(Conflict):
     code = "contact_changed"
 
 
+@dataclass(frozen=True)
+class SuppressionWrite:
+    """Sets (record) or lifts (None) one suppression on an address the contact already owns."""
+
+    kind: str
+    blind_index: str
+    key: str
+    record: dict[str, Any] | None
+
+
 @dataclass
 class ContactWrite:
     """One atomic change to a contact: its profile/log head, new address indexes, events and states."""
@@ -133,6 +144,7 @@ class ContactWrite:
     expected_seq: int | None  # None: the contact is new
     profile: dict[str, Any]
     new_addresses: list[tuple[str, str]] = field(default_factory=list)  # (kind, blind index)
+    suppressions: list[SuppressionWrite] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     states: list[dict[str, Any]] = field(default_factory=list)
 
@@ -219,8 +231,70 @@ class ConsentRepository:
 
     # --- contacts and the consent ledger -------------------------------------------------------------
 
+    def get_address(self, tenant_id: str, kind: str, blind_index: str) -> dict[str, Any] | None:
+        """The address item: the contact it belongs to (if any) and its suppressions."""
+        return self.get(address_pk(tenant_id, kind, blind_index), ADDR, consistent=True)
+
+    def set_address_suppression(
+        self, tenant_id: str, kind: str, blind_index: str, key: str, record: dict[str, Any] | None
+    ) -> None:
+        """Sets (or, with None, lifts) a suppression on any address, owned by a contact or not.
+
+        Outside a consent change: for STOPs from unknown numbers, bounces, complaints and erasure. The
+        address item is created if it does not exist, keeping any contact it already points at.
+        """
+        key_of = {"pk": address_pk(tenant_id, kind, blind_index), "sk": ADDR}
+        if record is None:
+            with contextlib.suppress(ConditionFailed):
+                self._update(key_of, "REMOVE suppressions.#key", "attribute_exists(suppressions)", {"#key": key}, {})
+            return
+        for _ in range(2):
+            try:
+                self._update(
+                    key_of,
+                    "SET suppressions.#key = :record",
+                    "attribute_exists(suppressions)",
+                    {"#key": key},
+                    {":record": record},
+                )
+                return
+            except ConditionFailed:
+                pass
+            try:
+                self._update(
+                    key_of,
+                    "SET suppressions = :map, kind = :kind",
+                    "attribute_not_exists(suppressions)",
+                    None,
+                    {":map": {key: record}, ":kind": kind},
+                )
+                return
+            except ConditionFailed:
+                continue  # another writer made the map just now: set the key inside it
+
+    def _update(
+        self,
+        key: dict[str, str],
+        expression: str,
+        condition: str,
+        names: dict[str, str] | None,
+        values: dict[str, Any],
+    ) -> None:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": to_attributes(key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if values:
+            request["ExpressionAttributeValues"] = to_attributes(values)
+        with translate_aws_errors():
+            aws.dynamodb().update_item(**request)
+
     def find_contact_id(self, tenant_id: str, kind: str, blind_index: str) -> str | None:
-        item = self.get(address_pk(tenant_id, kind, blind_index), ADDR, consistent=True)
+        item = self.get_address(tenant_id, kind, blind_index)
         return None if item is None else item.get("contact_id")
 
     def load_contact_head(self, tenant_id: str, contact_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -251,13 +325,11 @@ class ConsentRepository:
             actions.append(self._update_head(pk, change.profile, change.expected_seq))
         address_positions = range(len(actions), len(actions) + len(change.new_addresses))
         for kind, blind_index in change.new_addresses:
-            index_item = {
-                "pk": address_pk(change.tenant_id, kind, blind_index),
-                "sk": ADDR,
-                "contact_id": change.contact_id,
-                "kind": kind,
-            }
-            actions.append(self._put(index_item, "attribute_not_exists(pk)"))
+            actions.append(
+                self._claim_address(address_pk(change.tenant_id, kind, blind_index), kind, change.contact_id)
+            )
+        for suppression in change.suppressions:
+            actions.append(self._suppression_update(change.tenant_id, change.contact_id, suppression))
         for event in change.events:
             actions.append(self._put({"pk": pk, "sk": event_sk(event["seq"]), **event}, "attribute_not_exists(pk)"))
         for state in change.states:
@@ -284,6 +356,34 @@ class ConsentRepository:
         if condition:
             put["ConditionExpression"] = condition
         return {"Put": put}
+
+    def _claim_address(self, pk: str, kind: str, contact_id: str) -> dict[str, Any]:
+        """Points an address at a contact unless another contact owns it. An Update, not a Put, so that
+        suppressions already on the address (say, a STOP from before the person signed up) stay."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_attributes({"pk": pk, "sk": ADDR}),
+                "ConditionExpression": "attribute_not_exists(contact_id)",
+                "UpdateExpression": "SET contact_id = :c, kind = :k, suppressions = if_not_exists(suppressions, :none)",
+                "ExpressionAttributeValues": to_attributes({":c": contact_id, ":k": kind, ":none": {}}),
+            }
+        }
+
+    def _suppression_update(self, tenant_id: str, contact_id: str, write: SuppressionWrite) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": to_attributes({"pk": address_pk(tenant_id, write.kind, write.blind_index), "sk": ADDR}),
+            "ConditionExpression": "contact_id = :c",
+            "ExpressionAttributeNames": {"#key": write.key},
+        }
+        if write.record is None:
+            update["UpdateExpression"] = "REMOVE suppressions.#key"
+            update["ExpressionAttributeValues"] = to_attributes({":c": contact_id})
+        else:
+            update["UpdateExpression"] = "SET suppressions.#key = :record"
+            update["ExpressionAttributeValues"] = to_attributes({":c": contact_id, ":record": write.record})
+        return {"Update": update}
 
     def _update_head(self, pk: str, profile: dict[str, Any], expected_seq: int) -> dict[str, Any]:
         return {

@@ -1,4 +1,5 @@
 """The local stack: the whole system on one machine, on moto (`samtykke local`, `LocalStack`)."""
 
-# Our loggers stay outside the "samtykke" hierarchy, which the handlers' powertools Logger owns (service "samtykke").
-LOGGER = "samtykke-local"
+# The handlers' powertools Logger (service "samtykke") adds a filter to the root handlers that drops every record
+# whose logger name contains "samtykke", so the local stack's own loggers must be named without it.
+LOGGER = "local-stack"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from samtykke.local import LOGGER
-from samtykke.local.lambdas import invoke
+from samtykke.local.lambdas import Invoker
 from samtykke.local.provision import QueueResource, TopicResource
 
 if TYPE_CHECKING:
@@ -58,8 +58,9 @@ class _Source:
 class Consumers:
     """Runs every queue and topic consumer, and tells when all of them are idle."""
 
-    def __init__(self, sqs: SQSClient, *, region: str) -> None:
+    def __init__(self, sqs: SQSClient, invoke: Invoker, *, region: str) -> None:
         self._sqs = sqs
+        self._invoke = invoke
         self._region = region
         self._sources: list[_Source] = []
         self._threads: list[threading.Thread] = []
@@ -162,7 +163,7 @@ class Consumers:
             self._in_flight += 1
         try:
             try:
-                result: Any = invoke(source.function, source.to_event(messages))
+                result: Any = self._invoke(source.function, source.to_event(messages))
             except Exception as error:
                 log.exception("consumer %s raised", source.function)
                 result = error

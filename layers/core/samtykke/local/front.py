@@ -21,7 +21,7 @@ from samtykke.local.apigw import (
     http_event,
     http_response,
 )
-from samtykke.local.lambdas import LOCAL_ACCOUNT_ID, invoke
+from samtykke.local.lambdas import LOCAL_ACCOUNT_ID, Invoker
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -36,8 +36,16 @@ LocalEndpoint = Callable[[Request], Response]
 class Front:
     """Routes each request to a local endpoint, or through the authorizer to the route's function, as API Gateway."""
 
-    def __init__(self, router: Router, *, region: str, local_endpoints: Mapping[tuple[str, str], LocalEndpoint]):
+    def __init__(
+        self,
+        router: Router,
+        invoke: Invoker,
+        *,
+        region: str,
+        local_endpoints: Mapping[tuple[str, str], LocalEndpoint],
+    ) -> None:
         self._router = router
+        self._invoke = invoke
         self._region = region
         self._local_endpoints = local_endpoints
 
@@ -78,7 +86,7 @@ class Front:
                 denied = self._authorize(event)
                 if denied is not None:
                     return _to_werkzeug(denied)
-            return _to_werkzeug(http_response(invoke(match.route.function, event)))
+            return _to_werkzeug(http_response(self._invoke(match.route.function, event)))
         except Exception:
             log.exception("%s raised on %s", match.route.function, match.route_key)
             return _to_werkzeug(error_response(500, "internal_error"))
@@ -88,7 +96,7 @@ class Front:
         token = event["headers"].get("authorization")
         if not token:  # the identity source is missing: API Gateway answers 401 without calling the authorizer
             return error_response(401, "unauthorized", "Unauthorized")
-        decision = invoke(AUTHORIZER, authorizer_event(event, identity_source=[token], region=self._region))
+        decision = self._invoke(AUTHORIZER, authorizer_event(event, identity_source=[token], region=self._region))
         if not decision.get("isAuthorized"):
             return error_response(403, "unauthorized", "Forbidden")
         event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}

@@ -1,11 +1,23 @@
-"""Runs the real Lambda handlers in this process, the way the Lambda runtime calls them."""
+"""Runs the real Lambda handlers the way the Lambda runtime calls them.
+
+`invoke` calls a handler in this process (what integration tests on in-process moto want). `LambdaRuntime` gives
+each function worker processes of its own, each running one invocation at a time, like Lambda execution
+environments: the handlers keep module state (powertools resolvers and their `current_event`, the Logger's keys,
+cached settings and clients) that must not be shared between functions or between concurrent invocations.
+"""
 
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import os
+import signal
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -13,8 +25,12 @@ from typing import Any
 from samtykke.resources import DEFAULT_REGION, function_spec
 
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
+WORKERS_PER_FUNCTION = 4  # concurrent invocations of one function; workers start on demand, like cold starts
+# Imported once by the fork server, so a worker's cold start only pays for samtykke's own modules.
+PRELOAD = ["boto3", "botocore.client", "pydantic", "aws_lambda_powertools", "aws_lambda_powertools.event_handler"]
 
 Handler = Callable[[Any, Any], Any]
+Invoker = Callable[[str, dict[str, Any]], Any]  # (function name, event) -> the handler's result
 
 
 @dataclass
@@ -38,12 +54,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def lambda_context(function: str, region: str = DEFAULT_REGION) -> LambdaContext:
+def lambda_context(function: str) -> LambdaContext:
     spec = function_spec(function)
     return LambdaContext(
         function_name=spec.name,
         memory_limit_in_mb=spec.memory_mb,
-        invoked_function_arn=f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{spec.name}",
+        invoked_function_arn=f"arn:aws:lambda:{DEFAULT_REGION}:{LOCAL_ACCOUNT_ID}:function:{spec.name}",
         timeout_seconds=spec.timeout_seconds,
     )
 
@@ -56,5 +72,47 @@ def load_handler(function: str) -> Handler:
 
 
 def invoke(function: str, event: dict[str, Any]) -> Any:
-    """Call a function's handler with `event` and a fresh context; its exceptions propagate."""
+    """Call a function's handler in this process with `event` and a fresh context; its exceptions propagate."""
     return load_handler(function)(event, lambda_context(function))
+
+
+class LambdaRuntime:
+    """An `Invoker` that runs every function in worker processes of its own, with `environment` plus its own."""
+
+    def __init__(self, environment: Mapping[str, str], *, workers_per_function: int = WORKERS_PER_FUNCTION) -> None:
+        self._environment = dict(environment)
+        self._workers = workers_per_function
+        self._pools: dict[str, ProcessPoolExecutor] = {}
+        self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("forkserver")  # forking this threaded process itself is unsafe
+        self._context.set_forkserver_preload(PRELOAD)
+
+    def __call__(self, function: str, event: dict[str, Any]) -> Any:
+        pool = self._pool(function)
+        try:
+            return pool.submit(invoke, function, event).result()
+        except BrokenProcessPool:  # a worker died (as a crashed execution environment): start afresh next time
+            with self._lock:
+                if self._pools.get(function) is pool:
+                    del self._pools[function]
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(cancel_futures=True)
+
+    def _pool(self, function: str) -> ProcessPoolExecutor:
+        with self._lock:
+            if function not in self._pools:
+                environment = {**self._environment, **function_spec(function).environment}
+                self._pools[function] = ProcessPoolExecutor(
+                    self._workers, mp_context=self._context, initializer=_start_worker, initargs=(environment,)
+                )
+            return self._pools[function]
+
+
+def _start_worker(environment: dict[str, str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the stack shuts us down
+    os.environ.update(environment)

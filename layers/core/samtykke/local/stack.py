@@ -17,9 +17,10 @@ from samtykke.local import demo
 from samtykke.local.apigw import Router
 from samtykke.local.consumers import Consumers
 from samtykke.local.front import Front, LocalEndpoint
+from samtykke.local.lambdas import Invoker, LambdaRuntime
 from samtykke.local.outbox import read_outbox, record_send_times
 from samtykke.local.provision import DEFAULT_PREFIX, Resources, handler_environment, provision, resource_name
-from samtykke.resources import DEFAULT_REGION, FUNCTIONS, ROUTES
+from samtykke.resources import DEFAULT_REGION, ROUTES
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -34,11 +35,14 @@ DRAIN_TIMEOUT_SECONDS = 30.0
 class LocalStack:
     """moto server + resources from the specs + HTTP front + queue consumers + the demo tenant.
 
-    The handlers run in this process and read their configuration from `os.environ`, so run one stack per process.
+    Each function runs in worker processes of its own (`LambdaRuntime`). This process sets its own `os.environ` for
+    the AWS endpoint and the demo tenant's seeding, and restores it on `stop()`.
     """
 
     def __init__(self, host: str = LOOPBACK, port: int = 3000) -> None:
-        self._front = Front(Router(ROUTES), region=DEFAULT_REGION, local_endpoints=self._local_endpoints())
+        self._front = Front(
+            Router(ROUTES), self._invoke, region=DEFAULT_REGION, local_endpoints=self._local_endpoints()
+        )
         self._front_server: BaseWSGIServer = make_server(host, port, self._front, threaded=True)  # binds the port now
         self.api_url = f"http://{host}:{self._front_server.server_port}"
         self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
@@ -49,23 +53,26 @@ class LocalStack:
         self.resources: Resources | None = None
         self.demo: DemoTenant | None = None
         self._consumers: Consumers | None = None
+        self._runtime: LambdaRuntime | None = None
 
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the front logs its own requests; moto's are noise
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint_url = f"http://{host}:{port}"
-        self._set_environ(self._aws_environ())
+        aws_environ = self._aws_environ()
+        self._set_environ(aws_environ)
         session = boto3.session.Session(region_name=DEFAULT_REGION)
         self.resources = provision(session, endpoint_url=self.aws_endpoint_url)
-        self.env = {**handler_environment(self.resources, public_base_url=self.api_url), **_function_environment()}
-        self._set_environ(self.env)
+        self.env = handler_environment(self.resources, public_base_url=self.api_url)
+        self._set_environ(self.env)  # this process seeds the demo tenant with the real adapters
+        self._runtime = LambdaRuntime({**aws_environ, **self.env})
         record_send_times()
 
         from samtykke.bootstrap import seed_demo_tenant  # after the environment is set: it builds the real adapters
 
         self.demo = seed_demo_tenant(self.api_url)
-        self._consumers = _consumers(session, self.resources, self.aws_endpoint_url)
+        self._consumers = _consumers(session, self.resources, self.aws_endpoint_url, self._runtime)
         self._consumers.start()
         self._front_thread.start()
         return self
@@ -76,6 +83,8 @@ class LocalStack:
         self._front_server.server_close()
         if self._consumers is not None:
             self._consumers.stop()
+        if self._runtime is not None:
+            self._runtime.close()
         if self.aws_endpoint_url:
             self._moto.stop()
         for name, value in self._saved_environ.items():
@@ -112,6 +121,11 @@ class LocalStack:
             "resources": self.resources.describe(),
             "env": self.env,
         }
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> Any:
+        if self._runtime is None:
+            raise RuntimeError("start() the stack first")
+        return self._runtime(function, event)
 
     def _aws_environ(self) -> dict[str, str]:
         return {
@@ -154,18 +168,8 @@ class LocalStack:
         return _html(page)
 
 
-def _function_environment() -> dict[str, str]:
-    """Every function's own variables; in one process they share os.environ, so they must not disagree."""
-    merged: dict[str, str] = {}
-    for spec in FUNCTIONS:
-        for name, value in spec.environment.items():
-            if merged.setdefault(name, value) != value:
-                raise ValueError(f"functions disagree on {name}; the local stack runs them in one process")
-    return merged
-
-
-def _consumers(session: boto3.session.Session, resources: Resources, endpoint_url: str) -> Consumers:
-    consumers = Consumers(session.client("sqs", endpoint_url=endpoint_url), region=resources.region)
+def _consumers(session: boto3.session.Session, resources: Resources, endpoint_url: str, invoke: Invoker) -> Consumers:
+    consumers = Consumers(session.client("sqs", endpoint_url=endpoint_url), invoke, region=resources.region)
     for queue in resources.queues:
         consumers.add_queue(queue)
     sns = session.client("sns", endpoint_url=endpoint_url)

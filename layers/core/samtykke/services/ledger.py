@@ -23,6 +23,7 @@ from samtykke.adapters.repository import (
     AddressTaken,
     ContactChanged,
     ContactWrite,
+    SuppressionWrite,
     audience_pk,
     state_sk,
 )
@@ -75,6 +76,7 @@ class LoadedContact:
     box: ContactBox
     profile: ContactProfile
     states: dict[StateKey, CurrentState]
+    blind_indexes: dict[AddressKind, str] = field(default_factory=dict)
     wrapped_key: bytes | None = None  # only for a contact not stored yet
 
 
@@ -93,6 +95,8 @@ class ContactTarget:
     addresses: list[Address] = field(default_factory=list)
     profile_updates: ContactProfile | None = None
     create_if_missing: bool = False
+    # Suppressions to set (record) or lift (None) on the contact's own addresses, in the same transaction.
+    suppressions: list[tuple[AddressKind, str, dict[str, Any] | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,9 @@ class Ledger:
                     text=_text_ref(s.get("text")),
                 )
                 for s in states
+            },
+            blind_indexes={
+                kind: profile[f"{kind.value}_bidx"] for kind in AddressKind if profile.get(f"{kind.value}_bidx")
             },
         )
 
@@ -256,6 +263,11 @@ class Ledger:
             expected_seq=None if is_new else contact.seq,
             profile=profile,
             new_addresses=[(a.kind.value, a.blind_index) for a in new_addresses],
+            suppressions=[
+                SuppressionWrite(kind.value, contact.blind_indexes[kind], key, record)
+                for kind, key, record in target.suppressions
+                if kind in contact.blind_indexes
+            ],
             events=events,
             states=states,
         )

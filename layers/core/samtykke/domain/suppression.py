@@ -1,0 +1,47 @@
+"""Suppressions: addresses that must not be messaged, whatever their consents say.
+
+A suppression is kept on the address (by its blind index), not on the contact, so it also covers a number
+that matches no contact (an SMS STOP from a stranger) and outlives erasure: a later import can never
+message that person again. Its key is `{channel}#{purpose}`, or `{channel}#*` for every purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from samtykke.domain.consent import Channel
+
+ALL_PURPOSES = "*"
+
+
+class SuppressionReason(StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    SMS_STOP = "sms_stop"
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+    ERASED = "erased"
+
+
+# A transactional send skips marketing consent, but never these.
+BLOCKS_TRANSACTIONAL = frozenset({SuppressionReason.HARD_BOUNCE, SuppressionReason.COMPLAINT, SuppressionReason.ERASED})
+
+
+def suppression_key(channel: Channel, purpose: str | None = None) -> str:
+    return f"{channel.value}#{purpose or ALL_PURPOSES}"
+
+
+def suppression_reason(
+    suppressions: Mapping[str, Any], channel: Channel, purpose: str, *, transactional: bool = False
+) -> SuppressionReason | None:
+    """Why the address may not get this message, or None if nothing suppresses it."""
+    for key in (suppression_key(channel), suppression_key(channel, purpose)):
+        record = suppressions.get(key)
+        if record is None:
+            continue
+        reason = SuppressionReason(record["reason"])
+        if not transactional or reason in BLOCKS_TRANSACTIONAL:
+            return reason
+    return None
