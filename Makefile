@@ -3,6 +3,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# checkov pins boto3 and packaging versions that clash with moto's, so it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# The CDK CLI, pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
+# `make synth REGION=eu-central-1`; see the README's deploy section.
+REGION ?= eu-north-1
 
 .PHONY: install run test test-fast lint typecheck synth bench clean
 
@@ -12,12 +20,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
+	touch $(CHECKOV_STAMP)
+
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/samtykke local
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(CHECKOV_STAMP) lint typecheck
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -30,11 +47,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/core/samtykke functions infra
 
-synth: $(STAMP)
-	npx --yes cdk synth --quiet
+synth: $(STAMP) $(NODE_STAMP)
+	npx cdk synth --quiet -c region=$(REGION)
 
 bench: $(STAMP)
 	$(PY) -m pytest tests/bench -m bench -q -s
 
 clean:
-	rm -rf $(VENV) cdk.out .build .samtykke
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .build .samtykke

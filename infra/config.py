@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import aws_logs as logs
+
 from samtykke.resources import DEFAULT_REGION, EU_REGIONS
 
 ContextGetter = Callable[[str], Any]
@@ -28,17 +29,23 @@ class ConfigError(ValueError):
 
 
 class RegionNotAllowedError(ConfigError):
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, source: str | None = None) -> None:
+        origin = f" (from {source})" if source else ""
         super().__init__(
-            f"samtykke deploys only to EU regions (data residency); refusing to synthesize for {region!r}. "
+            f"samtykke deploys only to EU regions (data residency); refusing to synthesize for {region!r}{origin}. "
             f"Choose one of {', '.join(sorted(EU_REGIONS))}, e.g. `cdk deploy -c region={DEFAULT_REGION}`."
         )
 
 
-def ensure_eu_region(region: str) -> str:
+def ensure_eu_region(region: str, source: str | None = None) -> str:
     if region not in EU_REGIONS:
-        raise RegionNotAllowedError(region)
+        raise RegionNotAllowedError(region, source)
     return region
+
+
+# The CDK CLI sets CDK_DEFAULT_REGION from the AWS profile, and to us-east-1 when no region is configured
+# at all; so without `-c region=...` on such a machine, synth stops here rather than guess a region.
+_CLI_REGION_SOURCE = "CDK_DEFAULT_REGION: the AWS profile's region, or the CDK CLI's us-east-1 fallback"
 
 
 def stack_id(region: str) -> str:
@@ -114,11 +121,14 @@ def _text(get: ContextGetter, key: str) -> str | None:
 
 
 def _regions(get: ContextGetter, environ: Mapping[str, str]) -> tuple[str, ...]:
-    raw = _text(get, "regions") or _text(get, "region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
-    regions = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    """`-c regions=a,b` (one stack each), else `-c region=a`, else the CLI's region, else DEFAULT_REGION."""
+    raw, source = _text(get, "regions") or _text(get, "region"), "context"
+    if raw is None and environ.get("CDK_DEFAULT_REGION"):
+        raw, source = environ["CDK_DEFAULT_REGION"], _CLI_REGION_SOURCE
+    regions = tuple(dict.fromkeys(part.strip() for part in (raw or DEFAULT_REGION).split(",") if part.strip()))
     if not regions:
-        raise ConfigError("no region given: pass e.g. `-c region=eu-north-1`")
-    return tuple(ensure_eu_region(region) for region in regions)
+        raise ConfigError(f"no region given: pass e.g. `-c region={DEFAULT_REGION}`")
+    return tuple(ensure_eu_region(region, source) for region in regions)
 
 
 def _account(get: ContextGetter, environ: Mapping[str, str]) -> str | None:

@@ -16,12 +16,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+
+from infra.nag import acknowledge, arn_of, kms_family_findings
+from infra.specs import ResourceSpecs
 from samtykke.resources import FunctionSpec, Grant
 
-from infra.nag import acknowledge, arn_of
-from infra.specs import ResourceSpecs
-
-_KMS_FAMILY = "CDK's KMS grant expands to this action family; the statement names only this stack's own key ARNs."
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
 _BUCKET_OBJECTS = "Objects of the evidence bucket; the wildcard stays under this one bucket's ARN."
@@ -47,10 +46,6 @@ Findings = dict[str, str]  # cdk-nag IAM5 finding -> reason
 _GrantFn = Callable[[lambda_.Function, GrantTargets, Grant], Findings]
 
 
-def _kms_families(*families: str) -> Findings:
-    return {f"Action::kms:{family}*": _KMS_FAMILY for family in families}
-
-
 def _table_indexes(table: dynamodb.Table) -> Findings:
     return {f"Resource::{arn_of(table)}/index/*": _TABLE_INDEXES}
 
@@ -62,7 +57,7 @@ def _table_read(function: lambda_.Function, targets: GrantTargets, _: Grant) -> 
 
 def _table_read_write(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
     targets.table.grant_read_write_data(function)
-    return {**_table_indexes(targets.table), **_kms_families("GenerateDataKey", "ReEncrypt")}
+    return {**_table_indexes(targets.table), **kms_family_findings()}
 
 
 def _kms_decrypt(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
@@ -72,7 +67,7 @@ def _kms_decrypt(function: lambda_.Function, targets: GrantTargets, _: Grant) ->
 
 def _kms_encrypt_decrypt(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
     targets.field_key.grant_encrypt_decrypt(function)
-    return _kms_families("GenerateDataKey", "ReEncrypt")
+    return kms_family_findings()
 
 
 def _evidence_read_write(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
@@ -81,7 +76,7 @@ def _evidence_read_write(function: lambda_.Function, targets: GrantTargets, _: G
     return {
         **{f"Action::s3:{family}*": _S3_FAMILY for family in s3_families},
         f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS,
-        **_kms_families("GenerateDataKey", "ReEncrypt"),
+        **kms_family_findings(),
     }
 
 
@@ -90,7 +85,7 @@ def _queue_send(function: lambda_.Function, targets: GrantTargets, grant: Grant)
     queue = targets.queues[queue_spec.logical_id]
     queue.grant_send_messages(function)
     function.add_environment(queue_spec.env_var, queue.queue_url)
-    return _kms_families("GenerateDataKey", "ReEncrypt")
+    return kms_family_findings()
 
 
 def _ses_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:

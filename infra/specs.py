@@ -81,7 +81,7 @@ class ResourceSpecs:
         for topic in self.topics:
             if topic.consumer is not None:
                 self._require_function(topic.consumer, f"topic {topic.logical_id}")
-        logical_ids = [spec.logical_id for spec in (*self.queues, *self.topics)]
+        logical_ids = [queue.logical_id for queue in self.queues] + [topic.logical_id for topic in self.topics]
         if len(set(logical_ids)) != len(logical_ids):
             raise SpecError(f"queue and topic logical ids must be unique: {logical_ids}")
 

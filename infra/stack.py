@@ -6,15 +6,6 @@ from pathlib import Path
 
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
-from samtykke.resources import (
-    ENV_EVIDENCE_BUCKET,
-    ENV_KMS_KEY_ID,
-    ENV_PUBLIC_BASE_URL,
-    ENV_SENDER_EMAIL,
-    ENV_SES_CONFIGURATION_SET,
-    ENV_STAGE,
-    ENV_TABLE,
-)
 
 from infra.config import ConfigError, DeploymentConfig, ensure_eu_region
 from infra.constructs.api import HttpApi
@@ -27,6 +18,15 @@ from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.grants import GrantTargets, apply_grants
 from infra.specs import AUTHORIZER_FUNCTION, ResourceSpecs
+from samtykke.resources import (
+    ENV_EVIDENCE_BUCKET,
+    ENV_KMS_KEY_ID,
+    ENV_PUBLIC_BASE_URL,
+    ENV_SENDER_EMAIL,
+    ENV_SES_CONFIGURATION_SET,
+    ENV_STAGE,
+    ENV_TABLE,
+)
 
 STAGE = "aws"  # ENV_STAGE: tells application code it runs on AWS rather than in the local stack
 

@@ -15,12 +15,12 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from samtykke.resources import RouteSpec
 
 from infra.config import CustomDomain, Throttle
 from infra.constructs.function import pascal_case
 from infra.constructs.logs import LogStore
 from infra.nag import acknowledge
+from samtykke.resources import RouteSpec
 
 # Authorizer decisions are cached per Authorization header this long: short, so a revoked key or
 # session stops working within seconds.

@@ -10,12 +10,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from samtykke.resources import FunctionSpec
 
 from infra.constructs.layers import ARCHITECTURE, REPO_ROOT, RUNTIME
 from infra.constructs.logs import LogStore
-from infra.nag import acknowledge
+from infra.nag import acknowledge, kms_family_findings
 from infra.specs import SpecError
+from samtykke.resources import FunctionSpec
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 HANDLER = "handler.lambda_handler"
@@ -87,6 +87,10 @@ class FunctionFactory(Construct):
             reserved_concurrent_executions=self._reserved_concurrency.get(spec.name),
             dead_letter_queue=dead_letter_queue,
         )
+        if dead_letter_queue is not None:
+            # Lambda writes failed events to the DLQ with the function's role; CDK grants only sqs:SendMessage,
+            # and the queue is KMS-encrypted.
+            dead_letter_queue.grant_send_messages(role)
         self._acknowledge(function, role, has_dead_letter_queue=dead_letter_queue is not None)
         self.functions[spec.name] = function
         return function
@@ -119,7 +123,10 @@ class FunctionFactory(Construct):
                 "Pinned to Python 3.13 on purpose: the dependency layer's wheels are built for cp313, and the "
                 "runtime moves only together with layers/deps and the test matrix.",
             )
-        if not has_dead_letter_queue:
+        if has_dead_letter_queue:
+            for finding, reason in kms_family_findings().items():
+                acknowledge(role, "AwsSolutions-IAM5", reason, finding=finding)
+        else:
             acknowledge(
                 function,
                 "Serverless-LambdaDLQ",

@@ -44,8 +44,6 @@ _PIP_PLATFORM_ARGS = (
 # with a botocore of another version, so they are removed after pip has pulled them in as dependencies.
 _RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
-# jsii hands `try_bundle` the BundlingOptions positionally, while the generated ILocalBundling protocol declares
-# them as keyword arguments; the implementations below accept, and ignore, either.
 
 
 def dependency_layer_key(requirements: Path = REQUIREMENTS) -> str:
@@ -69,6 +67,8 @@ class _PythonPackageBundling:
     def __init__(self, package_dir: Path) -> None:
         self._package_dir = package_dir
 
+    # jsii passes the BundlingOptions positionally, while the generated ILocalBundling protocol declares them
+    # as keyword arguments; both implementations accept, and ignore, either.
     def try_bundle(self, output_dir: str, *_options: Any, **_bundling_options: Any) -> bool:
         shutil.copytree(self._package_dir, Path(output_dir) / "python" / self._package_dir.name, ignore=_IGNORED)
         return True

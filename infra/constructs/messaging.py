@@ -19,10 +19,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from samtykke.resources import QueueSpec, TopicSpec
 
 from infra.nag import acknowledge
 from infra.specs import names_resource
+from samtykke.resources import QueueSpec, TopicSpec
 
 SES_EVENTS = "ses-events"
 # Which AWS service publishes to a topic. TopicSpec does not say, so it is read from the topic's name.
@@ -84,8 +84,7 @@ class Messaging(Construct):
         self.ops_topic = self._topic("OpsAlarms", display_name="samtykke alarms")
         self._allow_publisher(self.ops_topic, "cloudwatch.amazonaws.com")
         if alarm_email:
-            email = subscriptions.EmailSubscription(alarm_email)
-            self.ops_topic.add_subscription(email)
+            self.ops_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
             acknowledge(
                 self.ops_topic,
                 "Serverless-SNSRedrivePolicy",
@@ -100,13 +99,11 @@ class Messaging(Construct):
             sending_enabled=True,
             suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
         )
-        self.ses_events_topic = next(
-            (self.topics[spec.logical_id] for spec in topics if names_resource(spec, SES_EVENTS)), None
-        )
-        if self.ses_events_topic is not None:
+        ses_events_topic = next((self.topics[s.logical_id] for s in topics if names_resource(s, SES_EVENTS)), None)
+        if ses_events_topic is not None:
             self.configuration_set.add_event_destination(
                 "SesEvents",
-                destination=ses.EventDestination.sns_topic(self.ses_events_topic),
+                destination=ses.EventDestination.sns_topic(ses_events_topic),
                 events=list(_SES_EVENT_TYPES),
             )
         self.email_identity = self._email_identity(ses_identity) if create_ses_identity else None

@@ -14,14 +14,14 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-from aws_cdk import App  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
-from infra.app import build  # noqa: E402
-from infra.config import DeploymentConfig  # noqa: E402
-from infra.specs import ResourceSpecs  # noqa: E402
-from infra.stack import SamtykkeStack  # noqa: E402
-from tests.infra.synthetic import (  # noqa: E402
+from infra.app import build
+from infra.config import DeploymentConfig
+from infra.specs import ResourceSpecs
+from infra.stack import SamtykkeStack
+from tests.infra.synthetic import (
     REAL_STACK,
     SYNTHETIC_CONTEXT,
     SYNTHETIC_SPECS,

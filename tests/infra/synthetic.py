@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from infra.specs import ResourceSpecs
 from samtykke import resources
 from samtykke.resources import FunctionSpec, Grant, QueueSpec, TopicSpec
-
-from infra.specs import ResourceSpecs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_STACK = "samtykke-eu-north-1"

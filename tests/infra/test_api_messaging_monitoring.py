@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from samtykke.resources import FUNCTIONS, ROUTES
 
 from infra.constructs.api import route_key
+from samtykke.resources import FUNCTIONS, ROUTES
 from tests.infra.synthetic import SYNTHETIC_CONTEXT, SYNTHETIC_SPECS
 
 pytestmark = pytest.mark.infra
@@ -193,8 +193,8 @@ class TestMessaging:
             "AWS::SES::EmailIdentity",
             {"EmailIdentity": "example.com", "ConfigurationSetAttributes": Match.object_like({})},
         )
-        outputs = real.find_outputs("SesDkimRecord*")
-        assert len(outputs) == 3
+        dkim_records = [output for output in real.find_outputs("*") if output.startswith("SesDkimRecord")]
+        assert len(dkim_records) == 3
 
     def test_outputs_name_every_resource_the_cli_needs(self, real: Template, synthetic: Template) -> None:
         expected = {"TableName", "ApiUrl", "FieldKeyId", "EvidenceBucketName", "SesConfigurationSetName", "OpsTopicArn"}

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from samtykke.resources import TABLE
 
+from samtykke.resources import TABLE
 from tests.infra.synthetic import SYNTHETIC_CONTEXT, SYNTHETIC_SPECS
 
 pytestmark = pytest.mark.infra

@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
+
+from infra.constructs.function import pascal_case
+from infra.constructs.layers import dependency_layer_key
+from infra.grants import GRANTS
 from samtykke.resources import (
     ENV_EVIDENCE_BUCKET,
     ENV_KMS_KEY_ID,
@@ -19,10 +23,6 @@ from samtykke.resources import (
     FUNCTIONS,
     Grant,
 )
-
-from infra.constructs.function import pascal_case
-from infra.constructs.layers import dependency_layer_key
-from infra.grants import GRANTS
 from tests.infra.conftest import Synth
 from tests.infra.synthetic import SYNTHETIC_CONTEXT, SYNTHETIC_SPECS
 
@@ -131,6 +131,13 @@ class TestEveryFunction:
                 continue
             target = _function(synthetic, topic.consumer)["Properties"]["DeadLetterConfig"]["TargetArn"]
             assert target["Fn::GetAtt"][0].startswith(f"Messaging{topic.logical_id}Dlq")
+            # The DLQ is KMS-encrypted, and Lambda writes to it with the function's own role.
+            statements = [s for _, s in _policy_statements(synthetic, topic.consumer)]
+            assert any(
+                "kms:GenerateDataKey*" in _as_list(s["Action"])
+                and s["Resource"] == {"Fn::GetAtt": [_logical_id(synthetic, "MessagingKey"), "Arn"]}
+                for s in statements
+            ), topic.consumer
 
 
 class TestLeastPrivilege:
@@ -142,7 +149,8 @@ class TestLeastPrivilege:
             for logical_id, policy in template.find_resources("AWS::IAM::Policy").items():
                 for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                     for action in _as_list(statement["Action"]):
-                        assert action != "*" and not action.endswith(":*"), (logical_id, action)
+                        assert action != "*", logical_id
+                        assert not action.endswith(":*"), (logical_id, action)
 
     def test_resource_star_only_where_aws_requires_it(self, real: Template, synthetic: Template) -> None:
         for template in (real, synthetic):
@@ -207,7 +215,16 @@ class TestLayers:
 
     def test_dependency_layer_holds_arm64_wheels_without_boto(self, synth: Synth, real: Template) -> None:
         site = self._asset_dir(synth, real, "LayersDependencies") / "python"
-        for package in ("aws_lambda_powertools", "pydantic", "email_validator", "pyotp", "phonenumbers", "jinja2"):
+        runtime_requirements = (
+            "aws_lambda_powertools",
+            "pydantic",
+            "email_validator",
+            "pyotp",
+            "cryptography",
+            "phonenumbers",
+            "jinja2",
+        )
+        for package in runtime_requirements:
             assert (site / package).is_dir(), package
         assert list((site / "pydantic_core").glob("*cpython-313-aarch64-linux-gnu.so"))
         extensions = list(site.rglob("*.so"))

@@ -34,6 +34,11 @@ class Tenant(BaseModel):
     sub_processors: list[SubProcessor] = Field(default_factory=list)
     sensitive_fields: list[str] = Field(default_factory=list)
     created_at: datetime
+    # Emailed links (unsubscribe, preference centre) are signed with link key `link_key_version`; links signed
+    # with the version before it verify until `link_key_previous_valid_until` (see services/links.py).
+    link_key_version: int = Field(default=1, ge=1)
+    link_key_rotated_at: datetime | None = None
+    link_key_previous_valid_until: datetime | None = None
 
 
 class TenantSettingsUpdate(BaseModel):
