@@ -6,7 +6,6 @@ lists are still empty.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from samtykke import resources
@@ -23,22 +22,6 @@ _MAX_RECEIVE_COUNT = 1000
 
 class SpecError(ValueError):
     """The specs in `samtykke.resources` contradict each other or what AWS accepts."""
-
-
-def normalised(name: str) -> str:
-    """`campaign-queue`, `CampaignQueue` and `CAMPAIGN_QUEUE` all become `campaignqueue`."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def names_resource(spec: QueueSpec | TopicSpec, resource: str) -> bool:
-    """Whether a spec is the resource a grant or a service names, e.g. `campaign-queue` names `CampaignQueue`."""
-    wanted = normalised(resource)
-    return wanted in normalised(spec.logical_id) or wanted in normalised(spec.env_var)
-
-
-def grant_resource(grant: Grant) -> str:
-    """The resource part of a grant: `campaign-queue` for `campaign-queue:send`."""
-    return grant.value.split(":", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -58,12 +41,12 @@ class ResourceSpecs:
         return self._functions_by_name[name]
 
     def queue_for(self, grant: Grant) -> QueueSpec:
-        """The one queue a queue grant (e.g. CAMPAIGN_QUEUE_SEND) refers to."""
-        matches = [queue for queue in self.queues if names_resource(queue, grant_resource(grant))]
+        """The one queue a queue grant (e.g. CAMPAIGN_QUEUE_SEND) lets a function send to."""
+        matches = [queue for queue in self.queues if queue.send_grant is grant]
         if len(matches) != 1:
             raise SpecError(
-                f"grant {grant.value!r} needs exactly one QueueSpec whose logical_id or env_var names "
-                f"{grant_resource(grant)!r}; found {[queue.logical_id for queue in matches]}"
+                f"grant {grant.value!r} needs exactly one QueueSpec with send_grant={grant.name}; "
+                f"found {[queue.logical_id for queue in matches]}"
             )
         return matches[0]
 

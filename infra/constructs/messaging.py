@@ -21,15 +21,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge
-from infra.specs import names_resource
-from samtykke.resources import QueueSpec, TopicSpec
+from samtykke.resources import SES_PUBLISHER, QueueSpec, TopicSpec
 
-SES_EVENTS = "ses-events"
-# Which AWS service publishes to a topic. TopicSpec does not say, so it is read from the topic's name.
-_TOPIC_PUBLISHERS: tuple[tuple[str, str], ...] = (
-    (SES_EVENTS, "ses.amazonaws.com"),  # the configuration set's event destination
-    ("sms", "sms-voice.amazonaws.com"),  # AWS End User Messaging SMS: two-way (inbound) messages
-)
 # The SES events the ses-events topic carries: what suppresses an address or shows a broken send.
 _SES_EVENT_TYPES = (
     ses.EmailSendingEvent.BOUNCE,
@@ -41,11 +34,6 @@ _DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time to inspect and redri
 # SQS asks KMS for a new data key at most this often per sender, which keeps campaign fan-out far below
 # KMS's request quota.
 _DATA_KEY_REUSE = Duration.hours(1)
-
-
-def topic_publisher(spec: TopicSpec) -> str | None:
-    """The AWS service principal that publishes to this topic, if any."""
-    return next((service for name, service in _TOPIC_PUBLISHERS if names_resource(spec, name)), None)
 
 
 class Messaging(Construct):
@@ -99,7 +87,7 @@ class Messaging(Construct):
             sending_enabled=True,
             suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
         )
-        ses_events_topic = next((self.topics[s.logical_id] for s in topics if names_resource(s, SES_EVENTS)), None)
+        ses_events_topic = next((self.topics[s.logical_id] for s in topics if s.publisher == SES_PUBLISHER), None)
         if ses_events_topic is not None:
             self.configuration_set.add_event_destination(
                 "SesEvents",
@@ -154,9 +142,8 @@ class Messaging(Construct):
     def _add_topic(self, spec: TopicSpec) -> None:
         topic = self._topic(spec.logical_id)
         self.topics[spec.logical_id] = topic
-        publisher = topic_publisher(spec)
-        if publisher is not None:
-            self._allow_publisher(topic, publisher)
+        if spec.publisher is not None:
+            self._allow_publisher(topic, spec.publisher)
         if spec.consumer is not None:
             # SNS itself writes undeliverable messages to this queue, so it needs the key too.
             self.dead_letter_queues[spec.logical_id] = self._dead_letter_queue(spec.logical_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from infra.specs import ResourceSpecs
 from samtykke import resources
-from samtykke.resources import FunctionSpec, Grant, QueueSpec, TopicSpec
+from samtykke.resources import SES_PUBLISHER, SMS_PUBLISHER, FunctionSpec, Grant, QueueSpec, TopicSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_STACK = "samtykke-eu-north-1"
@@ -27,11 +27,22 @@ SYNTHETIC_SPECS = ResourceSpecs(
             max_receive_count=5,
             visibility_timeout_seconds=180,
             batch_size=10,
+            send_grant=Grant.CAMPAIGN_QUEUE_SEND,
         ),
     ),
     topics=(
-        TopicSpec(logical_id="InboundSmsTopic", env_var="SAMTYKKE_INBOUND_SMS_TOPIC_ARN", consumer="sms_inbound"),
-        TopicSpec(logical_id="SesEventsTopic", env_var="SAMTYKKE_SES_EVENTS_TOPIC_ARN", consumer="ses_events"),
+        TopicSpec(
+            logical_id="InboundSmsTopic",
+            env_var="SAMTYKKE_INBOUND_SMS_TOPIC_ARN",
+            consumer="sms_inbound",
+            publisher=SMS_PUBLISHER,
+        ),
+        TopicSpec(
+            logical_id="SesEventsTopic",
+            env_var="SAMTYKKE_SES_EVENTS_TOPIC_ARN",
+            consumer="ses_events",
+            publisher=SES_PUBLISHER,
+        ),
         TopicSpec(logical_id="AuditTopic", env_var="SAMTYKKE_AUDIT_TOPIC_ARN", consumer=None),
     ),
     functions=(

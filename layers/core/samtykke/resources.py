@@ -59,23 +59,6 @@ class TableSpec:
     ttl_attribute: str
 
 
-@dataclass(frozen=True)
-class QueueSpec:
-    logical_id: str
-    env_var: str
-    consumer: str
-    max_receive_count: int
-    visibility_timeout_seconds: int
-    batch_size: int
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    logical_id: str
-    env_var: str
-    consumer: str | None
-
-
 class Grant(StrEnum):
     """What a function may touch. infra maps each to a `grant_*` call on one resource."""
 
@@ -87,6 +70,32 @@ class Grant(StrEnum):
     CAMPAIGN_QUEUE_SEND = "campaign-queue:send"
     SES_SEND = "ses:send"
     SMS_PUBLISH = "sms:publish"
+
+
+SES_PUBLISHER = "ses.amazonaws.com"  # a configuration set's event destination
+SMS_PUBLISHER = "sms-voice.amazonaws.com"  # AWS End User Messaging SMS two-way messages
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    env_var: str
+    consumer: str
+    max_receive_count: int
+    visibility_timeout_seconds: int
+    batch_size: int
+    # The grant that lets a function send to this queue (e.g. Grant.CAMPAIGN_QUEUE_SEND), if any.
+    send_grant: Grant | None = None
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    logical_id: str
+    env_var: str
+    consumer: str | None
+    # The AWS service principal allowed to publish (SES_PUBLISHER makes the topic the configuration set's
+    # event destination), or None for topics only our own code publishes to.
+    publisher: str | None = None
 
 
 @dataclass(frozen=True)
