@@ -60,34 +60,9 @@ def api_event() -> EventFactory:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def aws() -> Iterator[Any]:
     """A fresh in-process moto AWS, provisioned from the same specs as the CDK app and `samtykke local`."""
-    import boto3
-    from moto import mock_aws
+    from samtykke.local.inprocess import in_process_aws
 
-    from samtykke.adapters.aws import reset_clients
-    from samtykke.local.provision import handler_environment, provision
-    from samtykke.resources import DEFAULT_REGION
-    from samtykke.services.context import services
-    from samtykke.settings import get_settings
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": DEFAULT_REGION,
-        "AWS_REGION": DEFAULT_REGION,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "samtykke",
-        "POWERTOOLS_SERVICE_NAME": "samtykke",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        resources = provision(boto3.session.Session(region_name=DEFAULT_REGION))
-        for name, value in handler_environment(resources, public_base_url="https://consent.example.test").items():
-            monkeypatch.setenv(name, value)
-        for cache in (reset_clients, get_settings.cache_clear, services.cache_clear):
-            cache()
+    with in_process_aws() as resources:
         yield resources
-        for cache in (reset_clients, get_settings.cache_clear, services.cache_clear):
-            cache()

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from samtykke import resources as specs
 from samtykke.local import provision as provision_module
 from samtykke.local.provision import Resources, handler_environment, provision

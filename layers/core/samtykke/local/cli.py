@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from samtykke.local.stack import LocalStack  # heavy: boto3, moto
 
-    try:
-        stack = LocalStack(args.host, args.port)
-    except OSError as error:
-        print(f"samtykke local: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 1
+    stack = LocalStack(args.host, args.port)  # a port in use: werkzeug says so and exits with 1
     local_json = Path.cwd() / LOCAL_JSON
     try:
         stack.start()

@@ -1,4 +1,4 @@
-"""Queue and topic consumers: SQS event source mappings and SNS subscriptions, run as threads.
+"""Queue and topic consumers: SQS event source mappings and SNS subscriptions, each polled by a thread.
 
 A queue consumer long-polls its queue, invokes the function with an SQS event of up to `batch_size` records and
 deletes the records that did not fail (partial batch responses). A failed record stays, becomes visible again after the

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from samtykke.resources import (
+    BUCKET_NOTIFICATIONS,
     DEFAULT_REGION,
     ENV_EVIDENCE_BUCKET,
     ENV_KMS_KEY_ID,
@@ -41,6 +42,16 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
+# The environment every local handler process runs with: fake credentials, the region, powertools' names.
+LOCAL_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    "AWS_REGION": DEFAULT_REGION,
+    "POWERTOOLS_SERVICE_NAME": "samtykke",
+    "POWERTOOLS_METRICS_NAMESPACE": "samtykke",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
 DEFAULT_PREFIX = "samtykke-local"
 DEFAULT_SENDER_EMAIL = "no-reply@samtykke.local"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum, so nothing dead-lettered expires unseen
@@ -106,7 +117,11 @@ def provision(
     region = session.region_name or DEFAULT_REGION
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     sns = session.client("sns", endpoint_url=endpoint_url)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
     kms_key_arn, kms_alias = _create_kms_key(session.client("kms", endpoint_url=endpoint_url), prefix)
+    evidence_bucket = _create_evidence_bucket(s3, f"{prefix}-evidence", region)
+    queues = tuple(_create_queue(sqs, resource_name(prefix, spec.logical_id), spec) for spec in QUEUES)
+    _notify_queues(s3, sqs, {ENV_EVIDENCE_BUCKET: evidence_bucket}, queues)
     return Resources(
         region=region,
         table_name=_create_table(
@@ -114,14 +129,12 @@ def provision(
         ),
         kms_key_arn=kms_key_arn,
         kms_alias=kms_alias,
-        evidence_bucket=_create_evidence_bucket(
-            session.client("s3", endpoint_url=endpoint_url), f"{prefix}-evidence", region
-        ),
+        evidence_bucket=evidence_bucket,
         sender_email=sender_email,
         ses_configuration_set=_create_ses_sender(
             session.client("sesv2", endpoint_url=endpoint_url), prefix, sender_email
         ),
-        queues=tuple(_create_queue(sqs, resource_name(prefix, spec.logical_id), spec) for spec in QUEUES),
+        queues=queues,
         topics=tuple(
             TopicResource(spec, sns.create_topic(Name=resource_name(prefix, spec.logical_id))["TopicArn"])
             for spec in TOPICS
@@ -202,6 +215,36 @@ def _create_evidence_bucket(s3: S3Client, name: str, region: str) -> str:
     )
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
+
+
+def _notify_queues(s3: S3Client, sqs: SQSClient, buckets: dict[str, str], queues: tuple[QueueResource, ...]) -> None:
+    """BUCKET_NOTIFICATIONS: each bucket sends its object events to the named queue, as the CDK app wires them."""
+    by_id = {queue.spec.logical_id: queue for queue in queues}
+    configurations: dict[str, list[Any]] = {}
+    for spec in BUCKET_NOTIFICATIONS:
+        queue, bucket = by_id[spec.queue], buckets[spec.bucket]
+        configuration: dict[str, Any] = {"Id": spec.logical_id, "QueueArn": queue.arn, "Events": list(spec.events)}
+        if spec.prefix:
+            configuration["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": spec.prefix}]}}
+        configurations.setdefault(bucket, []).append(configuration)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue.arn,
+                    "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=queue.url, Attributes={"Policy": json.dumps(policy)})
+    for bucket, queue_configurations in configurations.items():
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={"QueueConfigurations": queue_configurations},
+        )
 
 
 def _create_ses_sender(sesv2: SESV2Client, prefix: str, sender_email: str) -> str:

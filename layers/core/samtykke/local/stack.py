@@ -1,4 +1,4 @@
-"""`LocalStack`: the whole system in this process, on a moto server, for `samtykke local` and for tests."""
+"""`LocalStack`: the whole system on this machine, on a moto server, for `samtykke local` and for tests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -18,8 +17,16 @@ from samtykke.local.apigw import Router
 from samtykke.local.consumers import Consumers
 from samtykke.local.front import Front, LocalEndpoint
 from samtykke.local.lambdas import Invoker, LambdaRuntime
+from samtykke.local.moto_server import MotoServer
 from samtykke.local.outbox import read_outbox, record_send_times
-from samtykke.local.provision import DEFAULT_PREFIX, Resources, handler_environment, provision, resource_name
+from samtykke.local.provision import (
+    DEFAULT_PREFIX,
+    LOCAL_AWS_ENVIRONMENT,
+    Resources,
+    handler_environment,
+    provision,
+    resource_name,
+)
 from samtykke.resources import DEFAULT_REGION, ROUTES
 
 if TYPE_CHECKING:
@@ -28,7 +35,6 @@ if TYPE_CHECKING:
     from samtykke.bootstrap import DemoTenant
 
 LOOPBACK = "127.0.0.1"
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DRAIN_TIMEOUT_SECONDS = 30.0
 
 
@@ -45,10 +51,10 @@ class LocalStack:
         )
         self._front_server: BaseWSGIServer = make_server(host, port, self._front, threaded=True)  # binds the port now
         self.api_url = f"http://{host}:{self._front_server.server_port}"
-        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self._moto = MotoServer(LOOPBACK)
+        self.aws_endpoint_url = self._moto.endpoint_url
         self._saved_environ: dict[str, str | None] = {}
         self._front_thread = threading.Thread(target=self._front_server.serve_forever, name="front", daemon=True)
-        self.aws_endpoint_url = ""
         self.env: dict[str, str] = {}
         self.resources: Resources | None = None
         self.demo: DemoTenant | None = None
@@ -58,8 +64,6 @@ class LocalStack:
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the front logs its own requests; moto's are noise
         self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_endpoint_url = f"http://{host}:{port}"
         aws_environ = self._aws_environ()
         self._set_environ(aws_environ)
         session = boto3.session.Session(region_name=DEFAULT_REGION)
@@ -85,8 +89,7 @@ class LocalStack:
             self._consumers.stop()
         if self._runtime is not None:
             self._runtime.close()
-        if self.aws_endpoint_url:
-            self._moto.stop()
+        self._moto.stop()
         for name, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -128,15 +131,7 @@ class LocalStack:
         return self._runtime(function, event)
 
     def _aws_environ(self) -> dict[str, str]:
-        return {
-            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
-            **FAKE_CREDENTIALS,
-            "AWS_DEFAULT_REGION": DEFAULT_REGION,
-            "AWS_REGION": DEFAULT_REGION,
-            "POWERTOOLS_SERVICE_NAME": "samtykke",
-            "POWERTOOLS_METRICS_NAMESPACE": "samtykke",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
+        return {"AWS_ENDPOINT_URL": self.aws_endpoint_url, **LOCAL_AWS_ENVIRONMENT}
 
     def _set_environ(self, values: dict[str, str]) -> None:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", *values):  # a profile or token would override the fakes

@@ -1,0 +1,146 @@
+"""`make bench`: every scenario in a fresh process, cold-start import costs, a JSON report, a table, a trend.
+
+Usage: python -m tests.bench.run [--scenario NAME] [--update-baseline]
+A scenario run alone (`--scenario NAME --child`) prints its result as JSON, with the peak RSS of its process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+REPORT = HERE / "report.json"
+BASELINE = HERE / "baseline.json"
+COLD_START_RUNS = 5
+CALL_REGRESSION = 0.10  # a call count 10% over the baseline is a regression
+RATIO_REGRESSION = 0.25  # an overhead or import ratio 25% over the baseline is one too
+HANDLER_MODULES = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
+
+
+def run_child(name: str) -> None:
+    from tests.bench.scenarios import SCENARIOS
+
+    result = SCENARIOS[name]().as_dict()
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result))
+
+
+def run_scenario(name: str) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.bench.run", "--scenario", name, "--child"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"scenario {name} failed:\n{completed.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def import_milliseconds(statement: str) -> float:
+    """The median total import time of `statement` in fresh interpreters, from `python -X importtime`."""
+    totals = []
+    for _ in range(COLD_START_RUNS):
+        completed = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", statement],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"POWERTOOLS_TRACE_DISABLED": "true", "PATH": "/usr/bin:/bin"},
+        )
+        # Each line: "import time: self [us] | cumulative | name"; top-level imports have no indent.
+        cumulative = [
+            int(line.split("|")[1])
+            for line in completed.stderr.splitlines()
+            if line.startswith("import time:")
+            and "|" in line
+            and not line.split("|")[2].startswith("  ")
+            and line.split("|")[1].strip().isdigit()
+        ]
+        totals.append(sum(cumulative) / 1000)
+    return round(statistics.median(totals), 1)
+
+
+def cold_starts() -> dict[str, Any]:
+    boto3_ms = import_milliseconds("import boto3")
+    handlers = {}
+    for name in HANDLER_MODULES:
+        ms = import_milliseconds(f"import functions.{name}.handler")
+        handlers[name] = {"import_ms": ms, "ratio_to_boto3": round(ms / boto3_ms, 3)}
+    return {"boto3_ms": boto3_ms, "handlers": handlers}
+
+
+def regressions(report: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    found = []
+    for name, result in report["scenarios"].items():
+        before = baseline.get("scenarios", {}).get(name)
+        if before is None:
+            continue
+        if result["measured_calls"] > before["measured_calls"] * (1 + CALL_REGRESSION):
+            found.append(f"{name}: {result['measured_calls']} calls, baseline {before['measured_calls']}")
+        ratio, ratio_before = result.get("overhead_ratio"), before.get("overhead_ratio")
+        if ratio and ratio_before and ratio > ratio_before * (1 + RATIO_REGRESSION):
+            found.append(f"{name}: overhead {result['overhead_ratio']}x, baseline {before['overhead_ratio']}x")
+    for name, result in report["cold_start"]["handlers"].items():
+        before = baseline.get("cold_start", {}).get("handlers", {}).get(name)
+        if before and result["ratio_to_boto3"] > before["ratio_to_boto3"] * (1 + RATIO_REGRESSION):
+            found.append(f"{name}: import {result['ratio_to_boto3']}x boto3, baseline {before['ratio_to_boto3']}x")
+    return found
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"{'scenario':<18} {'calls':>7} {'floor':>7} {'ratio':>6} {'overhead':>9} {'peak RSS':>9}")
+    for name, r in report["scenarios"].items():
+        overhead = f"{r['overhead_ratio']}x" if r.get("overhead_ratio") else "-"
+        print(
+            f"{name:<18} {r['measured_calls']:>7} {r['floor_calls']:>7} {r['call_ratio']:>6.3f} {overhead:>9} "
+            f"{r['peak_rss_mb']:>7.0f}MB"
+        )
+    cold = report["cold_start"]
+    print(f"\nimport boto3: {cold['boto3_ms']} ms")
+    for name, c in cold["handlers"].items():
+        print(f"  functions.{name}.handler: {c['import_ms']} ms = {c['ratio_to_boto3']}x boto3")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenario", action="append", help="run only these scenarios")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--update-baseline", action="store_true", help="write this run as the new baseline")
+    args = parser.parse_args()
+    if args.child:
+        run_child(args.scenario[0])
+        return
+
+    from tests.bench.scenarios import SCENARIOS
+
+    names = args.scenario or list(SCENARIOS)
+    report = {"scenarios": {name: run_scenario(name) for name in names}, "cold_start": cold_starts()}
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(report)
+    if args.update_baseline:
+        BASELINE.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"\nbaseline written to {BASELINE.relative_to(ROOT)}")
+        return
+    if BASELINE.exists():
+        found = regressions(report, json.loads(BASELINE.read_text()))
+        for line in found:
+            print(f"REGRESSION {line}")
+        if found:
+            raise SystemExit(1)
+        print("\nno regression against the baseline")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Benchmark scenarios. Each runs on in-process moto and reports its AWS calls against the batching floor.
+
+A scenario seeds what it needs, then starts a "cold container" (fresh clients, settings and caches) and
+measures only the work it names. Handler overhead is the median, over interleaved runs, of the ratio of
+our handler's wall time to a raw boto3 script making only the floor's calls against the same backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import boto3
+
+from samtykke.adapters import aws
+from samtykke.local.inprocess import in_process_aws
+from samtykke.local.lambdas import invoke
+from samtykke.local.provision import Resources
+from samtykke.services.context import services
+from samtykke.services.tenants import create_tenant
+from tests.bench.calls import counting
+from tests.conftest import load_event
+
+OVERHEAD_RUNS = 5
+TENANT = "bench"
+ORIGIN = "https://www.bench.example"
+DYNAMODB_PAGE_BYTES = 1024 * 1024
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    description: str
+    calls: dict[str, int]
+    measured_calls: int
+    floor_calls: int
+    floor: str
+    overhead_ratio: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def call_ratio(self) -> float:
+        return self.measured_calls / self.floor_calls
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"call_ratio": round(self.call_ratio, 4)}
+
+
+def _cold_container() -> None:
+    """Forget clients, settings, cached keys and catalogues, as a new Lambda container would."""
+    aws.reset_clients()
+    services.cache_clear()
+
+
+def _our_clients() -> list[Any]:
+    return [aws.dynamodb(), aws.kms(), aws.sesv2(), aws.s3(), aws.sqs(), aws.sns()]
+
+
+def _median_ratio(ours: Callable[[int], None], raw: Callable[[int], None]) -> float:
+    """Runs ours and raw alternately, OVERHEAD_RUNS times each, and returns the median time ratio."""
+    ratios = []
+    for run in range(OVERHEAD_RUNS):
+        started = time.perf_counter()
+        ours(run)
+        ours_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        raw(run)
+        ratios.append(ours_seconds / (time.perf_counter() - started))
+    return round(statistics.median(ratios), 3)
+
+
+def _seed_tenant() -> None:
+    create_tenant(services(), TENANT, "Bench ApS", allowed_origins=[ORIGIN], country="DK")
+
+
+def _capture_event(email: str) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("apigw/consent_capture_json.json"))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/v1/public/{TENANT}/consents"
+    event["pathParameters"] = {"tenant_id": TENANT}
+    event["headers"]["origin"] = ORIGIN
+    event["body"] = json.dumps({"email": email, "purpose": ["sales-and-service"], "national_id": "010190-1234"})
+    return event
+
+
+def consent_capture(posts: int = 2000, overhead_batch: int = 100) -> ScenarioResult:
+    """Form posts for one purpose with an email and a national ID (a KMS-protected field), all new people."""
+    with in_process_aws() as resources:
+        _seed_tenant()
+        _cold_container()
+        events = [_capture_event(f"person{i}@bench.example") for i in range(posts)]
+        with counting(_our_clients()) as counter:
+            for event in events:
+                assert invoke("consent_capture", event)["statusCode"] == 201
+
+        raw = boto3.client("dynamodb")
+
+        def ours(run: int) -> None:
+            for i in range(overhead_batch):
+                invoke("consent_capture", _capture_event(f"ours{run}-{i}@bench.example"))
+
+        def raw_floor(run: int) -> None:
+            for i in range(overhead_batch):
+                raw.transact_write_items(TransactItems=_capture_like_transaction(resources, f"raw{run}-{i}"))
+
+        ratio = _median_ratio(ours, raw_floor)
+    kms_calls = sum(n for (service, _), n in counter.counts.items() if service == "kms")
+    return ScenarioResult(
+        name="consent_capture",
+        description=f"{posts} form posts, one purpose, an email and a KMS-protected national ID",
+        calls=counter.as_dict(),
+        measured_calls=counter.total(),
+        floor_calls=posts + 1,
+        floor=f"{posts} TransactWriteItems + 1 KMS Decrypt per container",
+        overhead_ratio=ratio,
+        extra={"kms_calls_per_100_posts": round(100 * kms_calls / posts, 3)},
+    )
+
+
+def _capture_like_transaction(resources: Resources, key: str) -> list[dict[str, Any]]:
+    """What a capture must write at the least: profile, address index, event and state, as raw items."""
+    pk = f"T#{TENANT}#C#{key}"
+    blob = {"B": b"x" * 200}
+
+    def put(item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": resources.table_name, "Item": item}}
+
+    return [
+        put({"pk": {"S": pk}, "sk": {"S": "PROFILE"}, "seq": {"N": "1"}, "profile": blob, "wrapped_key": blob}),
+        put({"pk": {"S": f"T#{TENANT}#A#email#{key}"}, "sk": {"S": "ADDR"}, "contact_id": {"S": key}}),
+        put({"pk": {"S": pk}, "sk": {"S": "EVENT#0000000001"}, "evidence": blob, "hash": {"S": "0" * 64}}),
+        put({"pk": {"S": pk}, "sk": {"S": "STATE#sales-and-service#email"}, "status": {"S": "granted"}}),
+    ]
+
+
+def dsar_export(events: int = 1000) -> ScenarioResult:
+    """A person's whole consent history read back: one contact with `events` events."""
+    from samtykke.domain.consent import ActorType, AddressKind, Channel, ConsentStatus, EventType, LegalBasis
+    from samtykke.models.consent import Actor, Evidence
+    from samtykke.services.ledger import Address, ContactTarget, Ledger, StateChange
+
+    with in_process_aws() as resources:
+        _seed_tenant()
+        svc = services()
+        keys = svc.keyring.tenant_keys(TENANT, svc.catalogs.get(TENANT).root_key_blob)
+        ledger = Ledger(svc, keys)
+        email = "history@bench.example"
+        target = ContactTarget(
+            addresses=[Address(AddressKind.EMAIL, email, keys.blind_index("email", email))], create_if_missing=True
+        )
+        for i in range(events):
+            status = ConsentStatus.GRANTED if i % 2 == 0 else ConsentStatus.WITHDRAWN
+            basis = LegalBasis.CONSENT if i % 2 == 0 else LegalBasis.WITHDRAWN
+            change = StateChange("e-marketing", Channel.EMAIL, EventType.GRANT, status, basis, "web-form")
+            evidence = Evidence(ip="203.0.113.9", user_agent="bench", page_url="https://bench.example/", at=svc.clock())
+            target = ContactTarget(
+                contact_id=ledger.write(
+                    target, lambda _, c=change: [c], Actor(type=ActorType.CONTACT), evidence
+                ).contact.contact_id
+            )
+        contact_id = target.contact_id
+        partition_bytes = _partition_bytes(resources, f"T#{TENANT}#C#{contact_id}")
+
+        event = copy.deepcopy(load_event("apigw/admin_request.json"))
+        event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/admin/consent-log"
+        event["queryStringParameters"] = {"email": email}
+        event["rawQueryString"] = f"email={email}"
+        event["requestContext"]["authorizer"]["lambda"]["tenant_id"] = TENANT
+        _cold_container()
+        with counting(_our_clients()) as cold:
+            invoke("admin_api", event)
+        with counting(_our_clients()) as counter:
+            response = invoke("admin_api", event)
+        assert response["statusCode"] == 200, response["body"]
+        assert len(json.loads(response["body"])["events"]) == events
+
+        raw = boto3.client("dynamodb")
+
+        def raw_pages(_: int) -> None:
+            request: dict[str, Any] = {
+                "TableName": resources.table_name,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"T#{TENANT}#C#{contact_id}"}},
+            }
+            while "LastEvaluatedKey" in (page := raw.query(**request)):
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        ratio = _median_ratio(lambda _: invoke("admin_api", event), raw_pages)
+    pages = max(1, math.ceil(partition_bytes / DYNAMODB_PAGE_BYTES))
+    return ScenarioResult(
+        name="dsar_export",
+        description=f"the consent log of a contact with {events} events, found by email, warm container",
+        calls=counter.as_dict(),
+        measured_calls=counter.total(),
+        floor_calls=pages + 1,
+        floor=f"{pages} Query page(s) for {partition_bytes // 1024} KiB of history + 1 GetItem for the email's index",
+        overhead_ratio=ratio,
+        extra={"cold_container_calls": cold.as_dict()},
+    )
+
+
+def _partition_bytes(resources: Resources, pk: str) -> int:
+    """An estimate of the partition's stored size: the serialised length of its items."""
+    client = boto3.client("dynamodb")
+    request: dict[str, Any] = {
+        "TableName": resources.table_name,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+    }
+    total = 0
+    while True:
+        page = client.query(**request)
+        total += sum(len(json.dumps(item, default=str)) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return total
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+SCENARIOS: dict[str, Callable[[], ScenarioResult]] = {
+    "consent_capture": consent_capture,
+    "dsar_export": dsar_export,
+}
