@@ -89,3 +89,40 @@ def test_transactional_sends_ignore_unsubscribes_but_never_bounces() -> None:
     assert suppression_reason(unsubscribed, Channel.EMAIL, "x", transactional=True) is None
     assert suppression_reason(bounced, Channel.EMAIL, "x", transactional=True) is SuppressionReason.HARD_BOUNCE
     assert suppression_reason(unsubscribed, Channel.SMS, "x") is None
+
+
+def test_several_suppressions_of_one_address_ride_with_one_consent_change(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Callable[..., Any]
+) -> None:
+    body = {"phone": "20 55 66 77", "purpose": ["e-marketing"]}
+    contact_id = body_of(invoke("consent_capture", api_event("consent_capture_json", json_body=body)))["contact_id"]
+    keys = svc.keyring.tenant_keys(tenant.tenant_id, svc.catalogs.get(tenant.tenant_id).root_key_blob)
+    record = {"reason": SuppressionReason.UNSUBSCRIBED.value, "at": "2026-11-23T10:00:00+00:00"}
+
+    def withdraw(_: LoadedContact) -> list[StateChange]:
+        return [
+            StateChange(
+                "e-marketing",
+                Channel.SMS,
+                EventType.WITHDRAW,
+                ConsentStatus.WITHDRAWN,
+                LegalBasis.WITHDRAWN,
+                "unsubscribe-link",
+            )
+        ]
+
+    # When one change suppresses the same number for SMS and for phone calls
+    target = ContactTarget(
+        contact_id=contact_id,
+        suppressions=[
+            (AddressKind.PHONE, suppression_key(Channel.SMS), record),
+            (AddressKind.PHONE, suppression_key(Channel.PHONE), record),
+        ],
+    )
+    result = Ledger(svc, keys).write(target, withdraw, Actor(type=ActorType.CONTACT), Evidence(at=svc.clock()))
+
+    # Then both suppressions and the withdrawal landed together
+    assert [e.status for e in result.events] == [ConsentStatus.WITHDRAWN]
+    address = svc.repo.get_address(tenant.tenant_id, "phone", keys.blind_index("phone", "+4520556677"))
+    assert address is not None
+    assert set(address["suppressions"]) == {"sms#*", "phone#*"}

@@ -72,6 +72,18 @@ def audience_pk(tenant_id: str, purpose: str, channel: str) -> str:
     return f"T#{tenant_id}#AUD#{purpose}#{channel}"
 
 
+def candidates_pk(tenant_id: str, purpose: str, channel: str) -> str:
+    """The `candidates` index: every consent state (any status) for a purpose and channel, so a campaign's dry run
+    can count who is excluded and why (withdrawn, pending...), and a transactional send can reach them."""
+    return f"T#{tenant_id}#CAND#{purpose}#{channel}"
+
+
+def pending_pk(day: str) -> str:
+    """The sparse `audience` index also lists pending double opt-ins, one partition per day (`yyyy-mm-dd`),
+    so that the retention sweeper finds the ones past their tenant's TTL without a scan."""
+    return f"PENDING#{day}"
+
+
 def text_sk(purpose: str, locale: str, version: int) -> str:
     return f"TEXT#{purpose}#{locale}#{version:05d}"
 
@@ -316,6 +328,28 @@ class ConsentRepository:
         A concurrent writer makes the head condition fail (`ContactChanged`); an address that another
         contact already owns makes its index condition fail (`AddressTaken`). Either way nothing is written.
         """
+        actions, address_positions = self._contact_actions(change)
+        try:
+            self._transact(actions)  # type: ignore[arg-type]
+        except TransactionConflict as exc:
+            if any(exc.failed_at(i) for i in address_positions):
+                raise AddressTaken("The address belongs to a contact already") from exc
+            raise ContactChanged("The contact changed concurrently") from exc
+
+    def write_contacts(self, changes: list[ContactWrite]) -> None:
+        """Several contacts' writes in one transaction (at most 100 actions in all): all of them or none.
+
+        For bulk creation of new contacts (imports). Any failed condition raises `ContactChanged`, and the caller
+        falls back to writing them one by one, which tells an address taken from a concurrent change.
+        """
+        actions = [action for change in changes for action in self._contact_actions(change)[0]]
+        try:
+            self._transact(actions)  # type: ignore[arg-type]
+        except TransactionConflict as exc:
+            raise ContactChanged("A contact or address in the batch changed concurrently") from exc
+
+    def _contact_actions(self, change: ContactWrite) -> tuple[list[dict[str, Any]], range]:
+        """The transaction actions of one contact write, and the positions of its address claims."""
         pk = contact_pk(change.tenant_id, change.contact_id)
         profile = {"pk": pk, "sk": PROFILE, **change.profile}
         actions: list[dict[str, Any]] = []
@@ -328,18 +362,17 @@ class ConsentRepository:
             actions.append(
                 self._claim_address(address_pk(change.tenant_id, kind, blind_index), kind, change.contact_id)
             )
+        by_address: dict[tuple[str, str], list[SuppressionWrite]] = {}
         for suppression in change.suppressions:
-            actions.append(self._suppression_update(change.tenant_id, change.contact_id, suppression))
+            by_address.setdefault((suppression.kind, suppression.blind_index), []).append(suppression)
+        for (kind, blind_index), writes in by_address.items():
+            address = address_pk(change.tenant_id, kind, blind_index)
+            actions.append(self._suppressions_update(address, change.contact_id, writes))
         for event in change.events:
             actions.append(self._put({"pk": pk, "sk": event_sk(event["seq"]), **event}, "attribute_not_exists(pk)"))
         for state in change.states:
             actions.append(self._put({"pk": pk, **state}, None))
-        try:
-            self._transact(actions)  # type: ignore[arg-type]
-        except TransactionConflict as exc:
-            if any(exc.failed_at(i) for i in address_positions):
-                raise AddressTaken("The address belongs to a contact already") from exc
-            raise ContactChanged("The contact changed concurrently") from exc
+        return actions, address_positions
 
     # --- API keys ------------------------------------------------------------------------------------
 
@@ -370,20 +403,32 @@ class ConsentRepository:
             }
         }
 
-    def _suppression_update(self, tenant_id: str, contact_id: str, write: SuppressionWrite) -> dict[str, Any]:
-        update: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": to_attributes({"pk": address_pk(tenant_id, write.kind, write.blind_index), "sk": ADDR}),
-            "ConditionExpression": "contact_id = :c",
-            "ExpressionAttributeNames": {"#key": write.key},
+    def _suppressions_update(self, pk: str, contact_id: str, writes: list[SuppressionWrite]) -> dict[str, Any]:
+        """One update of an address item for all its suppression changes: a transaction may touch an item once."""
+        names = {f"#k{i}": write.key for i, write in enumerate(writes)}
+        values: dict[str, Any] = {":c": contact_id}
+        sets, removes = [], []
+        for i, write in enumerate(writes):
+            if write.record is None:
+                removes.append(f"suppressions.#k{i}")
+            else:
+                sets.append(f"suppressions.#k{i} = :r{i}")
+                values[f":r{i}"] = write.record
+        expression = " ".join(
+            clause
+            for clause in (sets and "SET " + ", ".join(sets), removes and "REMOVE " + ", ".join(removes))
+            if clause
+        )
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_attributes({"pk": pk, "sk": ADDR}),
+                "ConditionExpression": "contact_id = :c",
+                "UpdateExpression": expression,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_attributes(values),
+            }
         }
-        if write.record is None:
-            update["UpdateExpression"] = "REMOVE suppressions.#key"
-            update["ExpressionAttributeValues"] = to_attributes({":c": contact_id})
-        else:
-            update["UpdateExpression"] = "SET suppressions.#key = :record"
-            update["ExpressionAttributeValues"] = to_attributes({":c": contact_id, ":record": write.record})
-        return {"Update": update}
 
     def _update_head(self, pk: str, profile: dict[str, Any], expected_seq: int) -> dict[str, Any]:
         return {
