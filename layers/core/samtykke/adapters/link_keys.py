@@ -16,7 +16,9 @@ class LinkKeyRepository:
     def advance(self, tenant_id: str, *, expected: int, rotated_at: datetime, previous_valid_until: datetime) -> bool:
         """Moves the version from `expected` to the next one; False if another rotation got there first."""
         # A tenant made before link keys existed has no attribute yet: it is on version 1.
-        condition = "link_key_version = :expected" + (" OR attribute_not_exists(link_key_version)" if expected == 1 else "")
+        condition = "link_key_version = :expected" + (
+            " OR attribute_not_exists(link_key_version)" if expected == 1 else ""
+        )
         try:
             with translate_aws_errors():
                 aws.dynamodb().update_item(

@@ -147,9 +147,7 @@ def preference_claims(claims: dict[str, Any]) -> PreferenceClaims:
     )
 
 
-def key_version_accepted(
-    version: int, *, current: int, previous_valid_until: datetime | None, now: datetime
-) -> bool:
+def key_version_accepted(version: int, *, current: int, previous_valid_until: datetime | None, now: datetime) -> bool:
     """The current version always verifies; the one before it only within its grace period; no other ever."""
     if version == current:
         return True
