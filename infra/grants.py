@@ -88,6 +88,26 @@ def _queue_send(function: lambda_.Function, targets: GrantTargets, grant: Grant)
     return kms_family_findings()
 
 
+def _evidence_bypass_governance(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    # Erasure must delete evidence that Object Lock (governance mode) still retains, and the checker sets each
+    # object's retention. Only on the evidence bucket's objects, never its configuration.
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=[
+                "s3:BypassGovernanceRetention",
+                "s3:PutObjectRetention",
+                "s3:DeleteObjectVersion",
+                "s3:GetObjectVersion",
+            ],
+            resources=[targets.evidence_bucket.arn_for_objects("*")],
+        )
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[targets.evidence_bucket.bucket_arn])
+    )
+    return {f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS}
+
+
 def _ses_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
     # Raw MIME sends (for the RFC 8058 List-Unsubscribe headers), only as the configured identity and only
     # through the configuration set that publishes bounces and complaints.
@@ -119,6 +139,9 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.KMS_ENCRYPT_DECRYPT: _kms_encrypt_decrypt,
     Grant.EVIDENCE_READ_WRITE: _evidence_read_write,
     Grant.CAMPAIGN_QUEUE_SEND: _queue_send,
+    Grant.CAMPAIGN_DISPATCH_QUEUE_SEND: _queue_send,
+    Grant.IMPORT_QUEUE_SEND: _queue_send,
+    Grant.EVIDENCE_BYPASS_GOVERNANCE: _evidence_bypass_governance,
     Grant.SES_SEND: _ses_send,
     Grant.SMS_PUBLISH: _sms_publish,
 }

@@ -33,6 +33,7 @@ def api_event() -> EventFactory:
         query: dict[str, str] | None = None,
         headers: dict[str, str | None] | None = None,
         authorizer: dict[str, str] | None = None,
+        base64_encoded: bool | None = None,
     ) -> dict[str, Any]:
         event = copy.deepcopy(load_event(f"apigw/{name}.json"))
         if path is not None:
@@ -54,6 +55,8 @@ def api_event() -> EventFactory:
                 event["headers"][name_] = value
         if authorizer is not None:
             event["requestContext"]["authorizer"] = {"lambda": authorizer}
+        if base64_encoded is not None:
+            event["isBase64Encoded"] = base64_encoded
         return event
 
     return build

@@ -7,10 +7,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from samtykke.api.app import build_resolver
 from samtykke.api.guards import guard_request
-from samtykke.api.routes import admin_catalog, admin_contacts
+from samtykke.api.routes import admin_campaigns, admin_catalog, admin_contacts, admin_rights, admin_staff
 from samtykke.observability import logger, tracer
 
-app = build_resolver(admin_catalog.router, admin_contacts.router)
+app = build_resolver(
+    admin_catalog.router, admin_contacts.router, admin_staff.router, admin_rights.router, admin_campaigns.router
+)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

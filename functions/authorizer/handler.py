@@ -1,4 +1,8 @@
-"""HTTP API Lambda authorizer (simple responses): a bearer API key becomes the request's principal."""
+"""HTTP API Lambda authorizer (simple responses): a bearer API key or staff session token becomes the principal.
+
+API keys (`stk_…`) are looked up by hash; session tokens (`sts_…`) are verified with the tenant's session key
+and checked against the user's current session epoch and authorisation version (`services/sessions.py`).
+"""
 
 from typing import Any
 

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 import httpx
+import phonenumbers
 import pytest
 from twilio.request_validator import RequestValidator
 
@@ -15,8 +16,11 @@ TOKEN = "e2e0twilio0auth0token0123456789a"
 
 
 def _unique_phone() -> str:
-    """A Danish mobile number no other e2e test uses."""
-    return f"+452{secrets.randbelow(10**7):07d}"
+    """A valid Danish mobile number that no other e2e test uses."""
+    while True:
+        candidate = f"+452{secrets.randbelow(10**7):07d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
 
 
 def _twilio_post(api: httpx.Client, body: str, sender: str, *, token: str = TOKEN) -> httpx.Response:

@@ -183,6 +183,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], int, str]] = [
         413,
         "payload_too_large",
     ),
+    ("body flagged base64 that is not", {"body": "%%%not base64%%%", "base64_encoded": True}, 400, "malformed_body"),
     ("disallowed origin", {"headers": {"origin": "https://evil.example"}}, 403, "origin_not_allowed"),
     (
         "disallowed redirect",

@@ -9,6 +9,7 @@ from samtykke.domain.defaults import STANDARD_PURPOSES
 from samtykke.models.tenant import Plan
 from samtykke.services.api_keys import issue_api_key
 from samtykke.services.context import services
+from samtykke.services.staff import seed_demo_staff
 from samtykke.services.tenants import create_tenant
 
 DEMO_TENANT_ID = "demo"
@@ -34,5 +35,7 @@ def seed_demo_tenant(public_base_url: str) -> DemoTenant:
         allowed_redirects=[f"{public_base_url}/demo/thanks"],
         privacy_policy_url="https://example.com/privacy",
     )
-    _, secret = issue_api_key(svc, DEMO_TENANT_ID, Role.ADMIN, "local demo admin key")
+    # An owner key: full rights, the plan included (PUT /v1/admin/settings/plan is owner only).
+    _, secret = issue_api_key(svc, DEMO_TENANT_ID, Role.OWNER, "local demo admin key")
+    seed_demo_staff(svc, DEMO_TENANT_ID, public_base_url)
     return DemoTenant(DEMO_TENANT_ID, secret, [p.purpose_id for p in STANDARD_PURPOSES])

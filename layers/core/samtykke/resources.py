@@ -18,6 +18,11 @@ ENV_PUBLIC_BASE_URL = "SAMTYKKE_PUBLIC_BASE_URL"
 ENV_SENDER_EMAIL = "SAMTYKKE_SENDER_EMAIL"
 ENV_SES_CONFIGURATION_SET = "SAMTYKKE_SES_CONFIGURATION_SET"
 ENV_STAGE = "SAMTYKKE_STAGE"
+ENV_IMPORT_QUEUE_URL = "SAMTYKKE_IMPORT_QUEUE_URL"
+ENV_EVIDENCE_UPLOAD_QUEUE_URL = "SAMTYKKE_EVIDENCE_UPLOAD_QUEUE_URL"
+ENV_CAMPAIGN_DISPATCH_QUEUE_URL = "SAMTYKKE_CAMPAIGN_DISPATCH_QUEUE_URL"
+ENV_CAMPAIGN_QUEUE_URL = "SAMTYKKE_CAMPAIGN_QUEUE_URL"
+ENV_SES_EVENTS_TOPIC_ARN = "SAMTYKKE_SES_EVENTS_TOPIC_ARN"
 
 EU_REGIONS: frozenset[str] = frozenset(
     {
@@ -68,6 +73,12 @@ class Grant(StrEnum):
     KMS_ENCRYPT_DECRYPT = "kms:encrypt-decrypt"  # includes GenerateDataKey
     EVIDENCE_READ_WRITE = "evidence:read-write"
     CAMPAIGN_QUEUE_SEND = "campaign-queue:send"
+    CAMPAIGN_DISPATCH_QUEUE_SEND = "campaign-dispatch-queue:send"
+    # s3:BypassGovernanceRetention, s3:PutObjectRetention, s3:DeleteObjectVersion and s3:ListBucketVersions on the
+    # evidence bucket: deleting locked objects (erasure, rejected uploads, processed import files) and setting
+    # each object's retention.
+    EVIDENCE_BYPASS_GOVERNANCE = "evidence:bypass-governance"
+    IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
     SMS_PUBLISH = "sms:publish"
 
@@ -99,6 +110,31 @@ class TopicSpec:
 
 
 @dataclass(frozen=True)
+class BucketNotificationSpec:
+    """S3 event notifications from a bucket to a queue (whose consumer handles them): retries and a DLQ for free.
+
+    `bucket` names the bucket by its environment variable (ENV_EVIDENCE_BUCKET). The queue's policy must let
+    s3.amazonaws.com send from that bucket, and, for a KMS-encrypted queue, the key policy must let S3 use the key.
+    """
+
+    logical_id: str
+    bucket: str
+    queue: str  # a QueueSpec.logical_id
+    events: tuple[str, ...] = ("s3:ObjectCreated:*",)
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge schedule that invokes a function with a Scheduled Event (events/eventbridge/)."""
+
+    logical_id: str
+    function: str
+    expression: str  # EventBridge syntax, e.g. "rate(1 hour)"
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str  # folder under functions/; the handler is functions/<name>/handler.lambda_handler
     description: str
@@ -124,20 +160,89 @@ TABLE = TableSpec(
     partition_key=KeyAttribute("pk"),
     sort_key=KeyAttribute("sk"),
     indexes=(
-        # Sparse audience index: only consent-state items that are currently `granted` carry gsi1pk.
+        # Sparse audience index: only consent-state items that are currently `granted` carry gsi1pk, under
+        # T#{tenant}#AUD#{purpose}#{channel}; pending double opt-ins are listed under PENDING#{day} for expiry.
         IndexSpec(
             name="audience",
             partition_key=KeyAttribute("gsi1pk"),
             sort_key=KeyAttribute("gsi1sk"),
             projected=("contact_id", "event_id", "purpose", "channel"),
         ),
+        # Sparse candidates index: every consent-state item, whatever its status, under
+        # gsi2pk = T#{tenant}#CAND#{purpose}#{channel}, gsi2sk = contact id. Campaign dry runs count who is excluded
+        # and why from it; transactional campaigns (no marketing consent needed) page through it.
+        IndexSpec(
+            name="candidates",
+            partition_key=KeyAttribute("gsi2pk"),
+            sort_key=KeyAttribute("gsi2sk"),
+            projected=("contact_id", "status", "source"),
+        ),
     ),
     ttl_attribute="expires_at",
 )
 
-QUEUES: tuple[QueueSpec, ...] = ()
+QUEUES: tuple[QueueSpec, ...] = (
+    # The evidence bucket's object-created notifications (BUCKET_NOTIFICATIONS): evidence_check verifies each upload.
+    QueueSpec(
+        "EvidenceUploadQueue",
+        ENV_EVIDENCE_UPLOAD_QUEUE_URL,
+        "evidence_check",
+        max_receive_count=5,
+        visibility_timeout_seconds=120,
+        batch_size=5,
+    ),
+    # One message per chunk of an import; import_processor sends the next chunk's message itself.
+    QueueSpec(
+        "ImportQueue",
+        ENV_IMPORT_QUEUE_URL,
+        "import_processor",
+        max_receive_count=5,
+        visibility_timeout_seconds=900,
+        batch_size=1,
+        send_grant=Grant.IMPORT_QUEUE_SEND,
+    ),
+    # Campaign sends: the admin API queues one message per send request; campaign_dispatch pages the audience onto
+    # CampaignQueue and queues its own continuation when its time runs short. One campaign position per message.
+    QueueSpec(
+        "CampaignDispatchQueue",
+        ENV_CAMPAIGN_DISPATCH_QUEUE_URL,
+        "campaign_dispatch",
+        max_receive_count=5,
+        visibility_timeout_seconds=720,
+        batch_size=1,
+        send_grant=Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+    ),
+    # One message per chunk of up to 50 recipients; campaign_sender re-checks consent and suppression and sends.
+    QueueSpec(
+        "CampaignQueue",
+        ENV_CAMPAIGN_QUEUE_URL,
+        "campaign_sender",
+        max_receive_count=5,
+        visibility_timeout_seconds=360,
+        batch_size=10,
+        send_grant=Grant.CAMPAIGN_QUEUE_SEND,
+    ),
+)
 
-TOPICS: tuple[TopicSpec, ...] = ()
+TOPICS: tuple[TopicSpec, ...] = (
+    # AWS End User Messaging SMS publishes two-way (inbound) messages here; sms_inbound applies STOP/START.
+    TopicSpec("InboundSmsTopic", "SAMTYKKE_INBOUND_SMS_TOPIC_ARN", "sms_inbound", publisher=SMS_PUBLISHER),
+    # The SES configuration set publishes bounces and complaints here; ses_events suppresses the addresses.
+    TopicSpec("SesEventsTopic", ENV_SES_EVENTS_TOPIC_ARN, "ses_events", publisher=SES_PUBLISHER),
+)
+
+BUCKET_NOTIFICATIONS: tuple[BucketNotificationSpec, ...] = (
+    BucketNotificationSpec("EvidenceUploaded", ENV_EVIDENCE_BUCKET, "EvidenceUploadQueue", prefix="evidence/"),
+)
+
+SCHEDULES: tuple[ScheduleSpec, ...] = (
+    ScheduleSpec(
+        "RetentionSweep",
+        "retention_sweeper",
+        "rate(1 hour)",
+        "Expires double opt-ins left unconfirmed past their tenant's pending TTL",
+    ),
+)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -149,20 +254,121 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="admin_api",
         description="Tenant admin API",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT),
+        # SES: invitations to new staff users (a one-time set-password link). Evidence: presigned uploads and
+        # downloads, big exports; governance bypass for erasure; the import queue for starting imports.
+        grants=(
+            Grant.TABLE_READ_WRITE,
+            Grant.KMS_ENCRYPT_DECRYPT,
+            Grant.SES_SEND,
+            Grant.EVIDENCE_READ_WRITE,
+            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.IMPORT_QUEUE_SEND,
+            Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+        ),
         memory_mb=1024,
         timeout_seconds=29,
     ),
     FunctionSpec(
         name="authorizer",
-        description="Lambda authorizer for the admin API: bearer API keys",
-        grants=(Grant.TABLE_READ,),
+        description="Lambda authorizer for the admin API: bearer API keys and staff session tokens",
+        # KMS Decrypt opens the tenant root key, from which the session-token signing key derives.
+        grants=(Grant.TABLE_READ, Grant.KMS_DECRYPT),
         hot_path=True,
+    ),
+    # Staff login, refresh, logout and password reset. KMS encrypt/decrypt: the tenant root key (session signing,
+    # sealed MFA secrets) and, once per deployment, GenerateDataKey for the service directory key.
+    FunctionSpec(
+        name="auth",
+        description="Staff login with password and TOTP, session refresh and logout, password reset by email",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND),
+        memory_mb=1024,  # scrypt needs 32 MiB per hash, and CPU scales with memory
     ),
     FunctionSpec(
         name="openapi",
         description="Serves the OpenAPI document of every HTTP endpoint",
         grants=(),
+    ),
+    # SMS STOP/START. KMS Decrypt opens the tenant root key, from which blind indexes, contact keys and the
+    # sealed provider secrets derive; no function here makes new KMS data keys.
+    FunctionSpec(
+        name="sms_webhooks",
+        description="Inbound SMS webhooks from Twilio and Vonage: signatures verified, STOP/START/HELP applied",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        hot_path=True,
+    ),
+    FunctionSpec(
+        name="sms_inbound",
+        description="Inbound SMS from AWS End User Messaging (SNS): STOP/START/HELP applied",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+    ),
+    FunctionSpec(
+        name="sms_admin",
+        description="Admin API for SMS: provider secrets, keywords, inbound numbers",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        timeout_seconds=29,
+    ),
+    # Unsubscribe links and the preference centre. KMS Decrypt opens the tenant root key (link signing keys,
+    # blind indexes, contact keys); SES sends fresh preference links.
+    FunctionSpec(
+        name="unsubscribe",
+        description="Unsubscribe links (RFC 8058 one-click), the preference centre, and fresh preference links",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND),
+        hot_path=True,
+    ),
+    FunctionSpec(
+        name="links_admin",
+        description="Admin API for signed links: a contact's links, a test email, the link key's rotation",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND),
+        timeout_seconds=29,
+    ),
+    # Data-subject rights and evidence (services/evidence.py, imports.py, retention.py).
+    FunctionSpec(
+        name="evidence_check",
+        description="Checks each uploaded evidence file's SHA-256, size and type; deletes and flags a mismatch",
+        grants=(Grant.TABLE_READ_WRITE, Grant.EVIDENCE_READ_WRITE, Grant.EVIDENCE_BYPASS_GOVERNANCE),
+        timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="import_processor",
+        description="Imports a CSV of contacts in resumable chunks under the import's declaration",
+        # KMS Decrypt opens the tenant root key; contact keys are made locally and wrapped under it.
+        grants=(
+            Grant.TABLE_READ_WRITE,
+            Grant.KMS_DECRYPT,
+            Grant.EVIDENCE_READ_WRITE,
+            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.IMPORT_QUEUE_SEND,
+        ),
+        memory_mb=1024,
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="retention_sweeper",
+        description="Expires unconfirmed double opt-ins past their tenant's pending TTL (EventBridge schedule)",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        timeout_seconds=300,
+    ),
+    # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
+    FunctionSpec(
+        name="campaign_dispatch",
+        description="Pages a campaign's audience onto the campaign queue, 50 recipients a message",
+        grants=(Grant.TABLE_READ_WRITE, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
+        timeout_seconds=120,
+    ),
+    # KMS Decrypt opens the tenant root key: contact keys (the sealed addresses), link signing keys.
+    FunctionSpec(
+        name="campaign_sender",
+        description="Re-checks consent and suppression, then sends campaign email (SES) and SMS (SNS), exactly once",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
+        memory_mb=1024,
+        timeout_seconds=60,
+    ),
+    # KMS Decrypt opens the tenant root key, for the blind index of a bounced or complaining address.
+    FunctionSpec(
+        name="ses_events",
+        description="SES bounces and complaints (SNS): suppresses hard-bouncing and complaining addresses",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        timeout_seconds=30,
     ),
 )
 
@@ -172,6 +378,36 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", "/v1/public/confirm/{token}", "consent_capture", "public"),
     RouteSpec("GET", "/openapi.json", "openapi", "public"),
     RouteSpec("ANY", "/v1/admin/{proxy+}", "admin_api", "admin"),
+    RouteSpec("POST", "/v1/auth/login", "auth", "public"),
+    RouteSpec("POST", "/v1/auth/refresh", "auth", "public"),
+    RouteSpec("POST", "/v1/auth/logout", "auth", "public"),
+    RouteSpec("POST", "/v1/auth/password-reset", "auth", "public"),
+    RouteSpec("GET", "/v1/auth/password-reset/{token}", "auth", "public"),
+    RouteSpec("POST", "/v1/auth/password-reset/{token}", "auth", "public"),
+    RouteSpec("POST", "/v1/webhooks/sms/twilio/{tenant_id}", "sms_webhooks", "public"),
+    RouteSpec("POST", "/v1/webhooks/sms/vonage/{tenant_id}", "sms_webhooks", "public"),
+    # More specific than /v1/admin/{proxy+}, so API Gateway (and the local front) send these to sms_admin.
+    RouteSpec("GET", "/v1/admin/settings/sms", "sms_admin", "admin"),
+    RouteSpec("PUT", "/v1/admin/settings/sms/{provider}", "sms_admin", "admin"),
+    RouteSpec("DELETE", "/v1/admin/settings/sms/{provider}", "sms_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/sms/keywords", "sms_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/sms/keywords", "sms_admin", "admin"),
+    RouteSpec("DELETE", "/v1/admin/sms/keywords/{keyword_id}", "sms_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/sms/numbers", "sms_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/sms/numbers", "sms_admin", "admin"),
+    RouteSpec("DELETE", "/v1/admin/sms/numbers/{number}", "sms_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/sms/status", "sms_admin", "admin"),
+    RouteSpec("GET", "/u/{token}", "unsubscribe", "public"),
+    RouteSpec("POST", "/u/{token}", "unsubscribe", "public"),
+    RouteSpec("GET", "/p/{token}", "unsubscribe", "public"),
+    RouteSpec("POST", "/p/{token}", "unsubscribe", "public"),
+    RouteSpec("POST", "/v1/public/{tenant_id}/preference-link", "unsubscribe", "public"),
+    RouteSpec("OPTIONS", "/v1/public/{tenant_id}/preference-link", "unsubscribe", "public"),
+    # More specific than /v1/admin/{proxy+}, so API Gateway (and the local front) send these to links_admin.
+    RouteSpec("POST", "/v1/admin/contacts/{contact_id}/links", "links_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/messages/test", "links_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/settings/link-key", "links_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/settings/link-key/rotate", "links_admin", "admin"),
 )
 
 

@@ -14,38 +14,49 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
-from samtykke.domain.access import Permission, Principal, Role
+from samtykke.domain.access import Permission, Principal, Role, Scope, parse_grants
 from samtykke.domain.errors import Forbidden, Unauthorized
 
 PERMISSION_EXTENSION = "x-samtykke-permission"
+ENROLMENT_EXTENSION = "x-samtykke-mfa-enrolment"  # the route also takes an enrolment-only session
 BEARER_SCHEME = "bearerAuth"
 
 
 def principal_from_authorizer(event: dict[str, Any]) -> Principal:
-    context = (event.get("requestContext") or {}).get("authorizer", {}).get("lambda") or {}
+    context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
     try:
         return Principal(
             tenant_id=context["tenant_id"],
             principal_id=context["principal_id"],
             principal_type=context["principal_type"],
             role=Role(context["role"]),
+            grants=parse_grants(context.get("grants", "")),
+            scope=Scope(context.get("scope") or Scope.FULL.value),
         )
     except (KeyError, ValueError) as exc:
         raise Unauthorized("Not authenticated") from exc
 
 
 def authorizer_context(principal: Principal) -> dict[str, str]:
+    """What the authorizer hands API Gateway (string values only) and the integration reads back."""
     return {
         "tenant_id": principal.tenant_id,
         "principal_id": principal.principal_id,
         "principal_type": principal.principal_type,
         "role": principal.role.value,
+        "grants": ",".join(sorted(g.value for g in principal.grants)),
+        "scope": principal.scope.value,
     }
 
 
-def _require(permission: Permission) -> Any:
+def _require(permission: Permission, *, enrolment: bool) -> Any:
     def middleware(app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
         principal = principal_from_authorizer(app.current_event.raw_event)
+        if principal.scope != Scope.FULL and not enrolment:
+            raise Forbidden(
+                "Your tenant requires multi-factor login: enrol a factor (POST /v1/admin/me/mfa), then log in again",
+                code="mfa_enrolment_required",
+            )
         if not principal.may(permission):
             raise Forbidden(f"Your role may not do this ({permission.value})", code="permission_denied")
         app.append_context(principal=principal)
@@ -54,15 +65,27 @@ def _require(permission: Permission) -> Any:
     return middleware
 
 
-def guarded(permission: Permission) -> dict[str, Any]:
-    """Route-decorator arguments that enforce and document one permission."""
+def guarded(permission: Permission, *, enrolment: bool = False) -> dict[str, Any]:
+    """Route-decorator arguments that enforce and document one permission.
+
+    `enrolment=True` also admits an enrolment-only session (the tenant requires MFA and the user has no factor
+    yet): only the routes a user needs to enrol take it.
+    """
+    extensions: dict[str, Any] = {PERMISSION_EXTENSION: permission.value}
+    if enrolment:
+        extensions[ENROLMENT_EXTENSION] = True
     return {
-        "middlewares": [_require(permission)],
-        "openapi_extensions": {PERMISSION_EXTENSION: permission.value},
+        "middlewares": [_require(permission, enrolment=enrolment)],
+        "openapi_extensions": extensions,
         "security": [{BEARER_SCHEME: []}],
     }
 
 
 def current_principal(router: Router) -> Principal:
-    principal: Principal = router.context["principal"]
-    return principal
+    """The request's principal (a route runs only after `guarded` has checked it).
+
+    Read from the current event, not from `router.context`: a Router's context belongs to the LAST resolver that
+    included it, and the OpenAPI document's resolver includes every router again, so in a process that builds
+    both (tests, the local stack's workers) the context would be the wrong one.
+    """
+    return principal_from_authorizer(router.current_event.raw_event)

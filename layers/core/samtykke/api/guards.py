@@ -2,12 +2,14 @@
 
 Powertools validates bodies before any resolver middleware runs, so limits on the raw body (size, a
 multipart body without a boundary, which powertools would turn into a 500) are enforced here, around
-`app.resolve`.
+`app.resolve`. Admin responses are shaped here too (`api/shaping.py`), so every function that serves an
+admin route masks the same way, errors included.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Callable
 from typing import Any
 
@@ -17,16 +19,26 @@ from samtykke.api.responses import raw_error_response
 from samtykke.settings import get_settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+ADMIN_PREFIX = "/v1/admin/"
 
 
-def _body_size(event: dict[str, Any]) -> int:
+def _body_size(event: dict[str, Any]) -> int | None:
+    """The body's size in bytes, or None when a body flagged base64 is not base64."""
     body = event.get("body") or ""
-    return len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(body.encode())
+    if not event.get("isBase64Encoded"):
+        return len(body.encode())
+    try:
+        return len(base64.b64decode(body, validate=True))
+    except binascii.Error:
+        return None
 
 
 def _rejection(event: dict[str, Any]) -> tuple[int, str, str] | None:
     limit = get_settings().max_body_bytes
-    if _body_size(event) > limit:
+    size = _body_size(event)
+    if size is None:
+        return 400, "malformed_body", "The body is not valid base64"
+    if size > limit:
         return 413, "payload_too_large", f"The body is larger than {limit} bytes"
     content_type = (event.get("headers") or {}).get("content-type", "").lower()
     if content_type.startswith("multipart/form-data") and "boundary=" not in content_type:
@@ -36,7 +48,11 @@ def _rejection(event: dict[str, Any]) -> tuple[int, str, str] | None:
 
 @lambda_handler_decorator
 def guard_request(handler: Handler, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every HTTP function's outer check; on admin paths it also shapes the response to what the caller may see."""
     rejection = _rejection(event)
-    if rejection is None:
-        return handler(event, context)
-    return raw_error_response(*rejection)
+    response = handler(event, context) if rejection is None else raw_error_response(*rejection)
+    if str(event.get("rawPath", "")).startswith(ADMIN_PREFIX):
+        from samtykke.api.shaping import shape_admin_response  # masking, withholding, sensitive-read audit
+
+        return shape_admin_response(event, response)
+    return response

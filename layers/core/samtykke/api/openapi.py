@@ -10,9 +10,33 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from samtykke import __version__
 from samtykke.api.app import build_resolver
 from samtykke.api.auth import BEARER_SCHEME
-from samtykke.api.routes import admin_catalog, admin_contacts, public_consents
+from samtykke.api.routes import (
+    admin_campaigns,
+    admin_catalog,
+    admin_contacts,
+    admin_links,
+    admin_rights,
+    admin_sms,
+    admin_staff,
+    auth_public,
+    public_consents,
+    sms_webhooks,
+    unsubscribe,
+)
 
-ROUTERS = (public_consents.router, admin_catalog.router, admin_contacts.router)
+ROUTERS = (
+    public_consents.router,
+    admin_catalog.router,
+    admin_contacts.router,
+    sms_webhooks.router,
+    admin_sms.router,
+    unsubscribe.router,
+    admin_links.router,
+    auth_public.router,
+    admin_staff.router,
+    admin_rights.router,
+    admin_campaigns.router,
+)
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 

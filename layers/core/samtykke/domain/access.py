@@ -11,8 +11,11 @@ lists, so a permission that another capability adds lands in the roles it obviou
 | --- | --- |
 | `owner` | everything |
 | `admin` | everything but the plan (`plan:write`) |
-| `editor` | contacts and campaigns (every `contacts:*`, `campaigns:*`, `consent-log:*`, `imports:*`, `exports:*`, addresses and evidence), reading settings and the catalogue, and `self` |
-| `author` | reading the catalogue and settings, searching contacts and reading the consent log with addresses MASKED and evidence withheld, writing (not sending) campaigns, and `self`. Never `addresses:read`, `evidence:read`, imports, exports or erasure |
+| `editor` | contacts and campaigns: every `contacts:*`, `campaigns:*`, `consent-log:*`, `imports:*`, |
+| | `exports:*`, addresses and evidence; reading settings and the catalogue; `self` |
+| `author` | reading the catalogue and settings; searching contacts and reading the consent log with |
+| | addresses MASKED and evidence withheld; writing (not sending) campaigns; `self`. Never |
+| | `addresses:read`, `evidence:read`, imports, exports or erasure |
 | `viewer` | every `*:read` and `*:search`, except the audit log, the staff list and `sensitive:read`; and `self` |
 
 `sensitive:read` (decrypted national IDs and the tenant's `sensitive_fields`) is part of `owner` and `admin`, and
@@ -45,6 +48,23 @@ class Permission(StrEnum):
     SECURITY_WRITE = "security:write"  # the tenant's MFA policy
     PLAN_WRITE = "plan:write"
     AUDIT_READ = "audit:read"
+    # SMS provider secrets, keywords and inbound numbers (owner and admin; reading them is `settings:read`).
+    SMS_SETTINGS_WRITE = "sms-settings:write"
+    # Signed links: a contact's unsubscribe and preference-centre links (for a CRM), and a test email carrying them.
+    CONTACT_LINKS = "contacts:links"
+    CAMPAIGNS_SEND_TEST = "campaigns:send-test"
+    # Data-subject rights and evidence (services/export.py, erasure.py, imports.py, evidence.py). The rules above
+    # give all of them to owner, admin and editor; `imports:read` (progress counts, no personal data) to viewer.
+    CONTACTS_EXPORT = "contacts:export"  # the Art. 15/20 export and the consent form report
+    CONTACTS_ERASE = "contacts:erase"  # erasure; deletes evidence objects through the governance-mode bypass
+    CONTACTS_IMPORT = "contacts:import"  # creating and starting a lawful import
+    IMPORTS_READ = "imports:read"  # an import's progress and its report of bad and skipped rows
+    EVIDENCE_WRITE = "evidence:write"  # attaching screenshots to a consent event or an import's declaration
+    # Campaigns (services/campaigns.py). The rules above give all three to owner, admin and editor; read and write
+    # (creating, dry runs) but never send to author; read to viewer.
+    CAMPAIGNS_READ = "campaigns:read"
+    CAMPAIGNS_WRITE = "campaigns:write"
+    CAMPAIGNS_SEND = "campaigns:send"
 
 
 class Role(StrEnum):
@@ -86,9 +106,10 @@ def _action(permission: Permission) -> str:
 def _editor(permission: Permission) -> bool:
     if permission is Permission.SENSITIVE_READ:
         return False
-    return (
-        _resource(permission) in EDITOR_RESOURCES
-        or permission in (Permission.SELF, Permission.SETTINGS_READ, Permission.CATALOG_READ)
+    return _resource(permission) in EDITOR_RESOURCES or permission in (
+        Permission.SELF,
+        Permission.SETTINGS_READ,
+        Permission.CATALOG_READ,
     )
 
 
@@ -107,9 +128,7 @@ def _author(permission: Permission) -> bool:
 
 
 def _viewer(permission: Permission) -> bool:
-    return permission is Permission.SELF or (
-        _action(permission) in READ_ACTIONS and permission not in VIEWER_EXCLUDED
-    )
+    return permission is Permission.SELF or (_action(permission) in READ_ACTIONS and permission not in VIEWER_EXCLUDED)
 
 
 def role_permissions() -> dict[Role, frozenset[Permission]]:

@@ -16,9 +16,9 @@ class AuditAction(StrEnum):
     LOCKED = "auth.locked"
     LOGOUT = "auth.logout"
     REFRESH_REUSED = "auth.refresh_reused"
-    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
-    PASSWORD_RESET = "auth.password_reset"
-    PASSWORD_CHANGED = "auth.password_changed"
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"  # noqa: S105
+    PASSWORD_RESET = "auth.password_reset"  # noqa: S105
+    PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105
     MFA_ENROLMENT_STARTED = "mfa.enrolment_started"
     MFA_ENROLLED = "mfa.enrolled"
     MFA_USED = "mfa.used"

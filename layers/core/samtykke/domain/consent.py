@@ -55,6 +55,8 @@ class EventType(StrEnum):
     CONFIRM = "confirm"
     IMPORT = "import"
     BASIS_CHANGE = "basis_change"
+    EXPIRE = "expire"  # an unconfirmed double opt-in past the tenant's pending TTL (services/retention.py)
+    ERASE = "erase"  # erasure by anonymisation withdrew the state; the event carries no personal data
 
 
 class ActorType(StrEnum):

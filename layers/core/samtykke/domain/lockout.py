@@ -1,11 +1,12 @@
 """Lockout and backoff after failed logins and MFA attempts. Pure: the counters live in DynamoDB.
 
-| counter | keyed on | rule |
-| --- | --- | --- |
-| account | a keyed hash of the email (known or not, so lockout answers the same for both) | 5 failures in a row lock it for 60 s; each further failure doubles the lock, up to 15 min. A success resets it. The counter expires 24 h after its last failure |
-| IP address | a keyed hash of the client IP | 30 failures in a 15-minute window: 429 `rate_limited` until the window ends |
-| MFA step-up (`/me/mfa/verify`, `/me/mfa/disable`) | the user | as the account counter |
-| password-reset emails | the email's keyed hash | at most 3 an hour; more are dropped silently (the answer is the same) |
+- account, keyed on a keyed hash of the email (known or not, so lockout answers the same for both): 5 failures
+  in a row lock it for 60 s; each further failure doubles the lock, up to 15 min. A success resets it. The
+  counter expires 24 h after its last failure. 401 `locked` with `Retry-After`.
+- IP address, keyed on a keyed hash of the client IP: 30 failures in a 15-minute window answer 429
+  `rate_limited` until the window ends.
+- MFA step-up (`/me/mfa/verify`, `/me/mfa/disable`) and password change, per user: as the account counter.
+- password-reset emails, per email: at most 3 an hour; more are dropped silently (the answer is the same).
 """
 
 from __future__ import annotations

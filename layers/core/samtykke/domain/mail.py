@@ -29,4 +29,6 @@ def compose(message: OutgoingEmail) -> bytes:
     mime.set_content(message.text)
     if message.html is not None:
         mime.add_alternative(message.html, subtype="html")
-    return mime.as_bytes()
+    # Headers fold only past RFC 5322's hard limit (998): the default (78) would split a long List-Unsubscribe URL
+    # into RFC 2047 encoded words, which mail clients do not decode in that header, so one-click would break.
+    return mime.as_bytes(policy=mime.policy.clone(max_line_length=998))

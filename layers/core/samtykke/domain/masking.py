@@ -16,7 +16,7 @@ from typing import Any
 
 # Deliberately generous: anything that looks like an address is masked, in any string.
 EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+'-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164_IN_TEXT = re.compile(r"(?<![\w+])\+[1-9]\d{6,14}(?!\d)")
 PHONE_LIKE = re.compile(r"^\+?[\d][\d\s().-]{5,24}\d$")
 PHONE_KEYS = ("phone", "msisdn", "mobile", "sms_to")
 EVIDENCE_KEYS = frozenset({"evidence"})
@@ -38,10 +38,9 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_text(text: str) -> str:
+    """Every email address, and every E.164 phone number, in a string."""
     masked = EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    if E164.match(masked.strip()):
-        return mask_phone(masked)
-    return masked
+    return E164_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), masked)
 
 
 def _is_phone_key(key: str) -> bool:

@@ -8,10 +8,14 @@ payload compact JSON with:
 | `t`, `u` | tenant and user |
 | `r`, `g` | role and grants (e.g. `sensitive:read`) |
 | `sc` | scope: `full`, or `mfa_enrolment` (may only enrol a factor) |
-| `ep`, `av` | the user's session epoch and authorisation version when issued; the authorizer refuses a token whose values no longer match the user's (password reset, deactivation, refresh-token reuse; role or grant change) |
+| `ep`, `av` | the user's session epoch and authorisation version when issued (see below) |
 | `fam` | the refresh-token family (the login) it belongs to |
 | `amr` | how the user proved who they are: `pwd`, `otp`, `recovery` |
 | `iat`, `exp`, `jti` | issued, expires (15 minutes), a random token id |
+
+The authorizer refuses a token whose `ep` or `av` no longer match the user's: a password reset, deactivation or
+refresh-token reuse bumps the epoch (every session ends); a role or grant change bumps the version (access tokens
+end; refresh gives new ones with the new role).
 
 The key is the tenant's (HKDF from the tenant root key, `TenantKeys.signing_key("staff-session")`), so a token
 of tenant A never verifies under tenant B's key, whatever its claims say.

@@ -4,7 +4,7 @@ A keyword is the *whole* message. "STOP", " stop. " and "Stop!" are STOP; "Stop 
 at all, so a reply in a conversation never unsubscribes anyone by accident.
 
 How a message is compared (`keyword_forms`):
-1. Unicode NFKC, then `casefold()` (so "STOPP", "Stopp" and "ＳＴＯＰＰ" are one word, and "ß" is "ss").
+1. Unicode NFKC, then `casefold()` (so "STOPP", "Stopp" and full-width "STOPP" are one word, and "ß" is "ss").
 2. Invisible format characters (zero-width space, BOM, direction marks) are dropped.
 3. Whitespace, punctuation and symbols (emoji included) at either end are trimmed; runs of whitespace
    inside become one space. Punctuation inside stays: "OPT-OUT" is a keyword, "OPT OUT" is not.

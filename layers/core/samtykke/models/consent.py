@@ -49,11 +49,16 @@ class Evidence(BaseModel):
     page_url: str | None = None
     at: datetime
     note: str | None = None
+    # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
+    keyword: str | None = None
+    provider_message_id: str | None = None
 
 
 class Actor(BaseModel):
     type: ActorType
     id: str | None = None
+    # Who the actor relayed the change for, e.g. an SMS provider passing on the contact's STOP.
+    on_behalf_of: ActorType | None = None
 
 
 class TextRef(BaseModel):

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+DEFAULT_PENDING_TTL_DAYS = 7
+MAX_PENDING_TTL_DAYS = 90  # the retention sweeper looks this many days back
+DEFAULT_EVIDENCE_RETENTION_DAYS = 1825  # five years
 
 
 class Plan(StrEnum):
@@ -22,6 +27,19 @@ class SubProcessor(BaseModel):
     agreement_date: date
 
 
+class FineRate(BaseModel):
+    """A tenant's own fine rate for dry runs, in whole units of `currency`; it wins over the country's rate."""
+
+    model_config = ConfigDict(extra="forbid")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    per_recipient: int = Field(ge=0, le=1_000_000)
+    minimum: int = Field(default=0, ge=0, le=1_000_000_000)
+
+
+# Locale -> the hint every marketing SMS ends with, e.g. {"da": "Afmeld: svar STOP"}; unset locales get the standard.
+SmsOptOutHints = dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(min_length=4, max_length=80)]]
+
+
 class Tenant(BaseModel):
     tenant_id: str
     name: str
@@ -33,12 +51,19 @@ class Tenant(BaseModel):
     allowed_redirects: list[str] = Field(default_factory=list)
     sub_processors: list[SubProcessor] = Field(default_factory=list)
     sensitive_fields: list[str] = Field(default_factory=list)
+    # Retention: how long an unconfirmed double opt-in waits before the sweeper expires it (services/retention.py),
+    # and how long each evidence file stays locked (S3 Object Lock, governance mode) after its check.
+    pending_ttl_days: int = Field(default=DEFAULT_PENDING_TTL_DAYS, ge=1, le=MAX_PENDING_TTL_DAYS)
+    evidence_retention_days: int = Field(default=DEFAULT_EVIDENCE_RETENTION_DAYS, ge=30, le=3650)
     created_at: datetime
     # Emailed links (unsubscribe, preference centre) are signed with link key `link_key_version`; links signed
     # with the version before it verify until `link_key_previous_valid_until` (see services/links.py).
     link_key_version: int = Field(default=1, ge=1)
     link_key_rotated_at: datetime | None = None
     link_key_previous_valid_until: datetime | None = None
+    # Campaigns: the SMS opt-out hint per locale, and a fine rate for dry runs that overrides the country's.
+    sms_opt_out_hints: SmsOptOutHints = Field(default_factory=dict)
+    fine_rate: FineRate | None = None
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -62,3 +87,7 @@ class TenantSettingsUpdate(BaseModel):
     allowed_redirects: list[HttpUrl] | None = Field(default=None, max_length=50)
     sub_processors: list[SubProcessor] | None = Field(default=None, max_length=100)
     sensitive_fields: list[str] | None = Field(default=None, max_length=50)
+    pending_ttl_days: int | None = Field(default=None, ge=1, le=MAX_PENDING_TTL_DAYS)
+    evidence_retention_days: int | None = Field(default=None, ge=30, le=3650)
+    sms_opt_out_hints: SmsOptOutHints | None = Field(default=None, max_length=6)
+    fine_rate: FineRate | None = None

@@ -25,6 +25,8 @@ from samtykke.adapters.repository import (
     ContactWrite,
     SuppressionWrite,
     audience_pk,
+    candidates_pk,
+    pending_pk,
     state_sk,
 )
 from samtykke.domain.consent import (
@@ -57,6 +59,8 @@ class StateChange:
     legal_basis: LegalBasis
     source: str
     text: TextRef | None = None
+    # The import declaration that vouches for this change (services/imports.py); kept in the event and the state.
+    declaration_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,52 @@ class Ledger:
                 return WriteResult(contact, recorded)
         raise RetryableError("Too many concurrent changes to this contact; retry", code="contention")
 
+    def create_many(
+        self, requests: list[tuple[ContactTarget, Decide, Evidence]], actor: Actor, *, max_actions: int = 100
+    ) -> list[WriteResult]:
+        """New contacts, several per transaction: bulk imports of addresses that no contact owns yet.
+
+        Each request is a target with addresses and no contact id (`create_if_missing`), its decision and its
+        evidence. Contacts are packed into transactions of at most `max_actions` actions, never two claims of one
+        address in the same transaction. If a transaction fails (an address was claimed meanwhile), each of its
+        requests is written on its own with `write`, which finds the owner and decides again. The results come in
+        the order of `requests`.
+        """
+        results: list[WriteResult | None] = [None] * len(requests)
+        group: list[tuple[int, ContactWrite, WriteResult]] = []
+        claimed: set[tuple[str, str]] = set()
+
+        def flush() -> None:
+            if not group:
+                return
+            try:
+                self._svc.repo.write_contacts([write for _, write, _ in group])
+            except ContactChanged:
+                for index, _, _ in group:
+                    target, decide, evidence = requests[index]
+                    results[index] = self.write(target, decide, actor, evidence)
+            else:
+                for index, _, result in group:
+                    results[index] = result
+            group.clear()
+            claimed.clear()
+
+        for index, (target, decide, evidence) in enumerate(requests):
+            if target.contact_id is not None or not target.create_if_missing or not target.addresses:
+                raise ValueError("create_many takes only new contacts, found by their addresses")
+            contact = self._new_contact()
+            write, recorded = self._build(contact, target, decide(contact), actor, evidence, True)
+            size = 1 + len(write.new_addresses) + len(write.suppressions) + len(write.events) + len(write.states)
+            in_group = sum(
+                1 + len(w.new_addresses) + len(w.suppressions) + len(w.events) + len(w.states) for _, w, _ in group
+            )
+            if in_group + size > max_actions or claimed & set(write.new_addresses):
+                flush()
+            group.append((index, write, WriteResult(contact, recorded)))
+            claimed.update(write.new_addresses)
+        flush()
+        return [result for result in results if result is not None]
+
     def _find(self, target: ContactTarget) -> LoadedContact:
         contact_id = target.contact_id
         for address in target.addresses:
@@ -303,6 +353,7 @@ def _event_record(
         "legal_basis": change.legal_basis.value,
         "source": change.source,
         "text": change.text.model_dump() if change.text else None,
+        "declaration_id": change.declaration_id,
         "actor": actor.model_dump(mode="json", exclude_none=True),
         "at": at.isoformat(),
         "evidence": base64.b64encode(sealed).decode(),
@@ -326,10 +377,18 @@ def _state_record(
         "event_id": event_id,
         "seq": seq,
         "text": change.text.model_dump() if change.text else None,
+        "declaration_id": change.declaration_id,
         "updated_at": at.isoformat(),
     }
     if permits_messaging(change.status):
         # Only granted states join the sparse audience index that campaigns page through.
         record["gsi1pk"] = audience_pk(tenant_id, change.purpose, change.channel.value)
         record["gsi1sk"] = contact_id
+    elif change.status is ConsentStatus.PENDING:
+        # A waiting double opt-in is listed by the day it was asked for, so the retention sweeper can expire it.
+        record["gsi1pk"] = pending_pk(at.date().isoformat())
+        record["gsi1sk"] = f"{at.isoformat()}#{tenant_id}#{contact_id}#{change.purpose}#{change.channel.value}"
+    # Every state, whatever its status, is in the `candidates` index (campaign dry runs and transactional sends).
+    record["gsi2pk"] = candidates_pk(tenant_id, change.purpose, change.channel.value)
+    record["gsi2sk"] = contact_id
     return record

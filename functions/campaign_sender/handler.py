@@ -1,0 +1,59 @@
+"""Sends campaign chunks from the campaign queue, each recipient once in effect (services/campaign_sender.py)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.types import Json
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from samtykke.adapters.campaign_senders import CampaignMailer, SmsSender
+from samtykke.domain.errors import SamtykkeError
+from samtykke.models.campaign import RecipientChunk
+from samtykke.observability import logger
+from samtykke.services.campaign_sender import ChunkSender, SenderState
+from samtykke.services.context import Services, services
+
+
+class ChunkRecord(SqsRecordModel):
+    body: Json[RecipientChunk]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=ChunkRecord, raise_on_entire_batch_failure=False)
+_state: dict[int, SenderState] = {}  # campaign plans and the throttling pause, per container (per Services)
+
+
+def _sender(svc: Services) -> ChunkSender:
+    state = _state.get(id(svc))
+    if state is None:
+        _state.clear()
+        state = _state[id(svc)] = SenderState()
+    return ChunkSender(svc, CampaignMailer(svc.settings.ses_configuration_set), SmsSender(), state)
+
+
+def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
+    chunk: RecipientChunk = record.body
+    try:
+        result = _sender(services()).send(chunk, time_left_ms=lambda_context.get_remaining_time_in_millis)
+    except SamtykkeError as exc:
+        if exc.status >= 500:
+            raise  # throttled or transient: the chunk comes back after the visibility timeout
+        logger.warning("Campaign chunk dropped", extra={"code": exc.code, "campaign_id": chunk.campaign_id})
+        return
+    logger.info(
+        "Campaign chunk",
+        extra={
+            "campaign_id": chunk.campaign_id,
+            "chunk": chunk.chunk,
+            "sent": result.sent,
+            "failed": result.failed,
+            "skipped": sum(result.skipped.values()),
+            "duplicates": result.duplicates,
+        },
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

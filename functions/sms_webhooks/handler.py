@@ -1,0 +1,21 @@
+"""Inbound SMS webhooks from Twilio and Vonage: verified, then STOP, START and HELP applied."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from samtykke.api.app import build_resolver
+from samtykke.api.guards import guard_request
+from samtykke.api.routes import sms_webhooks
+from samtykke.observability import logger
+from samtykke.services.sms_inbound import sms_inbox
+
+app = build_resolver(sms_webhooks.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@guard_request
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    sms_inbox().register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,312 @@
+"""DynamoDB access for campaigns: the campaign item, the audience index, batched reads, send claims and records.
+
+| item | pk | sk |
+| --- | --- | --- |
+| a campaign (content, status, counters, dispatch position) | `T#{tenant}#CAMPAIGN#{campaign}` | `META` |
+| a send claim / send record (one per campaign and contact) | `T#{tenant}#C#{contact}` | `MSG#{campaign}` |
+
+Send records sort before `PROFILE`, so the ledger's "profile and current states" Query (`sk >= PROFILE`) never reads
+them. Every call here is a batch where DynamoDB has one: BatchGetItem (100 keys), BatchWriteItem (25 items),
+TransactWriteItems (100 actions) for claims, and ADD for counters.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from samtykke.adapters import aws
+from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
+from samtykke.adapters.repository import ADDR, address_pk, from_attributes, to_attributes
+from samtykke.domain.errors import RetryableError
+from samtykke.resources import TABLE
+
+AUDIENCE_INDEX = "audience"  # granted consent states only
+CANDIDATES_INDEX = "candidates"  # every consent state
+_INDEX_KEYS = {index.name: index.partition_key.name for index in TABLE.indexes}
+CAMPAIGN_SK = "META"
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+TRANSACTION_LIMIT = 100
+UNPROCESSED_ATTEMPTS = 6
+
+Key = tuple[str, str]  # (pk, sk)
+
+
+def campaign_pk(tenant_id: str, campaign_id: str) -> str:
+    return f"T#{tenant_id}#CAMPAIGN#{campaign_id}"
+
+
+def send_sk(campaign_id: str) -> str:
+    return f"MSG#{campaign_id}"
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A conditional put of a send claim or skip record: it lands only if nobody holds the (campaign, contact) key."""
+
+    key: Key
+    item: dict[str, Any]
+
+
+class CampaignRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    # --- the campaign item ---------------------------------------------------------------------------
+
+    def create(self, item: dict[str, Any]) -> None:
+        with translate_aws_errors():
+            aws.dynamodb().put_item(
+                TableName=self.table_name,
+                Item=to_attributes(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+
+    def delete(self, tenant_id: str, campaign_id: str) -> None:
+        with translate_aws_errors():
+            aws.dynamodb().delete_item(
+                TableName=self.table_name,
+                Key=to_attributes({"pk": campaign_pk(tenant_id, campaign_id), "sk": CAMPAIGN_SK}),
+            )
+
+    def get(self, tenant_id: str, campaign_id: str) -> dict[str, Any] | None:
+        with translate_aws_errors():
+            result = aws.dynamodb().get_item(
+                TableName=self.table_name,
+                Key=to_attributes({"pk": campaign_pk(tenant_id, campaign_id), "sk": CAMPAIGN_SK}),
+                ConsistentRead=True,
+            )
+        item = result.get("Item")
+        return from_attributes(item) if item else None
+
+    def _conditional_update(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        expression: str,
+        condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Any],
+    ) -> bool:
+        try:
+            with translate_aws_errors():
+                aws.dynamodb().update_item(
+                    TableName=self.table_name,
+                    Key=to_attributes({"pk": campaign_pk(tenant_id, campaign_id), "sk": CAMPAIGN_SK}),
+                    UpdateExpression=expression,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=dict(names),
+                    ExpressionAttributeValues=to_attributes(values),
+                )
+        except ConditionFailed:
+            return False
+        return True
+
+    def set_status(
+        self, tenant_id: str, campaign_id: str, *, expected: str, new: str, changes: Mapping[str, Any]
+    ) -> bool:
+        """Moves the campaign from status `expected` to `new`, setting `changes`; False if it was not `expected`."""
+        present = {k: v for k, v in changes.items() if v is not None}
+        sets = ["#status = :new", *(f"#f{i} = :f{i}" for i in range(len(present)))]
+        names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(present)}}
+        values = {":new": new, ":expected": expected, **{f":f{i}": v for i, v in enumerate(present.values())}}
+        return self._conditional_update(
+            tenant_id, campaign_id, "SET " + ", ".join(sets), "#status = :expected", names, values
+        )
+
+    def advance_dispatch(
+        self, tenant_id: str, campaign_id: str, *, expected_page: int, queued: int, done: bool, status: str
+    ) -> bool:
+        """Records one dispatched page: only the dispatcher holding page `expected_page` wins (duplicates lose)."""
+        expression = "SET dispatch_page = :next, dispatch_done = :done, #status = :status ADD n_queued :queued"
+        return self._conditional_update(
+            tenant_id,
+            campaign_id,
+            expression,
+            "dispatch_page = :page",
+            {"#status": "status"},
+            {":next": expected_page + 1, ":page": expected_page, ":done": done, ":status": status, ":queued": queued},
+        )
+
+    def add_counts(self, tenant_id: str, campaign_id: str, counts: Mapping[str, int]) -> None:
+        """Atomic ADD of progress counters (`n_sent`, `n_skip_<reason>`...); zero counts are left out."""
+        present = {name: n for name, n in counts.items() if n}
+        if not present:
+            return
+        names = {f"#c{i}": name for i, name in enumerate(present)}
+        values = {f":c{i}": n for i, n in enumerate(present.values())}
+        with translate_aws_errors():
+            aws.dynamodb().update_item(
+                TableName=self.table_name,
+                Key=to_attributes({"pk": campaign_pk(tenant_id, campaign_id), "sk": CAMPAIGN_SK}),
+                UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(present))),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_attributes(values),
+            )
+
+    # --- the audience index --------------------------------------------------------------------------
+
+    def index_page(
+        self, index: str, partition: str, start_key: dict[str, Any] | None = None, *, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One Query page (up to 1 MB) of an index partition, and the key to continue from (None at the end)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": _INDEX_KEYS[index]},
+            "ExpressionAttributeValues": to_attributes({":p": partition}),
+        }
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        if limit:
+            request["Limit"] = limit
+        with translate_aws_errors():
+            page = aws.dynamodb().query(**request)
+        return [from_attributes(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
+
+    def index_members(self, index: str, partition: str) -> Iterator[dict[str, Any]]:
+        start: dict[str, Any] | None = None
+        while True:
+            items, start = self.index_page(index, partition, start)
+            yield from items
+            if start is None:
+                return
+
+    # --- batched reads and writes --------------------------------------------------------------------
+
+    def batch_get(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
+        """Strongly consistent BatchGetItem, 100 keys a call, retrying unprocessed keys. Missing items are absent."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[Key, dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [to_attributes({"pk": pk, "sk": sk}) for pk, sk in wanted[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(UNPROCESSED_ATTEMPTS):
+                with translate_aws_errors():
+                    result = aws.dynamodb().batch_get_item(RequestItems=request)
+                for raw in result.get("Responses", {}).get(self.table_name, []):
+                    item = from_attributes(raw)
+                    found[(item["pk"], item["sk"])] = item
+                request = dict(result.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+                _backoff(attempt)
+            else:
+                raise RetryableError("DynamoDB left keys unprocessed; retry", code="throttled")
+        return found
+
+    def batch_write(self, puts: Iterable[dict[str, Any]] = (), deletes: Iterable[Key] = ()) -> None:
+        """BatchWriteItem, 25 a call, retrying unprocessed items. Unconditional: use it for items this code owns."""
+        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": to_attributes(item)}} for item in puts]
+        requests += [{"DeleteRequest": {"Key": to_attributes({"pk": pk, "sk": sk})}} for pk, sk in deletes]
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table_name: requests[start : start + BATCH_WRITE_LIMIT]}
+            for attempt in range(UNPROCESSED_ATTEMPTS):
+                with translate_aws_errors():
+                    result = aws.dynamodb().batch_write_item(RequestItems=pending)
+                pending = dict(result.get("UnprocessedItems") or {})
+                if not pending:
+                    break
+                _backoff(attempt)
+            else:
+                raise RetryableError("DynamoDB left writes unprocessed; retry", code="throttled")
+
+    def claim(self, claims: list[Claim], *, condition: str, values: Mapping[str, Any]) -> set[Key]:
+        """Puts each claim under `condition` in one transaction (<= 100); returns the keys that were claimed.
+
+        A claim whose condition fails (someone holds the key) is dropped and the rest retried, so a chunk that
+        overlaps another worker's still claims what is free.
+        """
+        if len(claims) > TRANSACTION_LIMIT:
+            raise ValueError(f"at most {TRANSACTION_LIMIT} claims per transaction")
+        remaining = list(claims)
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            if not remaining:
+                return set()
+            actions = [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": to_attributes(claim.item),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": {"#state": "state"},
+                        "ExpressionAttributeValues": to_attributes(values),
+                    }
+                }
+                for claim in remaining
+            ]
+            try:
+                with translate_aws_errors():
+                    aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+            except TransactionConflict as exc:
+                remaining = [claim for i, claim in enumerate(remaining) if not exc.failed_at(i)]
+                _backoff(attempt)
+                continue
+            return {claim.key for claim in remaining}
+        raise RetryableError("Send claims kept conflicting; retry", code="contention")
+
+    # --- feedback on addresses and sends -------------------------------------------------------------
+
+    def count_soft_bounce(self, tenant_id: str, blind_index: str, feedback_id: str) -> int | None:
+        """Counts one transient bounce on an email address; None if this feedback id was counted already."""
+        try:
+            with translate_aws_errors():
+                result = aws.dynamodb().update_item(
+                    TableName=self.table_name,
+                    Key=to_attributes({"pk": address_pk(tenant_id, "email", blind_index), "sk": ADDR}),
+                    UpdateExpression=(
+                        "ADD soft_bounces :one SET last_soft_bounce = :fid, kind = if_not_exists(kind, :kind)"
+                    ),
+                    ConditionExpression="attribute_not_exists(last_soft_bounce) OR last_soft_bounce <> :fid",
+                    ExpressionAttributeValues=to_attributes({":one": 1, ":fid": feedback_id, ":kind": "email"}),
+                    ReturnValues="UPDATED_NEW",
+                )
+        except ConditionFailed:
+            return None
+        return int(from_attributes(result["Attributes"])["soft_bounces"])
+
+    def count_address_feedback(self, tenant_id: str, blind_index: str, counter: str, feedback_id: str) -> bool:
+        """Counts a hard bounce or complaint on the address (`hard_bounces`, `complaints`), once per feedback id."""
+        try:
+            with translate_aws_errors():
+                aws.dynamodb().update_item(
+                    TableName=self.table_name,
+                    Key=to_attributes({"pk": address_pk(tenant_id, "email", blind_index), "sk": ADDR}),
+                    UpdateExpression="ADD #counter :one SET #last = :fid, kind = if_not_exists(kind, :kind)",
+                    ConditionExpression="attribute_not_exists(#last) OR #last <> :fid",
+                    ExpressionAttributeNames={"#counter": counter, "#last": f"last_{counter}"},
+                    ExpressionAttributeValues=to_attributes({":one": 1, ":fid": feedback_id, ":kind": "email"}),
+                )
+        except ConditionFailed:
+            return False
+        return True
+
+    def mark_send(self, contact_pk: str, campaign_id: str, attribute: str, value: str) -> bool:
+        """Sets `attribute` (e.g. `bounced_at`) on a send record once; False if the record is missing or already set."""
+        try:
+            with translate_aws_errors():
+                aws.dynamodb().update_item(
+                    TableName=self.table_name,
+                    Key=to_attributes({"pk": contact_pk, "sk": send_sk(campaign_id)}),
+                    UpdateExpression="SET #a = :v",
+                    ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#a)",
+                    ExpressionAttributeNames={"#a": attribute},
+                    ExpressionAttributeValues=to_attributes({":v": value}),
+                )
+        except ConditionFailed:
+            return False
+        return True

@@ -1,0 +1,108 @@
+"""Shaping every admin response to what the caller may see: the one place masking happens.
+
+`api.guards.guard_request`, which wraps every HTTP function's handler, calls `shape_admin_response` on every
+response to a `/v1/admin/...` path. It reads the principal that the authorizer put in the request context and
+rewrites the response body (JSON structurally, other text by pattern), errors included, so no route and no
+function can forget it:
+
+- without `addresses:read` (the `author` role): emails and phones are masked (`j***@example.dk`);
+- without `evidence:read`: consent evidence is withheld;
+- without `sensitive:read`: national IDs and the tenant's `sensitive_fields` are redacted;
+- with `sensitive:read`, a response that shows such a value is recorded in the audit log
+  (`contact.sensitive_read`) before it leaves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from samtykke.api.auth import principal_from_authorizer
+from samtykke.domain.access import Permission, Principal
+from samtykke.domain.audit import AuditAction
+from samtykke.domain.errors import SamtykkeError
+from samtykke.domain.masking import Shaping, has_sensitive_values, mask_text, sensitive_keys, shape
+from samtykke.observability import logger
+
+
+def _tenant_sensitive_fields(tenant_id: str) -> list[str]:
+    from samtykke.services.context import services
+
+    try:
+        return list(services().catalogs.get(tenant_id).tenant.sensitive_fields)
+    except SamtykkeError:
+        return []
+
+
+def shaping_for(principal: Principal | None) -> Shaping:
+    if principal is None:  # nothing to show anyone unauthenticated: mask everything
+        return Shaping(mask_addresses=True, withhold_evidence=True, redact_keys=sensitive_keys([]))
+    return Shaping(
+        mask_addresses=not principal.may(Permission.ADDRESSES_READ),
+        withhold_evidence=not principal.may(Permission.EVIDENCE_READ),
+        redact_keys=frozenset()
+        if principal.may(Permission.SENSITIVE_READ)
+        else sensitive_keys(_tenant_sensitive_fields(principal.tenant_id)),
+    )
+
+
+def _content_type(response: dict[str, Any]) -> str:
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    multi = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    value = headers.get("content-type") or (multi.get("content-type") or [""])[0]
+    return str(value).lower()
+
+
+def _audit_sensitive_read(event: dict[str, Any], principal: Principal, data: Any) -> None:
+    keys = sensitive_keys(_tenant_sensitive_fields(principal.tenant_id))
+    if not has_sensitive_values(data, keys):
+        return
+    from samtykke.services import audit
+    from samtykke.services.context import services
+
+    http = (event.get("requestContext") or {}).get("http") or {}
+    audit.record(
+        services(),
+        principal,
+        AuditAction.SENSITIVE_READ,
+        ("request", f"{http.get('method', '')} {event.get('rawPath', '')}"),
+        audit.client_ip(event),
+    )
+
+
+def shape_response(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    body = response.get("body")
+    if not isinstance(body, str) or not body or response.get("isBase64Encoded"):
+        return response
+    try:
+        principal: Principal | None = principal_from_authorizer(event)
+    except SamtykkeError:
+        principal = None
+    shaping = shaping_for(principal)
+    content_type = _content_type(response)
+    if "json" in content_type:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if data is not None:
+            if principal is not None and principal.may(Permission.SENSITIVE_READ) and response["statusCode"] < 300:
+                _audit_sensitive_read(event, principal, data)
+            if shaping.is_noop:
+                return response
+            return {**response, "body": json.dumps(shape(data, shaping), separators=(",", ":"))}
+    if shaping.mask_addresses:
+        return {**response, "body": mask_text(body)}
+    return response
+
+
+def shape_admin_response(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """`api.guards.guard_request` calls this on every response to an admin path."""
+    try:
+        return shape_response(event, response)
+    except SamtykkeError as exc:  # the audit write failed: the data must not leave unrecorded
+        logger.warning("Response withheld: its sensitive read could not be audited", extra={"code": exc.code})
+        from samtykke.api.responses import raw_error_response
+
+        status = exc.status if exc.status >= 500 else 503
+        return raw_error_response(status, exc.code, "The read could not be recorded; retry shortly")

@@ -1,0 +1,345 @@
+"""Sending one chunk of a campaign: re-check, claim, send, record, count. Exactly once in effect.
+
+For a chunk of up to 50 contacts:
+1. `recipients.evaluate` reads each contact's profile, consent state and this campaign's send claim (BatchGetItem),
+   then the address suppressions, and applies the recipient filter *now*: an unsubscribe, STOP, bounce or erasure
+   that landed after the dispatch stops the message.
+2. One TransactWriteItems claims every contact not claimed yet, each under `attribute_not_exists` (or an expired
+   claim's lease): a `claimed` item for each one to send, a final `skipped` record (with its reason) for each one the
+   filter excluded. The key is (campaign, contact), so a redelivered or duplicated message claims nothing again and
+   sends nothing twice.
+3. The claimed messages go out (SES v2 raw MIME with both List-Unsubscribe headers and a visible link; SNS SMS with
+   the tenant's opt-out hint), a few at a time.
+4. BatchWriteItem turns each claim into its send record (campaign, contact, the consent event relied on, the
+   provider's message id, the time), or releases it when the provider was throttling; then one ADD updates the
+   campaign's counters.
+Throttling stops the chunk where it is and raises `RetryableError`: the queue brings it back later, and the chunks
+after it in the same invocation give way at once (`pause`) instead of hammering the provider.
+
+This is our own idempotency record rather than powertools' idempotency utility: that utility costs two writes per
+recipient (in progress, then complete), which alone would triple the calls a campaign makes; the claim costs one
+transaction per 50 recipients, and the send record doubles as the completion mark.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import formataddr
+from typing import Any, Protocol
+
+from samtykke.adapters.campaign_repository import CampaignRepository, Claim, send_sk
+from samtykke.adapters.campaign_senders import RecipientRejected
+from samtykke.adapters.crypto import TenantKeys
+from samtykke.adapters.repository import contact_pk
+from samtykke.domain.audience import Excluded, Included
+from samtykke.domain.campaigns import HEADER_CAMPAIGN, HEADER_TENANT, TAG_CAMPAIGN, TAG_CONTACT, TAG_TENANT
+from samtykke.domain.consent import Channel
+from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
+from samtykke.domain.errors import RetryableError
+from samtykke.domain.mail import OutgoingEmail
+from samtykke.domain.merge import render
+from samtykke.models.campaign import RecipientChunk
+from samtykke.observability import logger
+from samtykke.services.catalog import TenantCatalog
+from samtykke.services.context import Services
+from samtykke.services.links import LinkSigner, current_key_version, list_unsubscribe_headers
+from samtykke.services.recipients import CampaignPlan, Recipient, address_of, evaluate
+from samtykke.templates import messages
+from samtykke.templates.campaign import campaign_footer, with_footer
+
+LEASE_SECONDS = 180  # longer than the sender's timeout (60 s): a live invocation never loses its claim
+SEND_WORKERS = 8
+PLAN_TTL_SECONDS = 60.0  # a campaign's content cannot change once it is sending
+MIN_TIME_LEFT_MS = 15_000
+PAUSE_SECONDS = 2.0
+
+CLAIMED = "claimed"
+SENT = "sent"
+SKIPPED = "skipped"
+FAILED = "failed"
+
+
+class EmailSender(Protocol):
+    def send(self, message: OutgoingEmail, tags: dict[str, str]) -> str: ...
+
+
+class TextSender(Protocol):
+    def send(self, phone: str, text: str, *, transactional: bool) -> str: ...
+
+
+@dataclass
+class SenderState:
+    """What one sender container keeps between chunks: campaign plans, and a pause after throttling."""
+
+    plans: dict[tuple[str, str], tuple[float, CampaignPlan | None]] = field(default_factory=dict)
+    paused_until: float = 0.0
+
+    def plan(self, repo: CampaignRepository, tenant_id: str, campaign_id: str) -> CampaignPlan | None:
+        cached = self.plans.get((tenant_id, campaign_id))
+        if cached is not None and time.monotonic() - cached[0] < PLAN_TTL_SECONDS:
+            return cached[1]
+        item = repo.get(tenant_id, campaign_id)
+        plan = CampaignPlan.from_item(item) if item is not None else None
+        self.plans[(tenant_id, campaign_id)] = (time.monotonic(), plan)
+        return plan
+
+
+@dataclass
+class ChunkResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    minors: int = 0
+    released: int = 0  # claims given back for a retry (throttling)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    recipient: Recipient
+    message_id: str | None = None
+    error: str | None = None  # a permanent failure's code
+    retry: bool = False  # throttled, or never attempted after a throttle
+
+
+def _reclaimable(claim: dict[str, Any], now: float) -> bool:
+    """A claim left by an invocation that died before recording its send may be taken over once its lease ends."""
+    return claim.get("state") == CLAIMED and float(claim.get("lease_until", 0)) < now
+
+
+class ChunkSender:
+    def __init__(
+        self,
+        svc: Services,
+        email: EmailSender,
+        sms: TextSender,
+        state: SenderState,
+        *,
+        workers: int = SEND_WORKERS,
+    ) -> None:
+        self._svc = svc
+        self._email = email
+        self._sms = sms
+        self._state = state
+        self._workers = workers
+        self._repo = CampaignRepository(svc.settings.table_name)
+
+    def send(self, chunk: RecipientChunk, *, time_left_ms: Callable[[], int] = lambda: 60_000) -> ChunkResult:
+        if time.monotonic() < self._state.paused_until:
+            raise RetryableError("The provider is throttling; this chunk waits its turn", code="throttled")
+        if time_left_ms() < MIN_TIME_LEFT_MS:
+            raise RetryableError("Too little time left in this invocation", code="timeout")
+        plan = self._state.plan(self._repo, chunk.tenant_id, chunk.campaign_id)
+        if plan is None:
+            logger.warning("Chunk for an unknown campaign dropped", extra={"campaign_id": chunk.campaign_id})
+            return ChunkResult()
+        catalog = self._svc.catalogs.get(chunk.tenant_id)
+        keys = self._svc.keyring.tenant_keys(chunk.tenant_id, catalog.root_key_blob)
+        now = self._svc.clock()
+        recipients = evaluate(
+            self._repo,
+            keys,
+            plan,
+            chunk.contacts,
+            country=catalog.tenant.country,
+            today=now.date(),
+            with_claims=True,
+        )
+        result = ChunkResult()
+        fresh: list[Recipient] = []
+        for recipient in recipients:
+            claim = recipient.claim
+            if claim is None or _reclaimable(claim, now.timestamp()):
+                fresh.append(recipient)
+            elif claim.get("chunk") != chunk.chunk:
+                result.duplicates += 1  # queued twice by the dispatcher; processed once
+        claimed = self._claim(plan, chunk, fresh, now.timestamp())
+        to_send = [r for r in fresh if isinstance(r.decision, Included) and r.contact_id in claimed]
+        for recipient in fresh:
+            if isinstance(recipient.decision, Excluded) and recipient.contact_id in claimed:
+                result.skipped[recipient.decision.reason.value] += 1
+
+        outcomes = self._send_all(plan, catalog, keys_signer(self._svc, catalog, plan, keys), to_send)
+        self._record(plan, chunk, outcomes, result, now.isoformat())
+        if any(o.retry for o in outcomes):
+            raise RetryableError("The provider throttled part of the chunk; it comes back later", code="throttled")
+        return result
+
+    # --- steps -------------------------------------------------------------------------------------------------
+
+    def _claim(self, plan: CampaignPlan, chunk: RecipientChunk, fresh: list[Recipient], now: float) -> set[str]:
+        claims = []
+        for recipient in fresh:
+            pk = contact_pk(plan.tenant_id, recipient.contact_id)
+            item: dict[str, Any] = {
+                "pk": pk,
+                "sk": send_sk(plan.campaign_id),
+                "campaign_id": plan.campaign_id,
+                "contact_id": recipient.contact_id,
+                "purpose": plan.purpose,
+                "channel": plan.channel.value,
+                "chunk": chunk.chunk,
+                "consent_event_id": recipient.event_id,
+                "transactional": plan.transactional,
+            }
+            if isinstance(recipient.decision, Included):
+                item |= {"state": CLAIMED, "lease_until": int(now) + LEASE_SECONDS}
+            else:
+                item |= {
+                    "state": SKIPPED,
+                    "reason": recipient.decision.reason.value,
+                    "at": self._svc.clock().isoformat(),
+                }
+            claims.append(Claim((pk, item["sk"]), item))
+        keys = self._repo.claim(
+            claims,
+            condition="attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
+            values={":claimed": CLAIMED, ":now": int(now)},
+        )
+        by_key = {claim.key: claim.item["contact_id"] for claim in claims}
+        return {by_key[key] for key in keys}
+
+    def _send_all(
+        self, plan: CampaignPlan, catalog: TenantCatalog, signer: LinkSigner, to_send: list[Recipient]
+    ) -> list[_Outcome]:
+        if not to_send:
+            return []
+        throttled = False
+
+        def one(recipient: Recipient) -> _Outcome:
+            nonlocal throttled
+            if throttled:
+                return _Outcome(recipient, retry=True)
+            try:
+                return _Outcome(recipient, message_id=self._send_one(plan, catalog, signer, recipient))
+            except RecipientRejected as exc:
+                return _Outcome(recipient, error=exc.code)
+            except RetryableError:
+                throttled = True
+                return _Outcome(recipient, retry=True)
+
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(to_send))) as pool:
+            outcomes = list(pool.map(one, to_send))
+        if throttled:
+            self._state.paused_until = time.monotonic() + PAUSE_SECONDS
+        return outcomes
+
+    def _send_one(self, plan: CampaignPlan, catalog: TenantCatalog, signer: LinkSigner, recipient: Recipient) -> str:
+        address = address_of(recipient, plan.channel)
+        profile = recipient.profile
+        if address is None or profile is None:  # the filter already excluded these; a guard, not a path
+            raise RecipientRejected("No address", code="no_address")
+        tenant = catalog.tenant
+        locale = resolve_locale(profile.locale, list(plan.content), tenant.default_locale)
+        content = plan.content[locale]
+        values: dict[str, str | None] = {
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "tenant": tenant.name,
+        }
+        if plan.channel is Channel.SMS:
+            text = render(content.text, values).strip()
+            if plan.unsubscribe_link:  # the hint in the recipient's own language, whatever the content's
+                own = resolve_locale(profile.locale, SUPPORTED_LOCALES, tenant.default_locale)
+                text = f"{text}\n{sms_opt_out_hint(catalog, own)}"
+            return self._sms.send(address, text, transactional=plan.transactional)
+
+        unsubscribe_url = signer.unsubscribe(recipient.contact_id, plan.purpose, Channel.EMAIL, plan.campaign_id)
+        preference_url = signer.preferences(recipient.contact_id)
+        values |= {"unsubscribe_url": unsubscribe_url, "preferences_url": preference_url}
+        subject = render(content.subject or plan.name, values, one_line=True)
+        text = render(content.text, values)
+        html = render(content.html, values, escape_html=True) if content.html else None
+        headers = {HEADER_TENANT: plan.tenant_id, HEADER_CAMPAIGN: plan.campaign_id}
+        if plan.unsubscribe_link:
+            purpose = catalog.purposes.get(plan.purpose)
+            purpose_name = (
+                (purpose.names.get(locale) or next(iter(purpose.names.values()), plan.purpose))
+                if purpose
+                else plan.purpose
+            )
+            footer_text, footer_html = campaign_footer(
+                locale if locale in SUPPORTED_LOCALES else tenant.default_locale,
+                tenant_name=tenant.name,
+                purpose_name=purpose_name,
+                unsubscribe_url=unsubscribe_url,
+                preference_url=preference_url,
+                privacy_policy_url=tenant.privacy_policy_url,
+                transactional=plan.transactional,
+            )
+            text = f"{text.rstrip()}\n{footer_text}"
+            html = with_footer(html, footer_html) if html is not None else None
+            headers |= list_unsubscribe_headers(unsubscribe_url)
+        message = OutgoingEmail(
+            sender=formataddr((tenant.name, self._svc.settings.sender_email)),
+            to=address,
+            subject=subject,
+            text=text,
+            html=html,
+            headers=headers,
+        )
+        tags = {TAG_TENANT: plan.tenant_id, TAG_CAMPAIGN: plan.campaign_id, TAG_CONTACT: recipient.contact_id}
+        return self._email.send(message, tags)
+
+    def _record(
+        self, plan: CampaignPlan, chunk: RecipientChunk, outcomes: list[_Outcome], result: ChunkResult, at: str
+    ) -> None:
+        puts: list[dict[str, Any]] = []
+        releases = []
+        for outcome in outcomes:
+            recipient = outcome.recipient
+            pk = contact_pk(plan.tenant_id, recipient.contact_id)
+            if outcome.retry:
+                releases.append((pk, send_sk(plan.campaign_id)))
+                result.released += 1
+                continue
+            record: dict[str, Any] = {
+                "pk": pk,
+                "sk": send_sk(plan.campaign_id),
+                "campaign_id": plan.campaign_id,
+                "contact_id": recipient.contact_id,
+                "purpose": plan.purpose,
+                "channel": plan.channel.value,
+                "chunk": chunk.chunk,
+                "consent_event_id": recipient.event_id,
+                "transactional": plan.transactional,
+                "at": at,
+            }
+            if outcome.message_id is not None:
+                minor = isinstance(recipient.decision, Included) and recipient.decision.minor
+                record |= {
+                    "state": SENT,
+                    "provider": "sns" if plan.channel is Channel.SMS else "ses",
+                    "provider_message_id": outcome.message_id,
+                    "minor": minor or None,
+                }
+                result.sent += 1
+                result.minors += int(minor)
+            else:
+                record |= {"state": FAILED, "error": outcome.error}
+                result.failed += 1
+            puts.append(record)
+        self._repo.batch_write(puts, releases)
+        counts = {
+            "n_sent": result.sent,
+            "n_failed": result.failed,
+            "n_skipped": sum(result.skipped.values()),
+            "n_minors": result.minors,
+            "n_duplicates": result.duplicates,
+            **{f"n_skip_{reason}": n for reason, n in result.skipped.items()},
+        }
+        self._repo.add_counts(plan.tenant_id, plan.campaign_id, counts)
+
+
+def keys_signer(svc: Services, catalog: TenantCatalog, plan: CampaignPlan, keys: TenantKeys) -> LinkSigner:
+    base_url = (plan.base_url or svc.settings.public_base_url).rstrip("/")
+    return LinkSigner(keys, current_key_version(catalog.tenant), base_url)
+
+
+def sms_opt_out_hint(catalog: TenantCatalog, locale: str) -> str:
+    """The tenant's own opt-out hint for the locale, else the standard one."""
+    return catalog.tenant.sms_opt_out_hints.get(locale) or messages(locale)["sms_opt_out_hint"]

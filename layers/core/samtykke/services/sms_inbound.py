@@ -1,0 +1,486 @@
+"""Inbound SMS from every provider (Twilio, Vonage, AWS End User Messaging): STOP, START and HELP.
+
+One service for all three entry points. For a message that is a keyword (`domain/sms_keywords.py`):
+- **opt-out** withdraws the sender's SMS consents (every SMS purpose, or the keyword's one purpose) through
+  `Ledger.write`, with the suppression of the number (reason `sms_stop`) in the same transaction. A number that
+  belongs to no contact is suppressed all the same, on its blind-indexed address item, so a later import or
+  signup cannot message it.
+- **opt-in** lifts the `sms_stop` suppressions that the keyword covers and grants again the SMS consents that
+  the contact had withdrawn (or the keyword's purpose), with source `sms-keyword`.
+- **help** only answers.
+The log's actor is the provider (`sms_provider`, id = provider) on behalf of the contact; the evidence holds the
+keyword, the provider's message id and the time.
+
+Each provider message id is processed once: powertools idempotency, with its records in the tenant's own
+partition of our table (`pk = T#{tenant}#SMSINBOUND`, `sk` = a hash of provider and message id, `expires_at` for
+DynamoDB TTL). A redelivery gets the first delivery's answer and changes nothing.
+
+Everything that can refuse a message (unknown tenant, malformed number) is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
+from pydantic import ValidationError
+
+from samtykke.adapters import aws
+from samtykke.adapters.crypto import TenantKeys
+from samtykke.adapters.secrets import SecretBox, SecretUnreadable
+from samtykke.adapters.sms_repository import SmsRepository
+from samtykke.domain.addresses import normalise_phone
+from samtykke.domain.age import is_minor
+from samtykke.domain.consent import (
+    ActorType,
+    AddressKind,
+    Channel,
+    ConsentStatus,
+    EventType,
+    LegalBasis,
+    capture_status,
+)
+from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
+from samtykke.domain.errors import Forbidden, NotFound, RetryableError, SamtykkeError
+from samtykke.domain.sms_keywords import KeywordAction, KeywordMatch, match_keyword, with_provider_verdict
+from samtykke.domain.sms_signatures import (
+    VonageSignatureMethod,
+    verify_twilio,
+    verify_vonage,
+    vonage_timestamp_fresh,
+)
+from samtykke.domain.suppression import SuppressionReason, suppression_key
+from samtykke.models.catalog import Purpose
+from samtykke.models.consent import Actor, Evidence, TextRef
+from samtykke.models.sms import AwsInboundSms, SmsProvider
+from samtykke.observability import logger
+from samtykke.services.catalog import TenantCatalog
+from samtykke.services.context import Services, services
+from samtykke.services.ledger import ContactNotFound, ContactTarget, Ledger, LoadedContact, StateChange
+from samtykke.services.sms_config import SmsConfig, SmsConfigCache, inbound_number, secret_name
+from samtykke.templates import messages
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+SOURCE = "sms-keyword"
+# AWS End User Messaging writes numbers in E.164, so the country only matters for a malformed one.
+DEFAULT_NUMBER_COUNTRY = "DK"
+IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than any provider retries a delivery
+SMS_ALL = suppression_key(Channel.SMS)
+PHONE = AddressKind.PHONE
+
+
+class SignatureMissing(Forbidden):
+    code = "signature_missing"
+
+
+class InvalidSignature(Forbidden):
+    code = "invalid_signature"
+
+
+class StaleTimestamp(Forbidden):
+    code = "stale_timestamp"
+
+
+class ProviderNotConfigured(Forbidden):
+    code = "sms_provider_not_configured"
+
+
+class UnknownNumber(NotFound):
+    code = "unknown_destination_number"
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """One inbound message, whichever provider delivered it."""
+
+    provider: SmsProvider
+    tenant_id: str
+    message_id: str
+    sender: str
+    body: str
+    sent_at: datetime | None = None
+    opt_out_type: str | None = None  # Twilio Advanced Opt-Out's own verdict: STOP, START or HELP
+
+
+@dataclass(frozen=True)
+class SmsOutcome:
+    action: KeywordAction
+    reply: str | None  # the localised confirmation to send back, if any
+    events: int = 0  # consent-log events written
+
+
+@dataclass(frozen=True)
+class _Plan:
+    message: InboundSms
+    match: KeywordMatch
+    phone: str
+    catalog: TenantCatalog
+    keys: TenantKeys
+
+
+@dataclass
+class _Effect:
+    events: int = 0
+    locale: str | None = None
+
+
+@dataclass
+class SmsInbox:
+    """The inbound-SMS use cases, with the per-container caches they keep. `sms_inbox()` builds the real one."""
+
+    svc: Services
+    config: SmsConfigCache = field(init=False)
+    _idempotency: IdempotencyConfig = field(init=False)
+    _stores: dict[str, DynamoDBPersistenceLayer] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.config = SmsConfigCache(SmsRepository(self.svc.settings.table_name))
+        self._idempotency = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS, hash_function="sha256")
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        """Lets idempotency expire an in-progress record when an invocation times out."""
+        self._idempotency.register_lambda_context(context)
+
+    # --- signatures ---------------------------------------------------------------------------------
+
+    def _provider_secret(self, tenant_id: str, provider: SmsProvider, *, fresh: bool) -> tuple[str, SmsConfig]:
+        catalog = self.svc.catalogs.get(tenant_id)
+        config = self.config.get(tenant_id, fresh=fresh)
+        item = config.providers.get(provider.value)
+        if item is None:
+            if not fresh:
+                return self._provider_secret(tenant_id, provider, fresh=True)
+            raise ProviderNotConfigured(f"This tenant has no {provider.value} secret")
+        box = SecretBox(self.svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob))
+        try:
+            return box.open(secret_name(provider.value), item["sealed_secret"]), config
+        except SecretUnreadable as exc:
+            raise ProviderNotConfigured(f"This tenant's {provider.value} secret cannot be read; set it again") from exc
+
+    def verify_twilio(
+        self,
+        tenant_id: str,
+        url: str,
+        params: dict[str, list[str]],
+        signature: str | None,
+        signature_settings: str | None,
+    ) -> None:
+        if not signature:
+            raise SignatureMissing("X-Twilio-Signature is missing")
+        for fresh in (False, True):  # a secret rotated in the last seconds: reload once before refusing
+            token, _ = self._provider_secret(tenant_id, SmsProvider.TWILIO, fresh=fresh)
+            if verify_twilio(token, url, params, signature, signature_settings=signature_settings):
+                return
+        raise InvalidSignature("X-Twilio-Signature does not match this request")
+
+    def verify_vonage(self, tenant_id: str, params: dict[str, str], now: float) -> None:
+        if not params.get("sig"):
+            raise SignatureMissing("The webhook is not signed (no `sig`)")
+        for fresh in (False, True):
+            secret, config = self._provider_secret(tenant_id, SmsProvider.VONAGE, fresh=fresh)
+            method = VonageSignatureMethod(
+                config.providers[SmsProvider.VONAGE.value].get("signature_method", "md5hash")
+            )
+            if verify_vonage(secret, params, method):
+                break
+        else:
+            raise InvalidSignature("`sig` does not match this request")
+        if not vonage_timestamp_fresh(params.get("timestamp"), now):
+            raise StaleTimestamp("The signed timestamp is too old, or in the future")
+
+    def tenant_for_number(self, destination: str) -> str:
+        """The tenant an inbound number (E.164) is registered to."""
+        tenant_id = self.config.repo.tenant_for_number(destination)
+        if tenant_id is None:
+            raise UnknownNumber("No tenant has registered that number")
+        return tenant_id
+
+    # --- the effect ---------------------------------------------------------------------------------
+
+    def receive(self, message: InboundSms) -> SmsOutcome:
+        """Applies a verified inbound message. Every check that can refuse it runs before any write."""
+        catalog = self.svc.catalogs.get(message.tenant_id)
+        config = self.config.get(message.tenant_id)
+        match = with_provider_verdict(match_keyword(message.body, config.tenant_keywords()), message.opt_out_type)
+        if match.action is KeywordAction.NONE:
+            return SmsOutcome(KeywordAction.NONE, None)
+        plan = _Plan(
+            message=message,
+            match=match,
+            phone=normalise_phone(message.sender, catalog.tenant.country),
+            catalog=catalog,
+            keys=self.svc.keyring.tenant_keys(message.tenant_id, catalog.root_key_blob),
+        )
+        if match.action is KeywordAction.HELP:
+            return SmsOutcome(KeywordAction.HELP, self._reply(plan, self._contact_locale(plan)))
+        delivery = {"provider": message.provider.value, "message_id": message.message_id}
+        try:
+            result: dict[str, Any] = self._once(message.tenant_id)(delivery=delivery, plan=plan)
+        except IdempotencyAlreadyInProgressError as exc:
+            raise RetryableError("This message is being processed; retry shortly", code="in_progress") from exc
+        except IdempotencyPersistenceLayerError as exc:
+            raise RetryableError("The service is busy; retry shortly", code="throttled") from exc
+        return SmsOutcome(KeywordAction(result["action"]), result.get("reply"), int(result.get("events", 0)))
+
+    def _once(self, tenant_id: str) -> Callable[..., dict[str, Any]]:
+        store = self._stores.get(tenant_id)
+        if store is None:
+            store = self._stores[tenant_id] = DynamoDBPersistenceLayer(
+                table_name=self.svc.settings.table_name,
+                key_attr="pk",
+                sort_key_attr="sk",
+                static_pk_value=f"T#{tenant_id}#SMSINBOUND",
+                expiry_attr="expires_at",
+                boto3_client=aws.dynamodb(),
+            )
+        once: Callable[..., dict[str, Any]] = idempotent_function(
+            self._apply,
+            data_keyword_argument="delivery",
+            persistence_store=store,
+            config=self._idempotency,
+            key_prefix="sms-keyword",
+        )
+        return once
+
+    def _apply(self, *, delivery: dict[str, str], plan: _Plan) -> dict[str, Any]:
+        effect = self._opt_out(plan) if plan.match.action is KeywordAction.OPT_OUT else self._opt_in(plan)
+        return {"action": plan.match.action.value, "reply": self._reply(plan, effect.locale), "events": effect.events}
+
+    def _opt_out(self, plan: _Plan) -> _Effect:
+        tenant_id, blind = plan.catalog.tenant.tenant_id, plan.keys.blind_index(PHONE.value, plan.phone)
+        key = suppression_key(Channel.SMS, plan.match.purpose)
+        record = self._suppression_record(plan)
+        contact = self._owner(plan, blind)
+        effect = _Effect()
+        in_transaction = False
+        if contact is not None:
+            scope = plan.match.purpose
+
+            def withdraw(current: LoadedContact) -> list[StateChange]:
+                return [
+                    StateChange(
+                        purpose,
+                        channel,
+                        EventType.WITHDRAW,
+                        ConsentStatus.WITHDRAWN,
+                        LegalBasis.WITHDRAWN,
+                        SOURCE,
+                        state.text,
+                    )
+                    for (purpose, channel), state in sorted(current.states.items())
+                    if channel is Channel.SMS
+                    and (scope is None or purpose == scope)
+                    and state.status is not ConsentStatus.WITHDRAWN
+                ]
+
+            in_transaction = contact.blind_indexes.get(PHONE) == blind
+            target = ContactTarget(
+                contact_id=contact.contact_id, suppressions=[(PHONE, key, record)] if in_transaction else []
+            )
+            result = Ledger(self.svc, plan.keys).write(target, withdraw, self._actor(plan), self._evidence(plan))
+            effect = _Effect(len(result.events), result.contact.profile.locale)
+            in_transaction = in_transaction and bool(result.events)
+        if not in_transaction:
+            self.svc.repo.set_address_suppression(tenant_id, PHONE.value, blind, key, record)
+        return effect
+
+    def _opt_in(self, plan: _Plan) -> _Effect:
+        tenant_id, blind = plan.catalog.tenant.tenant_id, plan.keys.blind_index(PHONE.value, plan.phone)
+        address = self.svc.repo.get_address(tenant_id, PHONE.value, blind) or {}
+        current: dict[str, dict[str, Any]] = address.get("suppressions") or {}
+        stopped = {k for k, r in current.items() if k.startswith(f"{Channel.SMS.value}#") and _is_sms_stop(r)}
+        scope = plan.match.purpose
+        adds: list[tuple[str, dict[str, Any]]] = []
+        if scope is None:
+            lifts = sorted(stopped, key=lambda k: k != SMS_ALL)  # the blanket STOP first
+        else:
+            lifts = [k for k in (suppression_key(Channel.SMS, scope), SMS_ALL) if k in stopped]
+            if SMS_ALL in stopped:  # "START NEWS" after "STOP": everything else stays stopped
+                adds = [
+                    (key, current[SMS_ALL])
+                    for purpose in self._sms_purposes(plan.catalog)
+                    if purpose.purpose_id != scope
+                    and (key := suppression_key(Channel.SMS, purpose.purpose_id)) not in current
+                ]
+        # More suppressed before, less after: a failure half way never lets a message through that should not be.
+        for key, record in adds:
+            self.svc.repo.set_address_suppression(tenant_id, PHONE.value, blind, key, record)
+        contact = self._owner(plan, blind)
+        effect = _Effect()
+        done: set[str] = set()
+        if contact is not None:
+            minor = is_minor(contact.profile.birth_date, plan.catalog.tenant.country, self.svc.clock().date())
+            in_transaction = lifts[:1] if contact.blind_indexes.get(PHONE) == blind else []
+            result = Ledger(self.svc, plan.keys).write(
+                ContactTarget(contact_id=contact.contact_id, suppressions=[(PHONE, k, None) for k in in_transaction]),
+                lambda c: self._grants(plan, c, minor),
+                self._actor(plan),
+                self._evidence(plan),
+            )
+            effect = _Effect(len(result.events), result.contact.profile.locale)
+            if result.events:
+                done = set(in_transaction)
+        for key in lifts:
+            if key not in done:
+                self.svc.repo.set_address_suppression(tenant_id, PHONE.value, blind, key, None)
+        return effect
+
+    def _grants(self, plan: _Plan, contact: LoadedContact, minor: bool) -> list[StateChange]:
+        scope = plan.match.purpose
+        changes = []
+        for (purpose_id, channel), state in sorted(contact.states.items()):
+            if channel is not Channel.SMS or (scope is not None and purpose_id != scope):
+                continue
+            purpose = plan.catalog.purposes.get(purpose_id)
+            if state.status is ConsentStatus.WITHDRAWN and _messages_by_sms(purpose):
+                changes.append(self._grant(purpose_id, minor, state.text, purpose))
+        if scope is not None and (scope, Channel.SMS) not in contact.states:
+            purpose = plan.catalog.purposes.get(scope)
+            if _messages_by_sms(purpose):
+                changes.append(self._grant(scope, minor, self._current_text(plan, scope, contact), purpose))
+        return changes
+
+    @staticmethod
+    def _grant(purpose_id: str, minor: bool, text: TextRef | None, purpose: Purpose | None) -> StateChange:
+        double_opt_in = purpose.double_opt_in if purpose else False
+        status = capture_status(channel=Channel.SMS, double_opt_in=double_opt_in, is_minor=minor)
+        return StateChange(purpose_id, Channel.SMS, EventType.GRANT, status, LegalBasis.CONSENT, SOURCE, text)
+
+    @staticmethod
+    def _current_text(plan: _Plan, purpose_id: str, contact: LoadedContact) -> TextRef | None:
+        catalog = plan.catalog
+        locales = catalog.text_locales(purpose_id)
+        if not locales:
+            return None
+        locale = resolve_locale(contact.profile.locale, locales, catalog.tenant.default_locale)
+        text = catalog.text(purpose_id, locale)
+        if text is None:
+            return None
+        return TextRef(purpose_id=purpose_id, locale=text.locale, version=text.version, sha256=text.sha256)
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    def _owner(self, plan: _Plan, blind: str) -> LoadedContact | None:
+        """The contact the number belongs to, if any (an erased contact counts as none)."""
+        contact_id = self.svc.repo.find_contact_id(plan.catalog.tenant.tenant_id, PHONE.value, blind)
+        if contact_id is None:
+            return None
+        try:
+            return Ledger(self.svc, plan.keys).load(contact_id)
+        except ContactNotFound:
+            return None
+
+    def _contact_locale(self, plan: _Plan) -> str | None:
+        contact = self._owner(plan, plan.keys.blind_index(PHONE.value, plan.phone))
+        return contact.profile.locale if contact else None
+
+    @staticmethod
+    def _sms_purposes(catalog: TenantCatalog) -> list[Purpose]:
+        return [p for p in catalog.purposes.values() if Channel.SMS in p.channels]
+
+    def _actor(self, plan: _Plan) -> Actor:
+        return Actor(type=ActorType.SMS_PROVIDER, id=plan.message.provider.value, on_behalf_of=ActorType.CONTACT)
+
+    def _evidence(self, plan: _Plan) -> Evidence:
+        keyword = plan.match.keyword
+        return Evidence(
+            at=plan.message.sent_at or self.svc.clock(),
+            note=f"SMS keyword received through {plan.message.provider.value}",
+            keyword=keyword.text if keyword else None,
+            provider_message_id=plan.message.message_id,
+        )
+
+    def _suppression_record(self, plan: _Plan) -> dict[str, Any]:
+        keyword = plan.match.keyword
+        return {
+            "reason": SuppressionReason.SMS_STOP.value,
+            "at": self.svc.clock().isoformat(),
+            "source": SOURCE,
+            "provider": plan.message.provider.value,
+            "keyword": keyword.text if keyword else None,
+        }
+
+    def _reply(self, plan: _Plan, contact_locale: str | None) -> str | None:
+        if plan.message.opt_out_type:  # Twilio's Advanced Opt-Out has sent its own confirmation already
+            return None
+        tenant = plan.catalog.tenant
+        locale = resolve_locale(contact_locale or plan.match.locale, SUPPORTED_LOCALES, tenant.default_locale)
+        m = messages(locale)
+        kind = {KeywordAction.OPT_OUT: "stop", KeywordAction.OPT_IN: "start", KeywordAction.HELP: "help"}[
+            plan.match.action
+        ]
+        purpose = plan.catalog.purposes.get(plan.match.purpose) if plan.match.purpose else None
+        if purpose is not None and kind != "help":
+            name = purpose.names.get(locale) or purpose.names.get("en") or purpose.purpose_id
+            return m[f"sms_{kind}_scoped_reply"].format(tenant=tenant.name, purpose=name)
+        return m[f"sms_{kind}_reply"].format(tenant=tenant.name)
+
+
+def _is_sms_stop(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("reason") == SuppressionReason.SMS_STOP.value
+
+
+def _messages_by_sms(purpose: Purpose | None) -> bool:
+    return purpose is not None and purpose.active and Channel.SMS in purpose.channels
+
+
+def receive_end_user_messaging(inbox: SmsInbox, message: str, published_at: str | None) -> dict[str, Any]:
+    """One SNS notification from AWS End User Messaging two-way SMS.
+
+    A message that can never succeed (malformed, an unregistered number, a malformed sender) is logged with its
+    code and dropped, since retrying cannot help; a transient fault raises, so that Lambda retries the delivery.
+    """
+    try:
+        inbound = AwsInboundSms.model_validate_json(message)
+    except ValidationError:
+        logger.warning("Inbound SMS notification is malformed", extra={"error_code": "malformed_message"})
+        return {"status": 400, "code": "malformed_message"}
+    try:
+        tenant_id = inbox.tenant_for_number(inbound_number(inbound.destinationNumber, DEFAULT_NUMBER_COUNTRY))
+        outcome = inbox.receive(
+            InboundSms(
+                provider=SmsProvider.AWS,
+                tenant_id=tenant_id,
+                message_id=inbound.inboundMessageId,
+                sender=inbound.originationNumber,
+                body=inbound.messageBody,
+                sent_at=_published(published_at),
+            )
+        )
+    except RetryableError:
+        raise
+    except SamtykkeError as exc:
+        logger.warning(
+            "Inbound SMS refused",
+            extra={"error_code": exc.code, "provider_message_id": inbound.inboundMessageId},
+        )
+        return {"status": exc.status, "code": exc.code}
+    return {"status": 200, "action": outcome.action.value, "events": outcome.events}
+
+
+def _published(timestamp: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(timestamp) if timestamp else None
+    except ValueError:
+        return None
+
+
+_inbox: list[SmsInbox] = []
+
+
+def sms_inbox() -> SmsInbox:
+    """The container's inbox, built once for the container's `services()` (and again whenever those are rebuilt)."""
+    svc = services()
+    if not _inbox or _inbox[0].svc is not svc:
+        _inbox[:] = [SmsInbox(svc)]
+    return _inbox[0]
