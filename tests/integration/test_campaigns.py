@@ -219,14 +219,14 @@ def test_a_campaign_to_1000_mixed_contacts_reaches_exactly_those_with_a_valid_ba
     message_ids = {m["to"][0]: m["message_id"] for m in outbox}
     for person in groups["included"][:25] + groups["minor"][:5]:
         pk = contact_pk(tenant.tenant_id, person.contact_id)
-        record = svc.repo.get(pk, f"MSG#{campaign_id}", consistent=True)
+        record = svc.repo.get(pk, f"SEND#{campaign_id}", consistent=True)
         state = svc.repo.get(pk, "STATE#e-marketing#email", consistent=True)
         assert record is not None
         assert state is not None
         assert record["state"] == "sent"
         assert record["consent_event_id"] == state["event_id"]
-        assert record["provider_message_id"] == message_ids[(person.email or "").lower()]
-        assert record["at"]
+        assert record["message_id"] == message_ids[(person.email or "").lower()]
+        assert record["sent_at"]
 
     # And the calls stay within 10% of the floor that the batch limits set
     eligible, queued = 550, counts["queued"]
@@ -306,6 +306,23 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_after_the_bounded_receiv
     assert pump.depth(queue.url) == 0
     dead = pump.sqs.receive_message(QueueUrl=queue.dlq_url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in dead] == ['{"tenant_id": "acme", "contacts": "not a list"}']
+
+
+def test_the_consumers_drop_stale_work_and_report_only_unreadable_records_as_failed(
+    aws: Resources, invoke: Invoke
+) -> None:
+    from tests.conftest import load_event
+
+    # A chunk and a dispatch step for a campaign that does not exist: dropped, not retried
+    chunk = load_event("sqs/campaign_chunk.json")
+    assert invoke("campaign_sender", chunk) == {"batchItemFailures": []}
+    assert invoke("campaign_dispatch", load_event("sqs/campaign_dispatch.json")) == {"batchItemFailures": []}
+
+    # A record that is not a chunk: reported failed, so SQS retries it and, in the end, dead-letters it
+    broken = copy.deepcopy(chunk)
+    broken["Records"][0]["body"] = '{"tenant_id": "acme"'
+    message_id = broken["Records"][0]["messageId"]
+    assert invoke("campaign_sender", broken) == {"batchItemFailures": [{"itemIdentifier": message_id}]}
 
 
 def test_throttling_slows_the_sender_and_nothing_is_sent_twice(
@@ -466,10 +483,10 @@ def test_an_sms_campaign_ends_with_the_opt_out_hint_and_a_stop_excludes_the_numb
 ) -> None:
     from tests.conftest import load_event
 
-    # Given three SMS subscribers, one of whom replies STOP through the End User Messaging topic
+    # Given four SMS subscribers, one of whom replies STOP through the End User Messaging topic
     people = [
         Person(phone=f"+45201234{i:02d}", channel=Channel.SMS, first_name=f"S{i}", locale=locale)
-        for i, locale in enumerate(("da", "sv", "de"))
+        for i, locale in enumerate(("da", "sv", "de", "sv"))
     ]
     seed(svc, tenant.tenant_id, people)
     number = "+4570202020"
@@ -479,6 +496,9 @@ def test_an_sms_campaign_ends_with_the_opt_out_hint_and_a_stop_excludes_the_numb
     message = stop["Records"][0]["Sns"]
     message["Message"] = message["Message"].replace("+4520123456", "+4520123401")
     invoke("sms_inbound", stop)
+    # And a Swedish opt-out hint of the tenant's own
+    hints = {"sms_opt_out_hints": {"sv": "Sluta? Svara STOPP"}}
+    assert admin("PATCH", "/v1/admin/settings", json_body=hints)["statusCode"] == 200
     campaign_id = create(
         admin,
         channel="sms",
@@ -490,12 +510,34 @@ def test_an_sms_campaign_ends_with_the_opt_out_hint_and_a_stop_excludes_the_numb
     send_and_drain(admin, pump, campaign_id)
 
     # Then the STOP excluded the number, and every SMS ends with the tenant's hint in the recipient's language
-    assert (report["included"], report["excluded"]) == (2, 1)
-    assert set(report["excluded_by_reason"]) <= {"withdrawn", "suppressed_sms_stop"}
+    assert (report["included"], report["excluded_by_reason"]) == (3, {"withdrawn": 1})
     sms = {m["to"][0]: m["text"] for m in read_outbox() if m["channel"] == "sms"}
-    assert set(sms) == {"+4520123400", "+4520123402"}
-    assert sms["+4520123400"] == "Hej S0: 20% i dag\nAfmeld: svar STOP"
-    assert sms["+4520123402"].endswith("\nAbmelden: STOPP senden")  # German contact, content falls back to da
+    assert sms == {
+        "+4520123400": "Hej S0: 20% i dag\nAfmeld: svar STOP",
+        "+4520123402": "Hej S2: 20% i dag\nAbmelden: STOPP senden",  # no German content: Danish, with a German hint
+        "+4520123403": "Hej S3: 20% idag\nSluta? Svara STOPP",
+    }
+
+
+def test_a_segment_narrows_the_audience_by_language_and_by_other_granted_purposes(
+    aws: Resources, svc: Services, tenant: TenantFixture, admin: Callable[..., dict[str, Any]], pump: QueuePump
+) -> None:
+    # Given subscribers in two languages, some of whom also agreed to sales and service by email
+    people = [Person(email=f"seg{i}@example.dk", locale=("da", "en")[i % 2]) for i in range(4)]
+    seed(svc, tenant.tenant_id, people)
+    seed(
+        svc, tenant.tenant_id, [Person(email=p.email, purpose="sales-and-service", locale=p.locale) for p in people[:2]]
+    )
+
+    # When a campaign is narrowed to English speakers who also agreed to sales and service
+    campaign_id = create(admin, segment={"locales": ["en"], "interests": ["sales-and-service"]})
+    report = body(admin("POST", f"/v1/admin/campaigns/{campaign_id}/dry-run"))
+    send_and_drain(admin, pump, campaign_id)
+
+    # Then only seg1 is in it, and the others are out of the segment, which carries no fine
+    assert (report["included"], report["excluded_by_reason"]) == (1, {"not_in_segment": 3})
+    assert report["fine_exposure"]["amount"] == 0
+    assert [a for m in read_outbox() for a in m["to"]] == ["seg1@example.dk"]
 
 
 def test_every_failure_path_is_a_coded_4xx_and_writes_nothing(

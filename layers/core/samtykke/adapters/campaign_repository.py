@@ -3,10 +3,13 @@
 | item | pk | sk |
 | --- | --- | --- |
 | a campaign (content, status, counters, dispatch position) | `T#{tenant}#CAMPAIGN#{campaign}` | `META` |
-| a send claim / send record (one per campaign and contact) | `T#{tenant}#C#{contact}` | `MSG#{campaign}` |
+| a send claim / send record (one per campaign and contact) | `T#{tenant}#C#{contact}` | `SEND#{campaign}` |
 
-Send records sort before `PROFILE`, so the ledger's "profile and current states" Query (`sk >= PROFILE`) never reads
-them. Every call here is a batch where DynamoDB has one: BatchGetItem (100 keys), BatchWriteItem (25 items),
+Campaign ids are time-ordered, so a contact's send records read back oldest first (the Art. 15 export lists them).
+They sort between `PROFILE` and `STATE#`, so the ledger's "profile and current states" Query (`sk >= PROFILE`) reads
+them too: about 400 bytes per campaign the contact was in.
+
+Every call here is a batch where DynamoDB has one: BatchGetItem (100 keys), BatchWriteItem (25 items),
 TransactWriteItems (100 actions) for claims, and ADD for counters.
 """
 
@@ -41,7 +44,7 @@ def campaign_pk(tenant_id: str, campaign_id: str) -> str:
 
 
 def send_sk(campaign_id: str) -> str:
-    return f"MSG#{campaign_id}"
+    return f"SEND#{campaign_id}"
 
 
 def _backoff(attempt: int) -> None:

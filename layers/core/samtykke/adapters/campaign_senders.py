@@ -10,6 +10,7 @@ Errors are sorted three ways, so the sender can tell what to do with the recipie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -51,8 +52,12 @@ def _sorted_errors() -> Iterator[None]:
         raise RetryableError(f"The provider refused the send ({code}); retry", code="provider_unavailable") from exc
 
 
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.@-]{1,256}$")
+
+
 def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Name": name, "Value": value} for name, value in tags.items() if value]
+    """Message tags SES accepts; a value it would refuse is left out (the headers still name the tenant)."""
+    return [{"Name": name, "Value": value} for name, value in tags.items() if value and _TAG_VALUE.match(value)]
 
 
 class CampaignMailer:

@@ -66,7 +66,7 @@ class EvidenceStore:
         expires_in: int,
         retain_until: datetime | None = None,
     ) -> tuple[str, dict[str, str]]:
-        """A PUT URL that signs Content-Type, Content-Length and x-amz-checksum-sha256 (S3 refuses any other file),
+        """A PUT URL that signs Content-Type, Content-Length and the SHA-256 (S3 refuses any other file),
         and the headers to send with it. `retain_until` also signs the object's own governance retention, which
         overrides the bucket's default (a file that must not outlive its processing)."""
         params: dict[str, Any] = {
@@ -75,8 +75,14 @@ class EvidenceStore:
             "ContentType": content_type,
             "ContentLength": size,
             "ChecksumSHA256": sha256_b64,
+            # S3 wants an integrity header on every upload to an Object Lock bucket (default retention included).
+            "ChecksumAlgorithm": "SHA256",
         }
-        headers = {"Content-Type": content_type, "x-amz-checksum-sha256": sha256_b64}
+        headers = {
+            "Content-Type": content_type,
+            "x-amz-checksum-sha256": sha256_b64,
+            "x-amz-sdk-checksum-algorithm": "SHA256",
+        }
         if retain_until is not None:
             until = retain_until.astimezone(UTC).replace(microsecond=0)
             params |= {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": until}

@@ -192,7 +192,7 @@ class ChunkSender:
                 item |= {
                     "state": SKIPPED,
                     "reason": recipient.decision.reason.value,
-                    "at": self._svc.clock().isoformat(),
+                    "skipped_at": self._svc.clock().isoformat(),
                 }
             claims.append(Claim((pk, item["sk"]), item))
         keys = self._repo.claim(
@@ -307,20 +307,20 @@ class ChunkSender:
                 "chunk": chunk.chunk,
                 "consent_event_id": recipient.event_id,
                 "transactional": plan.transactional,
-                "at": at,
             }
             if outcome.message_id is not None:
                 minor = isinstance(recipient.decision, Included) and recipient.decision.minor
                 record |= {
                     "state": SENT,
                     "provider": "sns" if plan.channel is Channel.SMS else "ses",
-                    "provider_message_id": outcome.message_id,
+                    "message_id": outcome.message_id,
+                    "sent_at": at,
                     "minor": minor or None,
                 }
                 result.sent += 1
                 result.minors += int(minor)
             else:
-                record |= {"state": FAILED, "error": outcome.error}
+                record |= {"state": FAILED, "error": outcome.error, "failed_at": at}
                 result.failed += 1
             puts.append(record)
         self._repo.batch_write(puts, releases)
