@@ -540,6 +540,33 @@ def test_a_segment_narrows_the_audience_by_language_and_by_other_granted_purpose
     assert [a for m in read_outbox() for a in m["to"]] == ["seg1@example.dk"]
 
 
+def test_the_fine_exposure_uses_the_tenants_rate_and_never_guesses_one(
+    aws: Resources, svc: Services, tenant: TenantFixture, admin: Callable[..., dict[str, Any]]
+) -> None:
+    # Given a Swedish tenant (no rate in the table) with one withdrawn subscriber
+    assert admin("PATCH", "/v1/admin/settings", json_body={"country": "SE"})["statusCode"] == 200
+    seed(svc, tenant.tenant_id, [Person(email="gone@example.se", history=(G, W))])
+    campaign_id = create(admin)
+
+    # Then the dry run gives no figure, and says why
+    report = body(admin("POST", f"/v1/admin/campaigns/{campaign_id}/dry-run"))
+    assert report["fine_exposure"] is None
+    assert any("fine_rate" in warning for warning in report["warnings"])
+
+    # When the tenant sets its own rate, the dry run uses it
+    rate = {"currency": "SEK", "per_recipient": 200, "minimum": 15000}
+    assert admin("PATCH", "/v1/admin/settings", json_body={"fine_rate": rate})["statusCode"] == 200
+    exposure = body(admin("POST", f"/v1/admin/campaigns/{campaign_id}/dry-run"))["fine_exposure"]
+    assert (exposure["currency"], exposure["recipients"], exposure["amount"], exposure["source"]) == (
+        "SEK",
+        1,
+        15000,
+        "tenant setting",
+    )
+    bad = admin("PATCH", "/v1/admin/settings", json_body={"fine_rate": {"currency": "kr", "per_recipient": -1}})
+    assert (bad["statusCode"], body(bad)["error"]["code"]) == (422, "validation_failed")
+
+
 def test_every_failure_path_is_a_coded_4xx_and_writes_nothing(
     aws: Resources, svc: Services, tenant: TenantFixture, admin: Callable[..., dict[str, Any]]
 ) -> None:

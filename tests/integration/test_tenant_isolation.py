@@ -142,11 +142,6 @@ def world(
 
 # Found by this matrix in another capability's routes, reported to their owner, and tracked here: the test fails
 # if one of these stops failing (remove it then), and for anything not listed.
-KNOWN_GAPS = {
-    # Lists the evidence files under the caller's tenant for ANY contact id: 200 [] (nothing of B leaks, and the
-    # answer is the same for an id that exists nowhere), where the rule is 404. Fix: look the contact up first.
-    "GET /v1/admin/contacts/{contact_id}/evidence",
-}
 QUERY_VALUES = {"purpose": "sales-and-service", "email": B_EMAIL, "phone": B_PHONE, "channel": "email", "locale": "da"}
 
 
@@ -202,7 +197,7 @@ def test_a_credential_of_tenant_a_never_reaches_anything_of_tenant_b(
     before = _beta_snapshot(staff_api, world)
     beta_values = _beta_values(world)
     credentials = {"alpha owner session": world["alpha_owner"], "alpha owner key": world["alpha"].api_key}
-    checked, failures, gaps = 0, [], set()
+    checked, failures = 0, []
     for method, path, operation in admin_operations():
         params = re.findall(r"\{(\w+)\}", path)
         owned = [p for p in params if p in beta_values]
@@ -219,10 +214,7 @@ def test_a_credential_of_tenant_a_never_reaches_anything_of_tenant_b(
             where = f"{label}: {method} {url} -> {response['statusCode']} {response['body'][:300]}"
             checked += 1
             if owned and response["statusCode"] not in expected:
-                if f"{method} {path}" in KNOWN_GAPS:
-                    gaps.add(f"{method} {path}")
-                else:
-                    failures.append(where)
+                failures.append(where)
             if not owned and response["statusCode"] == 403:
                 failures.append(where)
             sent = f"{example_body(operation)} {required_query(operation)}"
@@ -231,9 +223,6 @@ def test_a_credential_of_tenant_a_never_reaches_anything_of_tenant_b(
                 failures.append(f"{where} LEAKS {leaked}")
     assert not failures, "\n".join(failures)
     assert checked >= 40
-    present = {f"{m} {p}" for m, p, _ in admin_operations()}
-    fixed = (KNOWN_GAPS & present) - gaps
-    assert not fixed, f"fixed now: remove from KNOWN_GAPS: {fixed}"
     assert _beta_snapshot(staff_api, world) == before  # and B is exactly as it was
 
 

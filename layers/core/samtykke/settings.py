@@ -19,8 +19,6 @@ class Settings(BaseModel):
     ses_configuration_set: str = ""
     stage: str = "aws"
     max_body_bytes: int = Field(default=64 * 1024)
-    # How long double opt-in links and pending confirmations live.
-    confirmation_ttl_seconds: int = Field(default=7 * 24 * 3600)
 
 
 @lru_cache(maxsize=1)

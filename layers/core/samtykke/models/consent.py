@@ -81,6 +81,7 @@ class ConsentEvent(BaseModel):
     legal_basis: LegalBasis
     source: str
     text: TextRef | None = None
+    declaration_id: str | None = None  # the lawful-import declaration behind an import event
     actor: Actor
     at: datetime
     evidence: Evidence | None = None

@@ -181,7 +181,8 @@ def capture_consent(
             "t": tenant_id,
             "c": result.contact.contact_id,
             "p": awaiting,
-            "exp": int(svc.clock().timestamp()) + svc.settings.confirmation_ttl_seconds,
+            # The link lives exactly as long as the pending consent it confirms (the tenant's retention setting).
+            "exp": int(svc.clock().timestamp()) + catalog.tenant.pending_ttl_days * 24 * 3600,
         }
         link = f"{public_base_url}/v1/public/confirm/{tokens.sign(keys.signing_key(CONFIRM_USE), CONFIRM_USE, claims)}"
         subject, text, html = confirmation_email(plan.locale, catalog.tenant.name, link)

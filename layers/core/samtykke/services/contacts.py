@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from samtykke.adapters.crypto import TenantKeys
+from samtykke.adapters.repository import contact_pk
 from samtykke.domain.addresses import normalise_email, normalise_phone
 from samtykke.domain.consent import AddressKind
 from samtykke.domain.errors import InvalidInput
@@ -32,6 +33,13 @@ def find_contact_id(svc: Services, tenant_id: str, *, email: str | None, phone: 
     if contact_id is None:
         raise ContactNotFound("No contact has that address")
     return contact_id
+
+
+def require_contact(svc: Services, tenant_id: str, contact_id: str) -> None:
+    """404 unless the tenant has this contact (and it is not erased): one GetItem, no decryption."""
+    profile = svc.repo.get(contact_pk(tenant_id, contact_id), "PROFILE")
+    if profile is None or profile.get("erased"):
+        raise ContactNotFound("No such contact")
 
 
 def _load(svc: Services, tenant_id: str, contact_id: str) -> tuple[TenantKeys, dict[str, Any], list[dict[str, Any]]]:

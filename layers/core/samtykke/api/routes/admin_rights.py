@@ -176,7 +176,9 @@ def attach_event_evidence(
     **guarded(Permission.EVIDENCE_READ),
 )
 def list_contact_evidence(contact_id: str) -> list[EvidenceFile]:
-    files = evidence.files_of(services(), _principal().tenant_id, OwnerKind.CONTACT, contact_id)
+    svc, tenant_id = services(), _principal().tenant_id
+    contacts.require_contact(svc, tenant_id, contact_id)
+    files = evidence.files_of(svc, tenant_id, OwnerKind.CONTACT, contact_id)
     return [evidence.file_view(f) for f in files]
 
 
