@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from samtykke import resources
-from samtykke.resources import FunctionSpec, Grant, QueueSpec, RouteSpec, TableSpec, TopicSpec
+from samtykke.resources import (
+    BucketNotificationSpec,
+    FunctionSpec,
+    Grant,
+    QueueSpec,
+    RouteSpec,
+    ScheduleSpec,
+    TableSpec,
+    TopicSpec,
+)
 
 # The function that authorizes admin routes, and the route prefix that exists only in the local stack.
 AUTHORIZER_FUNCTION = "authorizer"
@@ -17,6 +26,7 @@ LOCAL_ONLY_PATH_PREFIX = "/_local/"
 
 # SQS standard queues accept at most 10 messages per Lambda batch without a batching window.
 _MAX_SQS_BATCH = 10
+S3_NOTIFICATION_EVENTS = frozenset({"s3:ObjectCreated:*", "s3:ObjectRemoved:*"})
 _MAX_RECEIVE_COUNT = 1000
 
 
@@ -31,6 +41,8 @@ class ResourceSpecs:
     topics: tuple[TopicSpec, ...] = resources.TOPICS
     functions: tuple[FunctionSpec, ...] = resources.FUNCTIONS
     routes: tuple[RouteSpec, ...] = resources.ROUTES
+    bucket_notifications: tuple[BucketNotificationSpec, ...] = resources.BUCKET_NOTIFICATIONS
+    schedules: tuple[ScheduleSpec, ...] = resources.SCHEDULES
     _functions_by_name: dict[str, FunctionSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +73,16 @@ class ResourceSpecs:
             self._require_function(AUTHORIZER_FUNCTION, "admin routes")
         for queue in self.queues:
             self._validate_queue(queue)
+        for schedule in self.schedules:
+            self._require_function(schedule.function, f"schedule {schedule.logical_id}")
+        queue_ids = {queue.logical_id for queue in self.queues}
+        for notification in self.bucket_notifications:
+            if notification.queue not in queue_ids:
+                raise SpecError(f"bucket notification {notification.logical_id} names no declared queue")
+            if not set(notification.events) <= S3_NOTIFICATION_EVENTS:
+                raise SpecError(
+                    f"bucket notification {notification.logical_id}: events must be in {S3_NOTIFICATION_EVENTS}"
+                )
         for topic in self.topics:
             if topic.consumer is not None:
                 self._require_function(topic.consumer, f"topic {topic.logical_id}")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from infra.config import ConfigError, DeploymentConfig, ensure_eu_region
@@ -17,6 +23,7 @@ from infra.constructs.logs import LogStore
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.grants import GrantTargets, apply_grants
+from infra.nag import acknowledge
 from infra.specs import AUTHORIZER_FUNCTION, ResourceSpecs
 from samtykke.resources import (
     ENV_EVIDENCE_BUCKET,
@@ -27,6 +34,12 @@ from samtykke.resources import (
     ENV_STAGE,
     ENV_TABLE,
 )
+
+# The S3 notation the specs (and the local stack's moto) use, in CDK's terms.
+_S3_EVENT_TYPES = {"s3:ObjectCreated:*": s3.EventType.OBJECT_CREATED, "s3:ObjectRemoved:*": s3.EventType.OBJECT_REMOVED}
+
+# The id CDK gives the singleton Lambda behind `add_event_notification`.
+BUCKET_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 STAGE = "aws"  # ENV_STAGE: tells application code it runs on AWS rather than in the local stack
 
@@ -110,6 +123,8 @@ class SamtykkeStack(Stack):
         functions = factory.functions
 
         messaging.connect_consumers(functions)
+        self._bucket_notifications(specs, {ENV_EVIDENCE_BUCKET: evidence.bucket}, messaging)
+        self._schedules(specs, functions, messaging)
         api.add_routes(specs.routes, functions, authorizer_function=functions.get(AUTHORIZER_FUNCTION))
         Monitoring(
             self,
@@ -122,6 +137,41 @@ class SamtykkeStack(Stack):
         )
 
         self._outputs(data, evidence, messaging, api)
+
+    def _bucket_notifications(
+        self, specs: ResourceSpecs, buckets: Mapping[str, s3.Bucket], messaging: Messaging
+    ) -> None:
+        """S3 events to queues. CDK adds the queue policy and lets S3 use the queue's KMS key."""
+        for spec in specs.bucket_notifications:
+            destination = s3n.SqsDestination(messaging.queues[spec.queue])
+            for event in spec.events:
+                buckets[spec.bucket].add_event_notification(
+                    _S3_EVENT_TYPES[event], destination, s3.NotificationKeyFilter(prefix=spec.prefix)
+                )
+        handler = self.node.try_find_child(BUCKET_NOTIFICATIONS_HANDLER)
+        if handler is not None:
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM4",
+                "CDK's own custom resource that applies bucket notification configuration at deploy time; its role "
+                "has only the managed basic-execution policy (logs) plus s3:PutBucketNotification.",
+                finding="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            )
+
+    def _schedules(self, specs: ResourceSpecs, functions: Mapping[str, lambda_.Function], messaging: Messaging) -> None:
+        for spec in specs.schedules:
+            target = events_targets.LambdaFunction(
+                functions[spec.function],
+                retry_attempts=2,
+                dead_letter_queue=messaging.schedule_dead_letter_queue(spec.logical_id),
+            )
+            events.Rule(
+                self,
+                spec.logical_id,
+                description=spec.description or None,
+                schedule=events.Schedule.expression(spec.expression),
+                targets=[target],
+            )
 
     def _ses_send_resources(self, config: DeploymentConfig, configuration_set_name: str) -> list[str]:
         identities = dict.fromkeys((config.ses_identity, config.sender_email))  # a domain and its address

@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.nag import acknowledge
+from samtykke.domain.uploads import EXPORTS_PREFIX, IMPORTS_PREFIX
 
 _TLS_1_2 = 1.2
 
@@ -69,7 +70,13 @@ class EvidenceStore(Construct):
                 s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(retention_days),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
-                )
+                ),
+                # Large DSAR exports are fetched through a 15-minute link; nothing needs them a day later.
+                s3.LifecycleRule(prefix=EXPORTS_PREFIX, expiration=Duration.days(1)),
+                # An import's CSV is deleted when the import completes; this catches abandoned ones.
+                s3.LifecycleRule(
+                    prefix=IMPORTS_PREFIX, expiration=Duration.days(8), noncurrent_version_expiration=Duration.days(1)
+                ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -130,6 +130,18 @@ class Messaging(Construct):
             if spec.consumer is not None
         }
 
+    def schedule_dead_letter_queue(self, logical_id: str) -> sqs.Queue:
+        """A DLQ for an EventBridge schedule's target (alarmed like the others). EventBridge writes to it, so it
+        may use the queues' key."""
+        queue = self.dead_letter_queues[logical_id] = self._dead_letter_queue(logical_id)
+        self._allow_service_to_use_key("events.amazonaws.com")
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is an EventBridge target's dead-letter queue; cdk-nag recognises only SQS redrive DLQs.",
+        )
+        return queue
+
     def _add_queue(self, spec: QueueSpec) -> None:
         dead_letter_queue = self._dead_letter_queue(spec.logical_id)
         self.dead_letter_queues[spec.logical_id] = dead_letter_queue

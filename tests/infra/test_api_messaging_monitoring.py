@@ -174,19 +174,22 @@ class TestMessaging:
                 "AWS::SES::ConfigurationSet",
                 {"ReputationOptions": {"ReputationMetricsEnabled": True}, "SendingOptions": {"SendingEnabled": True}},
             )
-        real.resource_count_is("AWS::SES::ConfigurationSetEventDestination", 0)
-        synthetic.has_resource_properties(
-            "AWS::SES::ConfigurationSetEventDestination",
-            {
-                "EventDestination": Match.object_like(
-                    {
-                        "Enabled": True,
-                        "MatchingEventTypes": Match.array_with(["bounce", "complaint"]),
-                        "SnsDestination": {"TopicARN": {"Ref": Match.string_like_regexp("^MessagingSesEventsTopic")}},
-                    }
-                )
-            },
-        )
+        for template in (real, synthetic):
+            template.resource_count_is("AWS::SES::ConfigurationSetEventDestination", 1)
+            template.has_resource_properties(
+                "AWS::SES::ConfigurationSetEventDestination",
+                {
+                    "EventDestination": Match.object_like(
+                        {
+                            "Enabled": True,
+                            "MatchingEventTypes": Match.array_with(["bounce", "complaint"]),
+                            "SnsDestination": {
+                                "TopicARN": {"Ref": Match.string_like_regexp("^MessagingSesEventsTopic")}
+                            },
+                        }
+                    )
+                },
+            )
 
     def test_the_sending_identity_uses_easy_dkim(self, real: Template) -> None:
         real.has_resource_properties(
@@ -227,7 +230,9 @@ class TestMonitoring:
             for a in self._alarms(synthetic).values()
             if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
         ]
-        assert len(dlq_alarms) == len(SYNTHETIC_SPECS.queues) + len([t for t in SYNTHETIC_SPECS.topics if t.consumer])
+        consumed_topics = [t for t in SYNTHETIC_SPECS.topics if t.consumer]
+        expected = len(SYNTHETIC_SPECS.queues) + len(consumed_topics) + len(SYNTHETIC_SPECS.schedules)
+        assert len(dlq_alarms) == expected
         for alarm in dlq_alarms:
             assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.constructs.function import pascal_case
 from samtykke.resources import TABLE
 from tests.infra.synthetic import SYNTHETIC_CONTEXT, SYNTHETIC_SPECS
 
@@ -31,7 +32,6 @@ def _named(template: Template, resource_type: str, logical_id_prefix: str) -> di
 
 class TestConsentTable:
     def test_is_built_from_the_table_spec(self, real: Template) -> None:
-        index = TABLE.indexes[0]
         real.has_resource_properties(
             "AWS::DynamoDB::Table",
             {
@@ -50,6 +50,7 @@ class TestConsentTable:
                         ],
                         "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)},
                     }
+                    for index in TABLE.indexes
                 ],
             },
         )
@@ -152,7 +153,10 @@ class TestQueues:
 
     def test_every_queue_is_kms_encrypted_and_tls_only(self, synthetic: Template) -> None:
         queues = synthetic.find_resources("AWS::SQS::Queue")
-        assert len(queues) == 1 + 1 + 2  # the campaign queue, its DLQ, and a DLQ per topic consumer
+        consumed_topics = [t for t in SYNTHETIC_SPECS.topics if t.consumer]
+        # Each queue with its DLQ, and a DLQ per topic consumer and per schedule.
+        expected = 2 * len(SYNTHETIC_SPECS.queues) + len(consumed_topics) + len(SYNTHETIC_SPECS.schedules)
+        assert len(queues) == expected
         for logical_id, queue in queues.items():
             assert queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0].startswith("MessagingKey"), logical_id
         policies = synthetic.find_resources("AWS::SQS::QueuePolicy")
@@ -167,14 +171,17 @@ class TestQueues:
         ]
         assert len(tls_only) == len(queues)
 
-    def test_the_consumer_reports_batch_item_failures(self, synthetic: Template) -> None:
-        (queue,) = SYNTHETIC_SPECS.queues
-        synthetic.has_resource_properties(
-            "AWS::Lambda::EventSourceMapping",
-            {
-                "FunctionName": {"Ref": Match.string_like_regexp("^FunctionsCampaignSenderFunction")},
-                "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp(f"^Messaging{queue.logical_id}"), "Arn"]},
-                "BatchSize": queue.batch_size,
-                "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            },
-        )
+    def test_every_consumer_reports_batch_item_failures(self, synthetic: Template) -> None:
+        for queue in SYNTHETIC_SPECS.queues:
+            consumer = pascal_case(queue.consumer)
+            synthetic.has_resource_properties(
+                "AWS::Lambda::EventSourceMapping",
+                {
+                    "FunctionName": {"Ref": Match.string_like_regexp(f"^Functions{consumer}Function")},
+                    "EventSourceArn": {
+                        "Fn::GetAtt": [Match.string_like_regexp(f"^Messaging{queue.logical_id}[0-9A-F]{{8}}$"), "Arn"]
+                    },
+                    "BatchSize": queue.batch_size,
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                },
+            )

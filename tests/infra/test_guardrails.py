@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import App
@@ -16,7 +17,7 @@ from infra.app import build
 from infra.config import ConfigError, DeploymentConfig, RegionNotAllowedError
 from infra.specs import ResourceSpecs, SpecError
 from infra.stack import SamtykkeStack
-from samtykke.resources import ROUTES, Grant, RouteSpec
+from samtykke.resources import ROUTES, Grant, RouteSpec, ScheduleSpec
 from tests.infra.conftest import Synth
 from tests.infra.synthetic import REPO_ROOT, SYNTHETIC_SPECS, cdk_json_context
 
@@ -124,19 +125,30 @@ class TestSpecValidation:
         with pytest.raises(SpecError, match="ghost"):
             ResourceSpecs(routes=(RouteSpec("GET", "/x", "ghost", "public"),))
 
+    def _with_queue_changed(self, **changes: Any) -> ResourceSpecs:
+        first, *rest = SYNTHETIC_SPECS.queues
+        return replace(SYNTHETIC_SPECS, queues=(replace(first, **changes), *rest))
+
     def test_a_queue_must_outlast_its_consumers_timeout(self) -> None:
-        (queue,) = SYNTHETIC_SPECS.queues
         with pytest.raises(SpecError, match="visibility_timeout_seconds"):
-            replace(SYNTHETIC_SPECS, queues=(replace(queue, visibility_timeout_seconds=5),))
+            self._with_queue_changed(visibility_timeout_seconds=5)
 
     def test_a_queue_batch_is_bounded(self) -> None:
-        (queue,) = SYNTHETIC_SPECS.queues
         with pytest.raises(SpecError, match="batch_size"):
-            replace(SYNTHETIC_SPECS, queues=(replace(queue, batch_size=11),))
+            self._with_queue_changed(batch_size=11)
 
     def test_a_queue_grant_needs_its_queue(self) -> None:
         with pytest.raises(SpecError, match="campaign-queue"):
-            replace(SYNTHETIC_SPECS, queues=()).queue_for(Grant.CAMPAIGN_QUEUE_SEND)
+            replace(SYNTHETIC_SPECS, queues=(), bucket_notifications=()).queue_for(Grant.CAMPAIGN_QUEUE_SEND)
+
+    def test_a_bucket_notification_needs_its_queue(self) -> None:
+        with pytest.raises(SpecError, match="names no declared queue"):
+            replace(SYNTHETIC_SPECS, queues=())
+
+    def test_a_schedule_needs_its_function(self) -> None:
+        ghost = ScheduleSpec("Ghost", "ghost", "rate(1 hour)")
+        with pytest.raises(SpecError, match="ghost"):
+            replace(SYNTHETIC_SPECS, schedules=(ghost,))
 
 
 def test_cdk_nag_leaves_no_unacknowledged_finding(synth: Synth) -> None:
