@@ -32,6 +32,13 @@ class CallCounter:
         return {f"{service}:{operation}": n for (service, operation), n in sorted(self.counts.items())}
 
 
+def our_clients() -> list[Any]:
+    """The clients samtykke's adapters use in this process (built on first use, like a Lambda container's)."""
+    from samtykke.adapters import aws
+
+    return [aws.dynamodb(), aws.kms(), aws.sesv2(), aws.s3(), aws.sqs(), aws.sns()]
+
+
 @contextmanager
 def counting(clients: Iterable[Any]) -> Iterator[CallCounter]:
     watched = list(clients)

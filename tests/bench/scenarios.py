@@ -24,8 +24,8 @@ from samtykke.local.lambdas import invoke
 from samtykke.local.provision import Resources
 from samtykke.services.context import services
 from samtykke.services.tenants import create_tenant
-from tests.bench.calls import counting
-from tests.conftest import load_event
+from tests.bench.calls import counting, our_clients
+from tests.conftest import build_event, load_event
 
 OVERHEAD_RUNS = 5
 TENANT = "bench"
@@ -56,10 +56,6 @@ def _cold_container() -> None:
     """Forget clients, settings, cached keys and catalogues, as a new Lambda container would."""
     aws.reset_clients()
     services.cache_clear()
-
-
-def _our_clients() -> list[Any]:
-    return [aws.dynamodb(), aws.kms(), aws.sesv2(), aws.s3(), aws.sqs(), aws.sns()]
 
 
 def _median_ratio(ours: Callable[[int], None], raw: Callable[[int], None]) -> float:
@@ -94,7 +90,7 @@ def consent_capture(posts: int = 2000, overhead_batch: int = 100) -> ScenarioRes
         _seed_tenant()
         _cold_container()
         events = [_capture_event(f"person{i}@bench.example") for i in range(posts)]
-        with counting(_our_clients()) as counter:
+        with counting(our_clients()) as counter:
             for event in events:
                 assert invoke("consent_capture", event)["statusCode"] == 201
 
@@ -172,9 +168,9 @@ def dsar_export(events: int = 1000) -> ScenarioResult:
         event["rawQueryString"] = f"email={email}"
         event["requestContext"]["authorizer"]["lambda"]["tenant_id"] = TENANT
         _cold_container()
-        with counting(_our_clients()) as cold:
+        with counting(our_clients()) as cold:
             invoke("admin_api", event)
-        with counting(_our_clients()) as counter:
+        with counting(our_clients()) as counter:
             response = invoke("admin_api", event)
         assert response["statusCode"] == 200, response["body"]
         assert len(json.loads(response["body"])["events"]) == events
@@ -221,7 +217,75 @@ def _partition_bytes(resources: Resources, pk: str) -> int:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def campaign(contacts: int = 5000) -> ScenarioResult:
+    """An email campaign: 70% granted, of whom a seventh hard-bounced; 15% withdrawn; 15% pending. 60% eligible."""
+    import pytest
+
+    from samtykke.domain.consent import Channel, ConsentStatus
+    from samtykke.domain.suppression import suppression_key
+    from samtykke.models.campaign import CampaignCreate
+    from tests.integration.campaign_support import Person, QueuePump, admin_call, body, seed, suppress
+    from tests.integration.conftest import TenantFixture
+    from tests.moto_speedups import cheap_transaction_rollback
+
+    granted, withdrawn = (ConsentStatus.GRANTED,), (ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN)
+    histories = [granted] * 70 + [withdrawn] * 15 + [(ConsentStatus.PENDING,)] * 15
+    people = [Person(email=f"c{i}@bench.example", history=histories[i % 100]) for i in range(contacts)]
+    bounced = [p for i, p in enumerate(people) if i % 100 < 10]
+    tenant = TenantFixture(TENANT, api_key="", key_id="key_bench")
+    with in_process_aws() as resources, pytest.MonkeyPatch.context() as patch, cheap_transaction_rollback(patch):
+        _seed_tenant()
+        seed(services(), TENANT, people)
+        for person in bounced:
+            suppress(services(), TENANT, "email", person.email or "", suppression_key(Channel.EMAIL), "hard_bounce")
+        example = CampaignCreate.model_config["json_schema_extra"]["example"] | {"segment": None}  # type: ignore[index]
+        created = admin_call(invoke, build_event, tenant, "POST", "/v1/admin/campaigns", json_body=example)
+        assert created["statusCode"] == 201, created["body"]
+        campaign_id = body(created)["campaign_id"]
+        pump = QueuePump(resources, invoke)
+        _cold_container()
+        with counting(our_clients()) as counter:
+            sent = admin_call(invoke, build_event, tenant, "POST", f"/v1/admin/campaigns/{campaign_id}/send")
+            assert sent["statusCode"] == 202, sent["body"]
+            pump.drain()
+        view = body(admin_call(invoke, build_event, tenant, "GET", f"/v1/admin/campaigns/{campaign_id}"))
+        audience_pages = _audience_pages(resources)
+    eligible = contacts * 60 // 100
+    assert view["counts"]["sent"] == eligible, view
+    chunks = math.ceil(view["counts"]["queued"] / 50)
+    floor = audience_pages + math.ceil(chunks / 10) + eligible + math.ceil(eligible / 25)
+    return ScenarioResult(
+        name="campaign",
+        description=f"an email campaign to {contacts} contacts, 60% eligible, bounces and withdrawals mixed in",
+        calls=counter.as_dict(),
+        measured_calls=counter.total(),
+        floor_calls=floor,
+        floor=f"{audience_pages} audience Query page(s) + {math.ceil(chunks / 10)} SendMessageBatch "
+        f"({chunks} messages of 50 recipients) + {eligible} SendEmail + {math.ceil(eligible / 25)} BatchWriteItem",
+        extra={"counts": view["counts"]},
+    )
+
+
+def _audience_pages(resources: Resources) -> int:
+    """How many 1 MB pages DynamoDB needs for the campaign's audience index partition."""
+    client = boto3.client("dynamodb")
+    request: dict[str, Any] = {
+        "TableName": resources.table_name,
+        "IndexName": "audience",
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"T#{TENANT}#AUD#e-marketing#email"}},
+    }
+    pages = 0
+    while True:
+        page = client.query(**request)
+        pages += 1
+        if "LastEvaluatedKey" not in page:
+            return pages
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 SCENARIOS: dict[str, Callable[[], ScenarioResult]] = {
     "consent_capture": consent_capture,
     "dsar_export": dsar_export,
+    "campaign": campaign,
 }

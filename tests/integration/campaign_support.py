@@ -8,9 +8,7 @@ what the partial batch response did not report as failed.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -210,30 +208,3 @@ def sent_count() -> int:
     ses = ses_backends[LOCAL_ACCOUNT_ID][DEFAULT_REGION]
     sns = sns_backends[LOCAL_ACCOUNT_ID][DEFAULT_REGION]
     return len(ses.sent_messages) + len(sns.sms_messages)
-
-
-class CallCounter:
-    """Counts the AWS calls our code makes, by service and operation, through botocore's event hooks."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def __call__(self, model: Any = None, **_: Any) -> None:
-        if model is not None:
-            self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
-
-    @contextmanager
-    def counting(self) -> Iterator[CallCounter]:
-        from samtykke.adapters import aws
-
-        clients = [aws.dynamodb(), aws.sqs(), aws.sesv2(), aws.sns(), aws.kms()]
-        for client in clients:
-            client.meta.events.register("before-call", self)
-        try:
-            yield self
-        finally:
-            for client in clients:
-                client.meta.events.unregister("before-call", self)
-
-    def total(self, *prefixes: str) -> int:
-        return sum(n for name, n in self.calls.items() if not prefixes or name.startswith(prefixes))

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from samtykke.adapters.repository import PROFILE, contact_pk
+from samtykke.adapters.repository import PROFILE, contact_pk, send_sk
 from samtykke.domain.access import Principal, Role
 from samtykke.domain.consent import Channel, ConsentStatus
 from samtykke.domain.suppression import suppression_key
@@ -27,9 +27,9 @@ from samtykke.models.campaign import CampaignCreate
 from samtykke.services import campaign_dispatch, campaign_sender
 from samtykke.services.context import Services
 from samtykke.services.links import LinkSigner
+from tests.bench.calls import counting, our_clients
 from tests.integration.campaign_support import (
     ApiEvent,
-    CallCounter,
     Invoke,
     Person,
     QueuePump,
@@ -179,7 +179,7 @@ def test_a_campaign_to_1000_mixed_contacts_reaches_exactly_those_with_a_valid_ba
     assert read_outbox() == []
 
     # When it is sent, counting every AWS call our functions make
-    with CallCounter().counting() as counter:
+    with counting(our_clients()) as counter:
         view = send_and_drain(admin, pump, campaign_id)
 
     # Then exactly the contacts with a valid basis got one email each, with both headers and a visible link
@@ -219,7 +219,7 @@ def test_a_campaign_to_1000_mixed_contacts_reaches_exactly_those_with_a_valid_ba
     message_ids = {m["to"][0]: m["message_id"] for m in outbox}
     for person in groups["included"][:25] + groups["minor"][:5]:
         pk = contact_pk(tenant.tenant_id, person.contact_id)
-        record = svc.repo.get(pk, f"SEND#{campaign_id}", consistent=True)
+        record = svc.repo.get(pk, send_sk(campaign_id), consistent=True)
         state = svc.repo.get(pk, "STATE#e-marketing#email", consistent=True)
         assert record is not None
         assert state is not None
@@ -234,21 +234,23 @@ def test_a_campaign_to_1000_mixed_contacts_reaches_exactly_those_with_a_valid_ba
     floor = (
         1 + math.ceil(eligible / 10) + eligible + math.ceil(eligible / 25)
     )  # Query, SendMessageBatch, sends, records
-    print(f"\nAWS calls for the campaign: {dict(sorted(counter.calls.items()))}; floor {floor}")
-    assert counter.calls["sesv2.SendEmail"] == eligible
-    assert counter.calls["dynamodb.GetItem"] <= 8  # campaign reads: the API, the dispatcher, each sender container
-    assert counter.calls["sqs.SendMessageBatch"] == math.ceil(chunks / 10)
-    assert counter.calls["dynamodb.TransactWriteItems"] == chunks
+    print(f"\nAWS calls for the campaign: {counter.as_dict()}; floor {floor}")
+    assert counter.counts[("sesv2", "SendEmail")] == eligible
+    assert (
+        counter.counts[("dynamodb", "GetItem")] <= 8
+    )  # campaign reads: the API, the dispatcher, each sender container
+    assert counter.counts[("sqs", "SendMessageBatch")] == math.ceil(chunks / 10)
+    assert counter.counts[("dynamodb", "TransactWriteItems")] == chunks
     assert counter.total() <= 1.10 * floor
 
     # When every SQS message is delivered a second time
     before = len(outbox)
-    with CallCounter().counting() as again:
+    with counting(our_clients()) as again:
         pump.redeliver_all()
 
     # Then nothing is sent twice and the counts stand
     assert sent_count() == before
-    assert again.calls["sesv2.SendEmail"] == 0
+    assert again.counts[("sesv2", "SendEmail")] == 0
     assert body(admin("GET", f"/v1/admin/campaigns/{campaign_id}"))["counts"] == counts
 
 

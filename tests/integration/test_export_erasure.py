@@ -37,7 +37,7 @@ pytestmark = pytest.mark.integration
 
 EMAIL = "karen.jensen@example.dk"
 PHONE = "+4520304050"
-SEND_SK = "SEND#2026-11-23T10:00:00+00:00#cmp_019a5e2b4c1d0a1b2c3d4e5f6a7b8c9d"
+SEND_SK = "MSG#2026-11-23T10:00:00+00:00#cmp_019a5e2b4c1d0a1b2c3d4e5f6a7b8c9d"
 
 
 @pytest.fixture

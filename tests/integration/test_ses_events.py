@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from samtykke.adapters.repository import contact_pk
+from samtykke.adapters.repository import contact_pk, send_sk
 from samtykke.local.provision import Resources
 from samtykke.models.campaign import CampaignCreate
 from samtykke.services.context import Services
@@ -118,7 +118,7 @@ def test_bounces_and_complaints_suppress_the_address_and_the_next_dry_run_exclud
     # And the campaign counts the bounce and the complaint once each, on the sends they belong to
     view = body(admin("GET", f"/v1/admin/campaigns/{campaign_id}"))
     assert (view["counts"]["bounced"], view["counts"]["complaints"]) == (1, 1)
-    record = svc.repo.get(contact_pk(tenant.tenant_id, hard.contact_id), f"SEND#{campaign_id}")
+    record = svc.repo.get(contact_pk(tenant.tenant_id, hard.contact_id), send_sk(campaign_id))
     assert record is not None
     assert record["bounced_at"]
 

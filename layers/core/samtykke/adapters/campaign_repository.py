@@ -3,7 +3,7 @@
 | item | pk | sk |
 | --- | --- | --- |
 | a campaign (content, status, counters, dispatch position) | `T#{tenant}#CAMPAIGN#{campaign}` | `META` |
-| a send claim / send record (one per campaign and contact) | `T#{tenant}#C#{contact}` | `SEND#{campaign}` |
+| a send claim / send record (one per campaign and contact) | `T#{tenant}#C#{contact}` | `MSG#{campaign}` |
 
 Campaign ids are time-ordered, so a contact's send records read back oldest first (the Art. 15 export lists them).
 They sort between `PROFILE` and `STATE#`, so the ledger's "profile and current states" Query (`sk >= PROFILE`) reads
@@ -23,7 +23,7 @@ from typing import Any
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
-from samtykke.adapters.repository import ADDR, address_pk, from_attributes, to_attributes
+from samtykke.adapters.repository import ADDR, address_pk, from_attributes, send_sk, to_attributes
 from samtykke.domain.errors import RetryableError
 from samtykke.resources import TABLE
 
@@ -41,10 +41,6 @@ Key = tuple[str, str]  # (pk, sk)
 
 def campaign_pk(tenant_id: str, campaign_id: str) -> str:
     return f"T#{tenant_id}#CAMPAIGN#{campaign_id}"
-
-
-def send_sk(campaign_id: str) -> str:
-    return f"SEND#{campaign_id}"
 
 
 def _backoff(attempt: int) -> None:

@@ -11,6 +11,7 @@ Key design (the README's data-model table mirrors this):
 | contact profile and log head | `T#{tenant}#C#{contact}` | `PROFILE` |
 | consent event | `T#{tenant}#C#{contact}` | `EVENT#{seq:010d}` |
 | consent state | `T#{tenant}#C#{contact}` | `STATE#{purpose}#{channel}` |
+| send record (campaign, consent event relied on, provider message id) | `T#{tenant}#C#{contact}` | `MSG#{campaign}` |
 | address index (blind) | `T#{tenant}#A#{email or phone}#{hmac}` | `ADDR` |
 
 A tenant's whole configuration is one partition (one Query loads it), and a contact's whole history is
@@ -62,6 +63,14 @@ def api_key_pk(key_hash: str) -> str:
 
 def event_sk(seq: int) -> str:
     return f"EVENT#{seq:010d}"
+
+
+# Send records sort before PROFILE, so that loading a contact's head and states (`sk >= PROFILE`) never reads them.
+SEND_PREFIX = "MSG#"
+
+
+def send_sk(campaign_id: str) -> str:
+    return f"{SEND_PREFIX}{campaign_id}"
 
 
 def state_sk(purpose: str, channel: str) -> str:

@@ -5,7 +5,7 @@ Key design (the README's rights section mirrors this):
 | item | pk | sk |
 | --- | --- | --- |
 | evidence file of a consent event (the event never changes) | `T#{tenant}#C#{contact}` | `EVIDENCE#{event}#{n:03d}` |
-| a send to the contact (written by campaigns) | `T#{tenant}#C#{contact}` | `SEND#…` |
+| a send to the contact (written by campaigns) | `T#{tenant}#C#{contact}` | `MSG#…` |
 | an import: declaration, file, status, cursor, counts | `T#{tenant}#IMP#{import}` | `IMPORT` |
 | evidence file of an import's declaration | `T#{tenant}#IMP#{import}` | `EVIDENCE#{declaration}#{n:03d}` |
 | a bad or skipped row (line and reason, no address) | `T#{tenant}#IMP#{import}` | `ISSUE#{line:010d}` |
@@ -27,6 +27,7 @@ from samtykke.adapters.errors import ConditionFailed, translate_aws_errors
 from samtykke.adapters.repository import (
     ADDR,
     PROFILE,
+    SEND_PREFIX,
     AlreadyExists,
     address_pk,
     contact_pk,
@@ -37,7 +38,7 @@ from samtykke.adapters.repository import (
 from samtykke.domain.errors import BadRequest
 
 EVIDENCE = "EVIDENCE#"
-SEND = "SEND#"
+SEND = SEND_PREFIX
 EVENT = "EVENT#"
 ISSUE = "ISSUE#"
 IMPORT = "IMPORT"
