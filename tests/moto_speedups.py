@@ -16,8 +16,8 @@ any other expression takes moto's normal path.
 
 Last, moto re-measures a whole item every time it sets one of its attributes (quadratic in attributes); the
 speed-up skips that 400 KB item-size check, which no item of ours comes near. It parses each condition expression
-that names no values (`attribute_not_exists(pk)`) once rather than twice per action, and botocore skips validating
-request parameters on the client side (moto still validates them as DynamoDB would). A Query on the table (not an
+that names no values (`attribute_not_exists(pk)`) once rather than twice per action. botocore still validates
+every request on the client side, as it does in production. A Query on the table (not an
 index) reads only its own partition, as DynamoDB does, rather than every item in the table.
 """
 
@@ -36,7 +36,6 @@ import pytest
 
 @contextmanager
 def cheap_transaction_rollback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from botocore.validate import ParamValidationDecorator
     from moto.dynamodb import comparisons, models, responses
     from moto.dynamodb.comparisons import create_condition_expression_parser
     from moto.dynamodb.exceptions import (
@@ -154,11 +153,6 @@ def cheap_transaction_rollback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None
 
     for module in (comparisons, models, responses):
         monkeypatch.setattr(module, "create_condition_expression_parser", condition_parser)
-
-    def serialize_unvalidated(self: Any, parameters: Any, operation_model: Any) -> Any:
-        return self._serializer.serialize_to_request(parameters, operation_model)
-
-    monkeypatch.setattr(ParamValidationDecorator, "serialize_to_request", serialize_unvalidated)
 
     original_query = Table.query
 

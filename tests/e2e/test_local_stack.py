@@ -71,3 +71,11 @@ def test_the_openapi_document_is_served(api: httpx.Client) -> None:
 
     assert response.status_code == 200
     assert "openapi" in response.json()
+
+
+def test_a_schedule_can_be_run_on_demand(api: httpx.Client) -> None:
+    # No clock runs EventBridge schedules locally; the stack runs one on request, with the event EventBridge sends.
+    response = api.post("/_local/schedules/RetentionSweep")
+    assert response.status_code == 200, response.text
+    assert response.json()["schedule"] == "RetentionSweep"
+    assert api.post("/_local/schedules/Nothing").status_code == 404

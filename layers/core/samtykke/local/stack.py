@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import threading
+import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -16,7 +18,7 @@ from samtykke.local import demo
 from samtykke.local.apigw import Router
 from samtykke.local.consumers import Consumers
 from samtykke.local.front import Front, LocalEndpoint
-from samtykke.local.lambdas import Invoker, LambdaRuntime
+from samtykke.local.lambdas import LOCAL_ACCOUNT_ID, Invoker, LambdaRuntime
 from samtykke.local.moto_server import MotoServer
 from samtykke.local.outbox import read_outbox, record_send_times
 from samtykke.local.provision import (
@@ -27,7 +29,7 @@ from samtykke.local.provision import (
     provision,
     resource_name,
 )
-from samtykke.resources import DEFAULT_REGION, ROUTES
+from samtykke.resources import DEFAULT_REGION, ROUTES, SCHEDULES, ScheduleSpec
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -146,7 +148,26 @@ class LocalStack:
             ("POST", "/_local/drain"): self._drain_endpoint,
             ("GET", demo.DEMO_PATH): self._demo_page,
             ("GET", demo.THANKS_PATH): lambda _: _html(demo.thanks_page()),
-        }
+        } | {("POST", f"/_local/schedules/{spec.logical_id}"): self._schedule_endpoint(spec) for spec in SCHEDULES}
+
+    def _schedule_endpoint(self, spec: ScheduleSpec) -> LocalEndpoint:
+        """Runs a schedule's function now, with the event EventBridge would send (no clock runs them locally)."""
+
+        def run(_: Request) -> Response:
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": LOCAL_ACCOUNT_ID,
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": DEFAULT_REGION,
+                "resources": [f"arn:aws:events:{DEFAULT_REGION}:{LOCAL_ACCOUNT_ID}:rule/{spec.logical_id}"],
+                "detail": {},
+            }
+            return _json({"schedule": spec.logical_id, "result": self._invoke(spec.function, event)})
+
+        return run
 
     def _drain_endpoint(self, request: Request) -> Response:
         try:
