@@ -219,7 +219,7 @@ def _lambda_message_attribute(value: MessageAttributeValueOutputTypeDef) -> dict
     attribute: dict[str, Any] = {
         "stringListValues": value.get("StringListValues", []),
         "binaryListValues": [b64(item) for item in value.get("BinaryListValues", [])],
-        "dataType": value["DataType"],
+        "dataType": value.get("DataType", "String"),  # some moto versions omit it on S3-sent messages
     }
     if "StringValue" in value:
         attribute["stringValue"] = value["StringValue"]
