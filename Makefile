@@ -7,6 +7,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # checkov pins boto3 and packaging versions that clash with moto's, so it gets a venv of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# moto's server extra caps cfn-lint at 1.41, which misreads CDK dashboards; the linter gets a venv of its own too.
+CFN_LINT_VENV := .venv-cfn-lint
+CFN_LINT_STAMP := $(CFN_LINT_VENV)/.installed
 # The CDK CLI, pinned in package-lock.json.
 NODE_STAMP := node_modules/.installed
 # `make synth REGION=eu-central-1`; see the README's deploy section.
@@ -25,16 +28,21 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
 	touch $(CHECKOV_STAMP)
 
+$(CFN_LINT_STAMP):
+	test -x $(CFN_LINT_VENV)/bin/python || python3 -m venv $(CFN_LINT_VENV)
+	$(CFN_LINT_VENV)/bin/python -m pip install --quiet 'cfn-lint==1.58.0'
+	touch $(CFN_LINT_STAMP)
+
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-install: $(STAMP) $(CHECKOV_STAMP)
+install: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/samtykke local
 
-test: $(STAMP) $(CHECKOV_STAMP) lint typecheck
+test: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP) lint typecheck
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -54,4 +62,4 @@ bench: $(STAMP)
 	$(PY) -m pytest tests/bench -m bench -q -s
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .build .samtykke
+	rm -rf $(VENV) $(CHECKOV_VENV) $(CFN_LINT_VENV) node_modules cdk.out .build .samtykke

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from tests.infra.synthetic import REPO_ROOT, SYNTHETIC_SPECS, cdk_json_context
 pytestmark = pytest.mark.infra
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
-CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+CFN_LINT = REPO_ROOT / ".venv-cfn-lint" / "bin" / "cfn-lint"
 
 # Checkov findings we keep, by check id: (the resources it may fail on, as a regex on checkov's
 # "Type.LogicalId", and why). Each one is also listed in the README's deploy section. A new finding
@@ -167,6 +165,8 @@ def test_cdk_nag_leaves_no_unacknowledged_finding(synth: Synth) -> None:
 
 def test_cfn_lint_finds_no_errors(synth: Synth) -> None:
     templates = sorted(str(path) for path in synth.outdir.glob("*.template.json"))
+    if not CFN_LINT.exists():
+        pytest.fail(f"{CFN_LINT} is missing: run `make install`, which puts cfn-lint in a venv of its own")
     result = subprocess.run([str(CFN_LINT), *templates], capture_output=True, text=True, check=False)
     # cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational.
     assert result.returncode & 2 == 0, result.stdout
