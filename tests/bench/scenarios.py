@@ -12,7 +12,8 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,6 +53,19 @@ class ScenarioResult:
         return asdict(self) | {"call_ratio": round(self.call_ratio, 4)}
 
 
+@contextmanager
+def _moto() -> Iterator[Resources]:
+    """In-process moto, with its transaction rollback made proportional to the transaction rather than the table
+    (tests/moto_speedups.py): moto would otherwise copy the whole table on every write, and time and memory would
+    measure moto, not us. Call counts are the same either way."""
+    import pytest
+
+    from tests.moto_speedups import cheap_transaction_rollback
+
+    with in_process_aws() as resources, pytest.MonkeyPatch.context() as patch, cheap_transaction_rollback(patch):
+        yield resources
+
+
 def _cold_container() -> None:
     """Forget clients, settings, cached keys and catalogues, as a new Lambda container would."""
     aws.reset_clients()
@@ -86,7 +100,7 @@ def _capture_event(email: str) -> dict[str, Any]:
 
 def consent_capture(posts: int = 2000, overhead_batch: int = 100) -> ScenarioResult:
     """Form posts for one purpose with an email and a national ID (a KMS-protected field), all new people."""
-    with in_process_aws() as resources:
+    with _moto() as resources:
         _seed_tenant()
         _cold_container()
         events = [_capture_event(f"person{i}@bench.example") for i in range(posts)]
@@ -140,7 +154,7 @@ def dsar_export(events: int = 1000) -> ScenarioResult:
     from samtykke.models.consent import Actor, Evidence
     from samtykke.services.ledger import Address, ContactTarget, Ledger, StateChange
 
-    with in_process_aws() as resources:
+    with _moto() as resources:
         _seed_tenant()
         svc = services()
         keys = svc.keyring.tenant_keys(TENANT, svc.catalogs.get(TENANT).root_key_blob)
@@ -219,21 +233,18 @@ def _partition_bytes(resources: Resources, pk: str) -> int:
 
 def campaign(contacts: int = 5000) -> ScenarioResult:
     """An email campaign: 70% granted, of whom a seventh hard-bounced; 15% withdrawn; 15% pending. 60% eligible."""
-    import pytest
-
     from samtykke.domain.consent import Channel, ConsentStatus
     from samtykke.domain.suppression import suppression_key
     from samtykke.models.campaign import CampaignCreate
     from tests.integration.campaign_support import Person, QueuePump, admin_call, body, seed, suppress
     from tests.integration.conftest import TenantFixture
-    from tests.moto_speedups import cheap_transaction_rollback
 
     granted, withdrawn = (ConsentStatus.GRANTED,), (ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN)
     histories = [granted] * 70 + [withdrawn] * 15 + [(ConsentStatus.PENDING,)] * 15
     people = [Person(email=f"c{i}@bench.example", history=histories[i % 100]) for i in range(contacts)]
     bounced = [p for i, p in enumerate(people) if i % 100 < 10]
     tenant = TenantFixture(TENANT, api_key="", key_id="key_bench")
-    with in_process_aws() as resources, pytest.MonkeyPatch.context() as patch, cheap_transaction_rollback(patch):
+    with _moto() as resources:
         _seed_tenant()
         seed(services(), TENANT, people)
         for person in bounced:
