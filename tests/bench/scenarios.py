@@ -277,6 +277,151 @@ def campaign(contacts: int = 5000) -> ScenarioResult:
     )
 
 
+def _raw_withdrawal(resources: Resources, key: str) -> list[dict[str, Any]]:
+    """What a withdrawal must write at the least: the event, the state, the log head and the suppression."""
+    pk = f"T#{TENANT}#C#{key}"
+    blob = {"B": b"x" * 200}
+    return [
+        {
+            "Put": {
+                "TableName": resources.table_name,
+                "Item": {"pk": {"S": pk}, "sk": {"S": "EVENT#0000000002"}, "evidence": blob},
+            }
+        },
+        {
+            "Put": {
+                "TableName": resources.table_name,
+                "Item": {"pk": {"S": pk}, "sk": {"S": "STATE#e-marketing#x"}, "status": {"S": "withdrawn"}},
+            }
+        },
+        {
+            "Put": {
+                "TableName": resources.table_name,
+                "Item": {"pk": {"S": pk}, "sk": {"S": "PROFILE"}, "seq": {"N": "2"}, "profile": blob},
+            }
+        },
+        {
+            "Put": {
+                "TableName": resources.table_name,
+                "Item": {"pk": {"S": f"T#{TENANT}#A#x#{key}"}, "sk": {"S": "ADDR"}, "suppressions": {"M": {}}},
+            }
+        },
+    ]
+
+
+def _burst(
+    name: str,
+    description: str,
+    count: int,
+    people: Callable[[int], Any],
+    event_for: Callable[[Any, int], Any],
+    function: str,
+    ok: int,
+    setup: Callable[[], None] = lambda: None,
+) -> ScenarioResult:
+    """`count` requests, each withdrawing one seeded person's consent: measured calls, and overhead against the
+    raw transaction a withdrawal needs at the least."""
+    from tests.integration.campaign_support import seed
+
+    with _moto() as resources:
+        _seed_tenant()
+        setup()
+        seeded = [people(i) for i in range(count + OVERHEAD_RUNS * 20)]
+        seed(services(), TENANT, seeded)
+        events = [event_for(person, i) for i, person in enumerate(seeded)]
+        _cold_container()
+        with counting(our_clients()) as counter:
+            for event in events[:count]:
+                response = invoke(function, event)
+                assert response["statusCode"] == ok, response.get("body")
+        raw = boto3.client("dynamodb")
+        spare = iter(events[count:])
+
+        def ours(_: int) -> None:
+            for _ in range(20):
+                invoke(function, next(spare))
+
+        def raw_floor(run: int) -> None:
+            for i in range(20):
+                raw.transact_write_items(TransactItems=_raw_withdrawal(resources, f"raw{run}-{i}"))
+
+        ratio = _median_ratio(ours, raw_floor)
+    writes = sum(n for (_, op), n in counter.counts.items() if op in WRITE_OPERATIONS)
+    return ScenarioResult(
+        name=name,
+        description=description,
+        calls=counter.as_dict(),
+        measured_calls=counter.total(),
+        floor_calls=count,
+        floor=f"{count} TransactWriteItems (1 write per request)",
+        overhead_ratio=ratio,
+        extra={"writes_per_request": round(writes / count, 3)},
+    )
+
+
+WRITE_OPERATIONS = frozenset({"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
+
+
+def unsubscribe_burst(count: int = 2000) -> ScenarioResult:
+    """RFC 8058 one-click unsubscribes from `count` different people."""
+    from samtykke.domain.consent import Channel
+    from samtykke.services.links import LinkSigner
+    from tests.integration.campaign_support import Person
+
+    def event_for(person: Any, _: int) -> dict[str, Any]:
+        signer = LinkSigner.for_tenant(services(), TENANT, "https://consent.example.test")
+        token = signer.unsubscribe(person.contact_id, "e-marketing", Channel.EMAIL, "bench").rsplit("/", 1)[-1]
+        return build_event("unsubscribe_one_click", path=f"/u/{token}", path_parameters={"token": token})
+
+    return _burst(
+        "unsubscribe_burst",
+        f"{count} one-click unsubscribes",
+        count,
+        lambda i: Person(email=f"u{i}@bench.example"),
+        event_for,
+        "unsubscribe",
+        200,
+    )
+
+
+def sms_stop_burst(count: int = 2000) -> ScenarioResult:
+    """Signed Twilio STOPs from `count` different numbers."""
+    from urllib.parse import parse_qs, urlencode
+
+    from samtykke.domain.consent import Channel
+    from samtykke.domain.sms_signatures import twilio_signature
+    from samtykke.models.sms import TwilioSettingsUpdate
+    from samtykke.services import sms_admin
+    from tests.integration.campaign_support import Person
+
+    token = "0123456789abcdef0123456789abcdef"
+    template = load_event("apigw/sms_twilio.json")
+    url = f"https://{template['headers']['host']}/v1/webhooks/sms/twilio/{TENANT}"
+
+    def event_for(person: Any, i: int) -> dict[str, Any]:
+        fields = {k: v[0] for k, v in parse_qs(template["body"], keep_blank_values=True).items()}
+        body = urlencode(fields | {"From": person.phone, "Body": "STOP", "MessageSid": f"SM{i:032x}"})
+        signature = twilio_signature(token, url, parse_qs(body, keep_blank_values=True))
+        return build_event(
+            "sms_twilio",
+            path=f"/v1/webhooks/sms/twilio/{TENANT}",
+            path_parameters={"tenant_id": TENANT},
+            body=body,
+            headers={"x-twilio-signature": signature},
+        )
+
+    return _burst(
+        "sms_stop_burst",
+        f"{count} signed Twilio STOPs",
+        count,
+        lambda i: Person(phone=f"+4520{100000 + i:06d}", channel=Channel.SMS),
+        event_for,
+        "sms_webhooks",
+        200,
+        setup=lambda: sms_admin.set_twilio(services(), TENANT, TwilioSettingsUpdate(auth_token=token), "bench"),
+    )
+
+
 def _audience_pages(resources: Resources) -> int:
     """How many 1 MB pages DynamoDB needs for the campaign's audience index partition."""
     client = boto3.client("dynamodb")
@@ -298,5 +443,7 @@ def _audience_pages(resources: Resources) -> int:
 SCENARIOS: dict[str, Callable[[], ScenarioResult]] = {
     "consent_capture": consent_capture,
     "dsar_export": dsar_export,
+    "unsubscribe_burst": unsubscribe_burst,
+    "sms_stop_burst": sms_stop_burst,
     "campaign": campaign,
 }
