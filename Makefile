@@ -59,7 +59,7 @@ synth: $(STAMP) $(NODE_STAMP)
 	npx cdk synth --quiet -c region=$(REGION)
 
 bench: $(STAMP)
-	$(PY) -m pytest tests/bench -m bench -q -s
+	$(PY) -m tests.bench.run
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(CFN_LINT_VENV) node_modules cdk.out .build .samtykke

@@ -231,7 +231,7 @@ def _partition_bytes(resources: Resources, pk: str) -> int:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def campaign(contacts: int = 5000) -> ScenarioResult:
+def campaign(contacts: int = 2000) -> ScenarioResult:
     """An email campaign: 70% granted, of whom a seventh hard-bounced; 15% withdrawn; 15% pending. 60% eligible."""
     from samtykke.domain.consent import Channel, ConsentStatus
     from samtykke.domain.suppression import suppression_key
@@ -362,7 +362,7 @@ def _burst(
 WRITE_OPERATIONS = frozenset({"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
 
 
-def unsubscribe_burst(count: int = 2000) -> ScenarioResult:
+def unsubscribe_burst(count: int = 1000) -> ScenarioResult:
     """RFC 8058 one-click unsubscribes from `count` different people."""
     from samtykke.domain.consent import Channel
     from samtykke.services.links import LinkSigner
@@ -384,7 +384,7 @@ def unsubscribe_burst(count: int = 2000) -> ScenarioResult:
     )
 
 
-def sms_stop_burst(count: int = 2000) -> ScenarioResult:
+def sms_stop_burst(count: int = 500) -> ScenarioResult:
     """Signed Twilio STOPs from `count` different numbers."""
     from urllib.parse import parse_qs, urlencode
 

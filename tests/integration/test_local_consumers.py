@@ -58,7 +58,7 @@ def queue(session: boto3.session.Session) -> QueueResource:
         "SAMTYKKE_WORK_QUEUE_URL",
         "worker",
         max_receive_count=2,
-        visibility_timeout_seconds=1,
+        visibility_timeout_seconds=5,  # room for a slow dispatch on a loaded machine before SQS redelivers
         batch_size=5,
     )
     return _create_queue(session.client("sqs"), "work", spec)
@@ -143,7 +143,7 @@ def test_only_reported_failures_are_retried_and_then_dead_lettered(
     recorder.behaviour = fail_bad
     send(session, queue, "good", "bad")
 
-    running(queue).drain(timeout=15)
+    running(queue).drain(timeout=40)
 
     assert recorder.bodies().count("good") == 1
     assert recorder.bodies().count("bad") == queue.spec.max_receive_count
@@ -159,7 +159,7 @@ def test_a_raising_consumer_deletes_nothing(
     recorder.behaviour = explode
     send(session, queue, "a")
 
-    running(queue).drain(timeout=15)
+    running(queue).drain(timeout=40)
 
     assert recorder.bodies() == ["a"] * queue.spec.max_receive_count
     assert dead_letters(session, queue) == ["a"]
