@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 
+from samtykke.api.responses import error_response
 from samtykke.domain.errors import NotFound
 from samtykke.services.context import services
 
@@ -30,3 +32,18 @@ def tenant_cors(handler: Handler, event: dict[str, Any], context: Any) -> dict[s
     if origin and tenant_id and origin_allowed(tenant_id, origin):
         response.setdefault("headers", {}).update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
     return response
+
+
+def preflight(tenant_id: str, origin: str) -> Response[str]:
+    """The answer to a browser's CORS preflight for one of the tenant's public POST endpoints."""
+    if not origin_allowed(tenant_id, origin):
+        return error_response(403, "origin_not_allowed", "This website may not post to this tenant's endpoints")
+    return Response(
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "content-type",
+            "Access-Control-Max-Age": "600",
+        },
+        body="",
+    )

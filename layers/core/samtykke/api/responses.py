@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from samtykke.models.common import ErrorBody, ErrorDetail
 
@@ -44,3 +45,8 @@ def html_response(status: int, html: str, headers: dict[str, str] | None = None)
         body=html,
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} | (headers or {}),
     )
+
+
+def json_error_doc(description: str) -> OpenAPIResponse:
+    """How a route's OpenAPI entry documents one of its error statuses."""
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}

@@ -7,12 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from samtykke.api.request import http_event, public_base_url
-from samtykke.api.responses import html_response
+from samtykke.api.responses import html_response, json_error_doc
 from samtykke.domain.errors import SamtykkeError
-from samtykke.models.common import ErrorBody
 from samtykke.models.staff import (
     Accepted,
     LoginRequest,
@@ -29,10 +27,6 @@ router = Router()
 
 LIVE_INPUT = "x-samtykke-live-input"
 ResetToken = Annotated[str, Path(min_length=20, max_length=300, description="The emailed one-time token")]
-
-
-def _json_error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 def _ip() -> str | None:
@@ -59,8 +53,8 @@ def _no_store(body: str, status: int = 200) -> Response[str]:
     tags=["auth"],
     responses={
         200: {"description": "Logged in", "content": {"application/json": {"model": SessionTokens}}},
-        401: _json_error("invalid_credentials, mfa_required, mfa_invalid, locked, tenant_required"),
-        429: _json_error("rate_limited"),
+        401: json_error_doc("invalid_credentials, mfa_required, mfa_invalid, locked, tenant_required"),
+        429: json_error_doc("rate_limited"),
     },
 )
 def post_login(request: Annotated[LoginRequest, Body()]) -> Response[str]:
@@ -76,7 +70,7 @@ def post_login(request: Annotated[LoginRequest, Body()]) -> Response[str]:
     tags=["auth"],
     responses={
         200: {"description": "New tokens", "content": {"application/json": {"model": SessionTokens}}},
-        401: _json_error("invalid_refresh_token, refresh_token_reused"),
+        401: json_error_doc("invalid_refresh_token, refresh_token_reused"),
     },
     openapi_extensions={LIVE_INPUT: "the refresh token of a live login"},
 )
@@ -88,7 +82,7 @@ def post_refresh(request: Annotated[RefreshRequest, Body()]) -> Response[str]:
     "/v1/auth/logout",
     summary="End a login (revoke its refresh tokens)",
     tags=["auth"],
-    responses={200: {"description": "Logged out"}, 401: _json_error("invalid_refresh_token")},
+    responses={200: {"description": "Logged out"}, 401: json_error_doc("invalid_refresh_token")},
     openapi_extensions={LIVE_INPUT: "the refresh token of a live login"},
 )
 def post_logout(request: Annotated[RefreshRequest, Body()]) -> Accepted:
@@ -135,7 +129,7 @@ def get_password_page(token: ResetToken) -> Response[str]:
     description="JSON or the page's form post. Consumes the token and ends every session of the user, in one "
     "transaction. 400 `invalid_token` for an unknown, used or expired link; 422 `weak_password`.",
     tags=["auth"],
-    responses={200: {"description": "Password set"}, 400: _json_error("invalid_token"), 422: _json_error("weak")},
+    responses={200: {"description": "Password set"}, 400: json_error_doc("invalid_token"), 422: json_error_doc("weak")},
     openapi_extensions={LIVE_INPUT: "the token of an emailed link"},
 )
 def post_new_password(token: ResetToken, body: Annotated[NewPassword, Body()]) -> Response[str]:

@@ -6,14 +6,14 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from samtykke.api.cors import origin_allowed
+from samtykke.api.cors import preflight
+from samtykke.api.params import TenantId
 from samtykke.api.request import http_event, public_base_url, request_evidence
-from samtykke.api.responses import error_response, html_response
+from samtykke.api.responses import html_response, json_error_doc
 from samtykke.domain.errors import SamtykkeError
-from samtykke.models.common import ErrorBody
 from samtykke.models.consent import CaptureResult, ConsentSubmission
 from samtykke.services.capture import capture_consent, confirm_consent
 from samtykke.services.context import services
@@ -21,21 +21,15 @@ from samtykke.templates import messages, render_page
 
 router = Router()
 
-TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="The tenant's id")]
-
-
-def _json_error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
 
 ERRORS: dict[int, OpenAPIResponse] = {
-    400: _json_error("Malformed input"),
-    403: _json_error("Origin not allowed"),
-    404: _json_error("Unknown tenant"),
-    413: _json_error("Body over 64 KiB"),
-    415: _json_error("Unsupported content type"),
-    422: _json_error("Invalid consent"),
-    503: _json_error("Busy; retry after `Retry-After` seconds"),
+    400: json_error_doc("Malformed input"),
+    403: json_error_doc("Origin not allowed"),
+    404: json_error_doc("Unknown tenant"),
+    413: json_error_doc("Body over 64 KiB"),
+    415: json_error_doc("Unsupported content type"),
+    422: json_error_doc("Invalid consent"),
+    503: json_error_doc("Busy; retry after `Retry-After` seconds"),
 }
 
 
@@ -77,18 +71,7 @@ def post_consents(tenant_id: TenantId, submission: Annotated[ConsentSubmission, 
     responses={204: {"description": "The origin may post"}, 403: ERRORS[403]},
 )
 def preflight_consents(tenant_id: TenantId) -> Response[str]:
-    origin = router.current_event.headers.get("origin", "")
-    if not origin_allowed(tenant_id, origin):
-        return error_response(403, "origin_not_allowed", "This website may not post consents for this tenant")
-    return Response(
-        status_code=204,
-        headers={
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": "content-type",
-            "Access-Control-Max-Age": "600",
-        },
-        body="",
-    )
+    return preflight(tenant_id, router.current_event.headers.get("origin", ""))
 
 
 @router.get(

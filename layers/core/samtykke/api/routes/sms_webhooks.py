@@ -11,27 +11,26 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from samtykke.api.params import TenantId
 from samtykke.api.request import http_event
+from samtykke.api.responses import json_error_doc
 from samtykke.api.webhook_url import called_url
 from samtykke.domain.errors import BadRequest, UnsupportedMediaType
-from samtykke.models.common import ErrorBody
 from samtykke.models.sms import SmsProvider, SmsWebhookAck
 from samtykke.services.sms_inbound import InboundSms, sms_inbox
 from samtykke.settings import get_settings
 
 router = Router()
 
-TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="The tenant's id")]
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 200
 
@@ -40,20 +39,16 @@ class MalformedWebhook(BadRequest):
     code = "malformed_webhook"
 
 
-def _json_error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
 ERRORS: dict[int, OpenAPIResponse] = {
-    400: _json_error("Malformed body, or a field missing (`malformed_webhook`)"),
-    403: _json_error(
+    400: json_error_doc("Malformed body, or a field missing (`malformed_webhook`)"),
+    403: json_error_doc(
         "`signature_missing`, `invalid_signature`, `stale_timestamp` (Vonage), or `sms_provider_not_configured`"
     ),
-    404: _json_error("Unknown tenant"),
-    413: _json_error("Body over 64 KiB"),
-    415: _json_error("Not form-encoded (Twilio) or JSON or form-encoded (Vonage)"),
-    422: _json_error("The sender's number is not a phone number (`invalid_phone`)"),
-    503: _json_error("Busy, or the same message is being processed; retry"),
+    404: json_error_doc("Unknown tenant"),
+    413: json_error_doc("Body over 64 KiB"),
+    415: json_error_doc("Not form-encoded (Twilio) or JSON or form-encoded (Vonage)"),
+    422: json_error_doc("The sender's number is not a phone number (`invalid_phone`)"),
+    503: json_error_doc("Busy, or the same message is being processed; retry"),
 }
 
 

@@ -14,15 +14,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from samtykke.api.cors import origin_allowed
+from samtykke.api.cors import preflight
 from samtykke.api.forms import form_fields
+from samtykke.api.params import TenantId
 from samtykke.api.request import http_event, public_base_url, request_evidence
-from samtykke.api.responses import error_response, html_response
+from samtykke.api.responses import html_response, json_error_doc
 from samtykke.domain.consent import Channel
 from samtykke.domain.defaults import FALLBACK_LOCALE, SUPPORTED_LOCALES
 from samtykke.domain.errors import InvalidInput, RetryableError, SamtykkeError
 from samtykke.domain.links import UnsubscribeScope, UnsubscribeVia, accept_language_locale
-from samtykke.models.common import ErrorBody
 from samtykke.models.links import PreferenceLinkAccepted, PreferenceLinkRequest
 from samtykke.services import preferences, unsubscribe
 from samtykke.services.context import Services, services
@@ -31,7 +31,6 @@ from samtykke.templates import messages, render_page
 
 router = Router()
 
-TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="The tenant's id")]
 Token = Annotated[str, Path(max_length=1024, description="The signed token from the link")]
 
 # The token is in the URL: never leak it in a Referer, never let the page be framed.
@@ -193,10 +192,6 @@ def preference_post(token: Token) -> Response[str]:
 # --- a fresh link ---------------------------------------------------------------------------------------
 
 
-def _json_error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
 @router.post(
     "/v1/public/<tenant_id>/preference-link",
     summary="Ask for a fresh preference-centre link by email address",
@@ -206,9 +201,9 @@ def _json_error(description: str) -> OpenAPIResponse:
     tags=["public"],
     responses={
         202: {"description": "Accepted", "content": {"application/json": {"model": PreferenceLinkAccepted}}},
-        404: _json_error("Unknown tenant"),
-        422: _json_error("Not an email address"),
-        429: _json_error("Too many requests; retry after `Retry-After` seconds"),
+        404: json_error_doc("Unknown tenant"),
+        422: json_error_doc("Not an email address"),
+        429: json_error_doc("Too many requests; retry after `Retry-After` seconds"),
     },
 )
 def request_preference_link(tenant_id: TenantId, request: Annotated[PreferenceLinkRequest, Body()]) -> Response[str]:
@@ -256,18 +251,7 @@ def request_preference_link(tenant_id: TenantId, request: Annotated[PreferenceLi
     method="OPTIONS",
     summary="CORS preflight for the fresh-link request",
     tags=["public"],
-    responses={204: {"description": "The origin may post"}, 403: _json_error("Origin not allowed")},
+    responses={204: {"description": "The origin may post"}, 403: json_error_doc("Origin not allowed")},
 )
 def preflight_preference_link(tenant_id: TenantId) -> Response[str]:
-    origin = router.current_event.headers.get("origin", "")
-    if not origin_allowed(tenant_id, origin):
-        return error_response(403, "origin_not_allowed", "This website may not call this tenant's endpoints")
-    return Response(
-        status_code=204,
-        headers={
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": "content-type",
-            "Access-Control-Max-Age": "600",
-        },
-        body="",
-    )
+    return preflight(tenant_id, router.current_event.headers.get("origin", ""))
