@@ -13,6 +13,5 @@ from samtykke.services.sms_inbound import receive_end_user_messaging, sms_inbox
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     inbox = sms_inbox()
-    inbox.register_lambda_context(context)
     results = [receive_end_user_messaging(inbox, r.sns.message, r.sns.timestamp) for r in event.records]
     return {"results": results}

@@ -9,7 +9,6 @@ from samtykke.api.app import build_resolver
 from samtykke.api.guards import guard_request
 from samtykke.api.routes import sms_webhooks
 from samtykke.observability import logger
-from samtykke.services.sms_inbound import sms_inbox
 
 app = build_resolver(sms_webhooks.router)
 
@@ -17,5 +16,4 @@ app = build_resolver(sms_webhooks.router)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    sms_inbox().register_lambda_context(context)
     return app.resolve(event, context)

@@ -70,7 +70,7 @@ def test_the_sample_event_stops_and_a_start_restarts(
 ) -> None:
     result = invoke("sms_inbound", load_event("sns/inbound_sms.json"))
 
-    assert result == {"results": [{"status": 200, "action": "opt_out", "events": 1}]}
+    assert result == {"results": [{"status": 200, "action": "opt_out", "events": 1, "redelivery": False}]}
     assert _sms_status(svc, tenant.tenant_id, subscriber) == "withdrawn"
     assert suppression_reason(_suppressions(svc, tenant.tenant_id), Channel.SMS, "e-marketing") is (
         SuppressionReason.SMS_STOP
@@ -94,7 +94,7 @@ def test_a_redelivered_notification_is_processed_once(aws: Resources, invoke: In
 
     result = invoke("sms_inbound", load_event("sns/inbound_sms.json"))
 
-    assert result["results"][0] == {"status": 200, "action": "opt_out", "events": 1}  # the first answer, replayed
+    assert result["results"][0] == {"status": 200, "action": "opt_out", "events": 0, "redelivery": True}
     assert table_snapshot(aws.table_name) == after
 
 

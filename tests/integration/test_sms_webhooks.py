@@ -150,7 +150,7 @@ class TestTwilioStopAndStart:
         assert table_snapshot(aws.table_name) == after_first
         (record,) = [json.loads(i) for i in after_first if json.loads(i)["pk"] == "T#acme#SMSINBOUND"]
         assert record["sk"].startswith("sms-keyword#")
-        assert (record["status"], int(record["expires_at"]) > time.time() + 2 * 86400) == ("COMPLETED", True)
+        assert (record["action"], int(record["expires_at"]) > time.time() + 2 * 86400) == ("opt_out", True)
         # Even after a START, a late redelivery of the old STOP changes nothing.
         invoke("sms_webhooks", twilio_event(api_event, twilio_params("START", sid="SMstart")))
         invoke("sms_webhooks", stop)
@@ -178,6 +178,21 @@ class TestTwilioStopAndStart:
         invoke("sms_webhooks", twilio_event(api_event, twilio_params("START", sender=stranger, sid="SM9")))
         assert _suppressions(svc, tenant.tenant_id, stranger) == {}
 
+
+    def test_a_late_redelivered_stop_from_a_stranger_does_not_stop_again(
+        self, svc: Services, aws: Any, tenant: TenantFixture, api_event: EventFactory, invoke: Invoke
+    ) -> None:
+        stranger = "+4529876500"
+        stop = twilio_event(api_event, twilio_params("STOP", sender=stranger, sid="SMstranger1"))
+        invoke("sms_webhooks", stop)
+        invoke("sms_webhooks", twilio_event(api_event, twilio_params("START", sender=stranger, sid="SMstranger2")))
+        after_start = table_snapshot(aws.table_name)
+
+        redelivered = invoke("sms_webhooks", stop)
+
+        assert "Du modtager ikke flere SMS" in _twiml_message(redelivered)  # the same answer as the first time
+        assert table_snapshot(aws.table_name) == after_start
+        assert _suppressions(svc, tenant.tenant_id, stranger) == {}
     def test_help_answers_and_changes_nothing(
         self, aws: Any, subscriber: str, api_event: EventFactory, invoke: Invoke
     ) -> None:

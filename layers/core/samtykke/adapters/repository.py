@@ -21,8 +21,7 @@ audience index that campaigns page through.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
-from samtykke.domain.errors import Conflict
+from samtykke.domain.errors import Conflict, RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -146,6 +145,20 @@ class ContactChanged(Conflict):
     code = "contact_changed"
 
 
+class AlreadyApplied(Conflict):
+    """The write's receipt exists: the request it carries out was applied before, so nothing was written."""
+
+    code = "already_applied"
+
+
+@dataclass(frozen=True)
+class SuppressionChange:
+    """Sets (record) or lifts (None) one suppression."""
+
+    key: str
+    record: dict[str, Any] | None
+
+
 @dataclass(frozen=True)
 class SuppressionWrite:
     """Sets (record) or lifts (None) one suppression on an address the contact already owns."""
@@ -168,6 +181,9 @@ class ContactWrite:
     suppressions: list[SuppressionWrite] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     states: list[dict[str, Any]] = field(default_factory=list)
+    # An item that records the request this write carries out (say, a provider's message id). It is written only
+    # if absent, in the same transaction, so a redelivered request changes nothing (`AlreadyApplied`).
+    receipt: dict[str, Any] | None = None
 
 
 class ConsentRepository:
@@ -264,55 +280,59 @@ class ConsentRepository:
         Outside a consent change: for STOPs from unknown numbers, bounces, complaints and erasure. The
         address item is created if it does not exist, keeping any contact it already points at.
         """
-        key_of = {"pk": address_pk(tenant_id, kind, blind_index), "sk": ADDR}
-        if record is None:
-            with contextlib.suppress(ConditionFailed):
-                self._update(key_of, "REMOVE suppressions.#key", "attribute_exists(suppressions)", {"#key": key}, {})
-            return
-        for _ in range(2):
-            try:
-                self._update(
-                    key_of,
-                    "SET suppressions.#key = :record",
-                    "attribute_exists(suppressions)",
-                    {"#key": key},
-                    {":record": record},
-                )
-                return
-            except ConditionFailed:
-                pass
-            try:
-                self._update(
-                    key_of,
-                    "SET suppressions = :map, kind = :kind",
-                    "attribute_not_exists(suppressions)",
-                    None,
-                    {":map": {key: record}, ":kind": kind},
-                )
-                return
-            except ConditionFailed:
-                continue  # another writer made the map just now: set the key inside it
+        self.change_address_suppressions(tenant_id, kind, blind_index, [SuppressionChange(key, record)])
 
-    def _update(
+    def change_address_suppressions(
         self,
-        key: dict[str, str],
-        expression: str,
-        condition: str,
-        names: dict[str, str] | None,
-        values: dict[str, Any],
+        tenant_id: str,
+        kind: str,
+        blind_index: str,
+        changes: list[SuppressionChange],
+        receipt: dict[str, Any] | None = None,
     ) -> None:
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": to_attributes(key),
-            "UpdateExpression": expression,
-            "ConditionExpression": condition,
-        }
-        if names:
-            request["ExpressionAttributeNames"] = names
-        if values:
-            request["ExpressionAttributeValues"] = to_attributes(values)
-        with translate_aws_errors():
-            aws.dynamodb().update_item(**request)
+        """Sets and lifts suppressions on any address in one write, with the request's receipt if given.
+
+        With a receipt, the changes and the receipt commit together or not at all (`AlreadyApplied` if the
+        receipt exists). Lifting from an address that has no suppressions changes nothing.
+        """
+        pk = address_pk(tenant_id, kind, blind_index)
+        sets = {change.key: change.record for change in changes if change.record is not None}
+        for _ in range(2):
+            for map_exists in (True, False):
+                update: dict[str, Any] | None = None  # nothing to change, or nothing to lift from an empty address
+                if map_exists and changes:
+                    update = self._suppressions_update(pk, changes, "attribute_exists(suppressions)", {})
+                elif not map_exists and sets:
+                    update = {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": to_attributes({"pk": pk, "sk": ADDR}),
+                            "ConditionExpression": "attribute_not_exists(suppressions)",
+                            "UpdateExpression": "SET suppressions = :map, kind = :kind",
+                            "ExpressionAttributeValues": to_attributes({":map": sets, ":kind": kind}),
+                        }
+                    }
+                try:
+                    self._write_once([update] if update else [], receipt)
+                    return
+                except ConditionFailed:
+                    continue  # the map is there, or not, after all: try the other form
+            # another writer made the map between our two forms: once more, from the top
+        raise RetryableError("The address changed concurrently; retry", code="contention")
+
+    def _write_once(self, actions: list[dict[str, Any]], receipt: dict[str, Any] | None) -> None:
+        """`actions` and the receipt in one call: a transaction with a receipt, else the single action alone."""
+        if receipt is None:
+            if actions:
+                with translate_aws_errors():
+                    aws.dynamodb().update_item(**actions[0]["Update"])
+            return
+        try:
+            self._transact([*actions, self._receipt_put(receipt)])  # type: ignore[list-item]
+        except TransactionConflict as exc:
+            if exc.failed_at(len(actions)):
+                raise AlreadyApplied("This request was applied before") from exc
+            raise ConditionFailed("The address changed concurrently") from exc
 
     def find_contact_id(self, tenant_id: str, kind: str, blind_index: str) -> str | None:
         item = self.get_address(tenant_id, kind, blind_index)
@@ -335,12 +355,17 @@ class ConsentRepository:
         """Appends events and moves states in one transaction, guarded by the log head's sequence number.
 
         A concurrent writer makes the head condition fail (`ContactChanged`); an address that another
-        contact already owns makes its index condition fail (`AddressTaken`). Either way nothing is written.
+        contact already owns makes its index condition fail (`AddressTaken`); an existing receipt makes its
+        own fail (`AlreadyApplied`). Whichever it is, nothing is written.
         """
         actions, address_positions = self._contact_actions(change)
+        if change.receipt is not None:
+            actions.append(self._receipt_put(change.receipt))
         try:
             self._transact(actions)  # type: ignore[arg-type]
         except TransactionConflict as exc:
+            if change.receipt is not None and exc.failed_at(len(actions) - 1):
+                raise AlreadyApplied("This request was applied before") from exc
             if any(exc.failed_at(i) for i in address_positions):
                 raise AddressTaken("The address belongs to a contact already") from exc
             raise ContactChanged("The contact changed concurrently") from exc
@@ -376,7 +401,7 @@ class ConsentRepository:
             by_address.setdefault((suppression.kind, suppression.blind_index), []).append(suppression)
         for (kind, blind_index), writes in by_address.items():
             address = address_pk(change.tenant_id, kind, blind_index)
-            actions.append(self._suppressions_update(address, change.contact_id, writes))
+            actions.append(self._suppressions_update(address, writes, "contact_id = :c", {":c": change.contact_id}))
         for event in change.events:
             actions.append(self._put({"pk": pk, "sk": event_sk(event["seq"]), **event}, "attribute_not_exists(pk)"))
         for state in change.states:
@@ -412,10 +437,16 @@ class ConsentRepository:
             }
         }
 
-    def _suppressions_update(self, pk: str, contact_id: str, writes: list[SuppressionWrite]) -> dict[str, Any]:
+    def _suppressions_update(
+        self,
+        pk: str,
+        writes: Sequence[SuppressionChange | SuppressionWrite],
+        condition: str,
+        values: dict[str, Any],
+    ) -> dict[str, Any]:
         """One update of an address item for all its suppression changes: a transaction may touch an item once."""
         names = {f"#k{i}": write.key for i, write in enumerate(writes)}
-        values: dict[str, Any] = {":c": contact_id}
+        values = dict(values)
         sets, removes = [], []
         for i, write in enumerate(writes):
             if write.record is None:
@@ -428,16 +459,19 @@ class ConsentRepository:
             for clause in (sets and "SET " + ", ".join(sets), removes and "REMOVE " + ", ".join(removes))
             if clause
         )
-        return {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": to_attributes({"pk": pk, "sk": ADDR}),
-                "ConditionExpression": "contact_id = :c",
-                "UpdateExpression": expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": to_attributes(values),
-            }
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": to_attributes({"pk": pk, "sk": ADDR}),
+            "ConditionExpression": condition,
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
         }
+        if values:
+            update["ExpressionAttributeValues"] = to_attributes(values)
+        return {"Update": update}
+
+    def _receipt_put(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        return self._put(receipt, "attribute_not_exists(pk)")
 
     def _update_head(self, pk: str, profile: dict[str, Any], expected_seq: int) -> dict[str, Any]:
         return {

@@ -6,6 +6,7 @@
 | a tenant keyword (id: a hash of its folded form) | `T#{tenant}` | `SMSKEYWORD#{keyword_id}` |
 | a tenant's inbound number, for listing | `T#{tenant}` | `SMSNUMBER#{e164}` |
 | the tenant an inbound number (long code, short code) belongs to | `SMSNUMBER#{e164}` | `NUMBER` |
+| the receipt of a processed provider message | `T#{tenant}#SMSINBOUND` | `sms-keyword#{sha256(provider:id)}` |
 
 Everything but the number index lives in the tenant's configuration partition; one `begins_with(sk, "SMS")`
 Query loads it. Inbound numbers are the tenant's own business numbers, not personal data.
@@ -13,6 +14,8 @@ Query loads it. Inbound numbers are the tenant's own business numbers, not perso
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from samtykke.adapters import aws
@@ -32,6 +35,20 @@ NUMBER_SK = "NUMBER"
 
 def number_pk(e164: str) -> str:
     return f"{NUMBER_PREFIX}{e164}"
+
+
+def inbound_receipt(
+    tenant_id: str, provider: str, message_id: str, action: str, received_at: datetime, keep_seconds: int
+) -> dict[str, Any]:
+    """The receipt of one processed inbound message, kept `keep_seconds` (DynamoDB TTL on `expires_at`)."""
+    digest = hashlib.sha256(f"{provider}:{message_id}".encode()).hexdigest()
+    return {
+        "pk": f"T#{tenant_id}#SMSINBOUND",
+        "sk": f"sms-keyword#{digest}",
+        "action": action,
+        "received_at": received_at.isoformat(),
+        "expires_at": int(received_at.timestamp()) + keep_seconds,
+    }
 
 
 class NumberTaken(Conflict):

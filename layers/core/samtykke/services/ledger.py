@@ -101,6 +101,10 @@ class ContactTarget:
     create_if_missing: bool = False
     # Suppressions to set (record) or lift (None) on the contact's own addresses, in the same transaction.
     suppressions: list[tuple[AddressKind, str, dict[str, Any] | None]] = field(default_factory=list)
+    # The contact as the caller just loaded it: the first attempt decides on it rather than reading it again.
+    loaded: LoadedContact | None = None
+    # The request's receipt (`ContactWrite.receipt`): a redelivery raises `AlreadyApplied` and writes nothing.
+    receipt: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,10 @@ class Ledger:
         assume_new = target.contact_id is None and target.create_if_missing
         index_addresses = True
         for attempt in range(MAX_ATTEMPTS):
-            contact = self._new_contact() if assume_new else self._find(target)
+            if attempt == 0 and target.loaded is not None:
+                contact = target.loaded
+            else:
+                contact = self._new_contact() if assume_new else self._find(target)
             changes = decide(contact)
             if not changes and contact.wrapped_key is None:
                 return WriteResult(contact, [])
@@ -320,6 +327,7 @@ class Ledger:
             ],
             events=events,
             states=states,
+            receipt=target.receipt,
         )
         return write, recorded
 

@@ -11,32 +11,27 @@ One service for all three entry points. For a message that is a keyword (`domain
 The log's actor is the provider (`sms_provider`, id = provider) on behalf of the contact; the evidence holds the
 keyword, the provider's message id and the time.
 
-Each provider message id is processed once: powertools idempotency, with its records in the tenant's own
-partition of our table (`pk = T#{tenant}#SMSINBOUND`, `sk` = a hash of provider and message id, `expires_at` for
-DynamoDB TTL). A redelivery gets the first delivery's answer and changes nothing.
+Each provider message id is processed once. Its receipt (`adapters/sms_repository.inbound_receipt`, kept 3 days)
+is written only if absent, in the same transaction as the message's effect: the consent change with its
+suppressions, or the address's suppressions alone. A redelivery therefore changes nothing, even after a later
+START, and gets the same reply. This is our own receipt rather than powertools' idempotency utility, which would
+add two writes (claim, then complete) to the one a STOP needs, and could not commit with it.
 
 Everything that can refuse a message (unknown tenant, malformed number) is checked before anything is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-)
-from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
 from pydantic import ValidationError
 
-from samtykke.adapters import aws
 from samtykke.adapters.crypto import TenantKeys
+from samtykke.adapters.repository import AlreadyApplied, SuppressionChange
 from samtykke.adapters.secrets import SecretBox, SecretUnreadable
-from samtykke.adapters.sms_repository import SmsRepository
+from samtykke.adapters.sms_repository import SmsRepository, inbound_receipt
 from samtykke.domain.addresses import normalise_phone
 from samtykke.domain.age import is_minor
 from samtykke.domain.consent import (
@@ -64,17 +59,14 @@ from samtykke.models.sms import AwsInboundSms, SmsProvider
 from samtykke.observability import logger
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services, services
-from samtykke.services.ledger import ContactNotFound, ContactTarget, Ledger, LoadedContact, StateChange
+from samtykke.services.ledger import ContactNotFound, ContactTarget, Decide, Ledger, LoadedContact, StateChange
 from samtykke.services.sms_config import SmsConfig, SmsConfigCache, inbound_number, secret_name
 from samtykke.templates import messages
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SOURCE = "sms-keyword"
 # AWS End User Messaging writes numbers in E.164, so the country only matters for a malformed one.
 DEFAULT_NUMBER_COUNTRY = "DK"
-IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than any provider retries a delivery
+RECEIPT_SECONDS = 3 * 24 * 3600  # longer than any provider retries a delivery
 SMS_ALL = suppression_key(Channel.SMS)
 PHONE = AddressKind.PHONE
 
@@ -117,6 +109,7 @@ class SmsOutcome:
     action: KeywordAction
     reply: str | None  # the localised confirmation to send back, if any
     events: int = 0  # consent-log events written
+    redelivery: bool = False  # the message was processed before, so nothing changed now
 
 
 @dataclass(frozen=True)
@@ -140,16 +133,9 @@ class SmsInbox:
 
     svc: Services
     config: SmsConfigCache = field(init=False)
-    _idempotency: IdempotencyConfig = field(init=False)
-    _stores: dict[str, DynamoDBPersistenceLayer] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.config = SmsConfigCache(SmsRepository(self.svc.settings.table_name))
-        self._idempotency = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS, hash_function="sha256")
-
-    def register_lambda_context(self, context: LambdaContext) -> None:
-        """Lets idempotency expire an in-progress record when an invocation times out."""
-        self._idempotency.register_lambda_context(context)
 
     # --- signatures ---------------------------------------------------------------------------------
 
@@ -223,117 +209,101 @@ class SmsInbox:
         )
         if match.action is KeywordAction.HELP:
             return SmsOutcome(KeywordAction.HELP, self._reply(plan, self._contact_locale(plan)))
-        delivery = {"provider": message.provider.value, "message_id": message.message_id}
         try:
-            result: dict[str, Any] = self._once(message.tenant_id)(delivery=delivery, plan=plan)
-        except IdempotencyAlreadyInProgressError as exc:
-            raise RetryableError("This message is being processed; retry shortly", code="in_progress") from exc
-        except IdempotencyPersistenceLayerError as exc:
-            raise RetryableError("The service is busy; retry shortly", code="throttled") from exc
-        return SmsOutcome(KeywordAction(result["action"]), result.get("reply"), int(result.get("events", 0)))
-
-    def _once(self, tenant_id: str) -> Callable[..., dict[str, Any]]:
-        store = self._stores.get(tenant_id)
-        if store is None:
-            store = self._stores[tenant_id] = DynamoDBPersistenceLayer(
-                table_name=self.svc.settings.table_name,
-                key_attr="pk",
-                sort_key_attr="sk",
-                static_pk_value=f"T#{tenant_id}#SMSINBOUND",
-                expiry_attr="expires_at",
-                boto3_client=aws.dynamodb(),
-            )
-        once: Callable[..., dict[str, Any]] = idempotent_function(
-            self._apply,
-            data_keyword_argument="delivery",
-            persistence_store=store,
-            config=self._idempotency,
-            key_prefix="sms-keyword",
-        )
-        return once
-
-    def _apply(self, *, delivery: dict[str, str], plan: _Plan) -> dict[str, Any]:
-        effect = self._opt_out(plan) if plan.match.action is KeywordAction.OPT_OUT else self._opt_in(plan)
-        return {"action": plan.match.action.value, "reply": self._reply(plan, effect.locale), "events": effect.events}
+            effect = self._opt_out(plan) if match.action is KeywordAction.OPT_OUT else self._opt_in(plan)
+        except AlreadyApplied:
+            return SmsOutcome(match.action, self._reply(plan, self._contact_locale(plan)), redelivery=True)
+        return SmsOutcome(match.action, self._reply(plan, effect.locale), effect.events)
 
     def _opt_out(self, plan: _Plan) -> _Effect:
-        tenant_id, blind = plan.catalog.tenant.tenant_id, plan.keys.blind_index(PHONE.value, plan.phone)
-        key = suppression_key(Channel.SMS, plan.match.purpose)
-        record = self._suppression_record(plan)
-        contact = self._owner(plan, blind)
-        effect = _Effect()
-        in_transaction = False
-        if contact is not None:
-            scope = plan.match.purpose
+        scope = plan.match.purpose
+        blind = plan.keys.blind_index(PHONE.value, plan.phone)
 
-            def withdraw(current: LoadedContact) -> list[StateChange]:
-                return [
-                    StateChange(
-                        purpose,
-                        channel,
-                        EventType.WITHDRAW,
-                        ConsentStatus.WITHDRAWN,
-                        LegalBasis.WITHDRAWN,
-                        SOURCE,
-                        state.text,
-                    )
-                    for (purpose, channel), state in sorted(current.states.items())
-                    if channel is Channel.SMS
-                    and (scope is None or purpose == scope)
-                    and state.status is not ConsentStatus.WITHDRAWN
-                ]
+        def withdraw(current: LoadedContact) -> list[StateChange]:
+            return [
+                StateChange(
+                    purpose,
+                    channel,
+                    EventType.WITHDRAW,
+                    ConsentStatus.WITHDRAWN,
+                    LegalBasis.WITHDRAWN,
+                    SOURCE,
+                    state.text,
+                )
+                for (purpose, channel), state in sorted(current.states.items())
+                if channel is Channel.SMS
+                and (scope is None or purpose == scope)
+                and state.status is not ConsentStatus.WITHDRAWN
+            ]
 
-            in_transaction = contact.blind_indexes.get(PHONE) == blind
-            target = ContactTarget(
-                contact_id=contact.contact_id, suppressions=[(PHONE, key, record)] if in_transaction else []
-            )
-            result = Ledger(self.svc, plan.keys).write(target, withdraw, self._actor(plan), self._evidence(plan))
-            effect = _Effect(len(result.events), result.contact.profile.locale)
-            in_transaction = in_transaction and bool(result.events)
-        if not in_transaction:
-            self.svc.repo.set_address_suppression(tenant_id, PHONE.value, blind, key, record)
-        return effect
+        stop = SuppressionChange(suppression_key(Channel.SMS, scope), self._suppression_record(plan))
+        return self._apply(plan, blind, self._address(plan, blind), [stop], withdraw)
 
     def _opt_in(self, plan: _Plan) -> _Effect:
-        tenant_id, blind = plan.catalog.tenant.tenant_id, plan.keys.blind_index(PHONE.value, plan.phone)
-        address = self.svc.repo.get_address(tenant_id, PHONE.value, blind) or {}
-        current: dict[str, dict[str, Any]] = address.get("suppressions") or {}
+        blind = plan.keys.blind_index(PHONE.value, plan.phone)
+        address = self._address(plan, blind)
+        current: dict[str, dict[str, Any]] = (address or {}).get("suppressions") or {}
         stopped = {k for k, r in current.items() if k.startswith(f"{Channel.SMS.value}#") and _is_sms_stop(r)}
         scope = plan.match.purpose
-        adds: list[tuple[str, dict[str, Any]]] = []
+        changes: list[SuppressionChange] = []
         if scope is None:
-            lifts = sorted(stopped, key=lambda k: k != SMS_ALL)  # the blanket STOP first
+            changes = [SuppressionChange(key, None) for key in sorted(stopped)]
         else:
-            lifts = [k for k in (suppression_key(Channel.SMS, scope), SMS_ALL) if k in stopped]
+            changes = [
+                SuppressionChange(key, None) for key in (suppression_key(Channel.SMS, scope), SMS_ALL) if key in stopped
+            ]
             if SMS_ALL in stopped:  # "START NEWS" after "STOP": everything else stays stopped
-                adds = [
-                    (key, current[SMS_ALL])
+                changes += [
+                    SuppressionChange(key, current[SMS_ALL])
                     for purpose in self._sms_purposes(plan.catalog)
                     if purpose.purpose_id != scope
                     and (key := suppression_key(Channel.SMS, purpose.purpose_id)) not in current
                 ]
-        # More suppressed before, less after: a failure half way never lets a message through that should not be.
-        for key, record in adds:
-            self.svc.repo.set_address_suppression(tenant_id, PHONE.value, blind, key, record)
-        contact = self._owner(plan, blind)
-        effect = _Effect()
-        done: set[str] = set()
-        if contact is not None:
+
+        def grant(contact: LoadedContact) -> list[StateChange]:
             minor = is_minor(contact.profile.birth_date, plan.catalog.tenant.country, self.svc.clock().date())
-            in_transaction = lifts[:1] if contact.blind_indexes.get(PHONE) == blind else []
-            result = Ledger(self.svc, plan.keys).write(
-                ContactTarget(contact_id=contact.contact_id, suppressions=[(PHONE, k, None) for k in in_transaction]),
-                lambda c: self._grants(plan, c, minor),
-                self._actor(plan),
-                self._evidence(plan),
+            return self._grants(plan, contact, minor)
+
+        return self._apply(plan, blind, address, changes, grant)
+
+    def _apply(
+        self,
+        plan: _Plan,
+        blind: str,
+        address: dict[str, Any] | None,
+        changes: list[SuppressionChange],
+        decide: Decide,
+    ) -> _Effect:
+        """The message's effect with its receipt: the consent change of the number's contact, if it has one, and
+        the number's suppression changes. Both go in one transaction when the number is the contact's own."""
+        tenant_id = plan.catalog.tenant.tenant_id
+        receipt = inbound_receipt(
+            tenant_id,
+            plan.message.provider.value,
+            plan.message.message_id,
+            plan.match.action.value,
+            self.svc.clock(),
+            RECEIPT_SECONDS,
+        )
+        contact = self._owner(plan, address)
+        locale = None
+        if contact is not None:
+            if contact.blind_indexes.get(PHONE) != blind:
+                # The number still points at a contact whose own number is now another: its suppressions first.
+                self.svc.repo.change_address_suppressions(tenant_id, PHONE.value, blind, changes)
+                changes = []
+            target = ContactTarget(
+                contact_id=contact.contact_id,
+                loaded=contact,
+                suppressions=[(PHONE, change.key, change.record) for change in changes],
+                receipt=receipt,
             )
-            effect = _Effect(len(result.events), result.contact.profile.locale)
+            result = Ledger(self.svc, plan.keys).write(target, decide, self._actor(plan), self._evidence(plan))
+            locale = result.contact.profile.locale
             if result.events:
-                done = set(in_transaction)
-        for key in lifts:
-            if key not in done:
-                self.svc.repo.set_address_suppression(tenant_id, PHONE.value, blind, key, None)
-        return effect
+                return _Effect(len(result.events), locale)
+        self.svc.repo.change_address_suppressions(tenant_id, PHONE.value, blind, changes, receipt)
+        return _Effect(0, locale)
 
     def _grants(self, plan: _Plan, contact: LoadedContact, minor: bool) -> list[StateChange]:
         scope = plan.match.purpose
@@ -370,9 +340,13 @@ class SmsInbox:
 
     # --- helpers ------------------------------------------------------------------------------------
 
-    def _owner(self, plan: _Plan, blind: str) -> LoadedContact | None:
+    def _address(self, plan: _Plan, blind: str) -> dict[str, Any] | None:
+        """The number's address item: the contact it belongs to, if any, and its suppressions."""
+        return self.svc.repo.get_address(plan.catalog.tenant.tenant_id, PHONE.value, blind)
+
+    def _owner(self, plan: _Plan, address: dict[str, Any] | None) -> LoadedContact | None:
         """The contact the number belongs to, if any (an erased contact counts as none)."""
-        contact_id = self.svc.repo.find_contact_id(plan.catalog.tenant.tenant_id, PHONE.value, blind)
+        contact_id = address.get("contact_id") if address else None
         if contact_id is None:
             return None
         try:
@@ -381,7 +355,7 @@ class SmsInbox:
             return None
 
     def _contact_locale(self, plan: _Plan) -> str | None:
-        contact = self._owner(plan, plan.keys.blind_index(PHONE.value, plan.phone))
+        contact = self._owner(plan, self._address(plan, plan.keys.blind_index(PHONE.value, plan.phone)))
         return contact.profile.locale if contact else None
 
     @staticmethod
@@ -465,7 +439,12 @@ def receive_end_user_messaging(inbox: SmsInbox, message: str, published_at: str 
             extra={"error_code": exc.code, "provider_message_id": inbound.inboundMessageId},
         )
         return {"status": exc.status, "code": exc.code}
-    return {"status": 200, "action": outcome.action.value, "events": outcome.events}
+    return {
+        "status": 200,
+        "action": outcome.action.value,
+        "events": outcome.events,
+        "redelivery": outcome.redelivery,
+    }
 
 
 def _published(timestamp: str | None) -> datetime | None:
