@@ -73,10 +73,12 @@ class TextSender(Protocol):
 
 @dataclass
 class SenderState:
-    """What one sender container keeps between chunks: campaign plans, and a pause after throttling."""
+    """What one sender container keeps between chunks: campaign plans, a pause after throttling, the send threads."""
 
     plans: dict[tuple[str, str], tuple[float, CampaignPlan | None]] = field(default_factory=dict)
     paused_until: float = 0.0
+    # The send threads, started once per container rather than once per chunk.
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=SEND_WORKERS))
 
     def plan(self, repo: CampaignRepository, tenant_id: str, campaign_id: str) -> CampaignPlan | None:
         cached = self.plans.get((tenant_id, campaign_id))
@@ -118,14 +120,11 @@ class ChunkSender:
         email: EmailSender,
         sms: TextSender,
         state: SenderState,
-        *,
-        workers: int = SEND_WORKERS,
     ) -> None:
         self._svc = svc
         self._email = email
         self._sms = sms
         self._state = state
-        self._workers = workers
         self._repo = CampaignRepository(svc.settings.table_name)
 
     def send(self, chunk: RecipientChunk, *, time_left_ms: Callable[[], int] = lambda: 60_000) -> ChunkResult:
@@ -222,8 +221,7 @@ class ChunkSender:
                 throttled = True
                 return _Outcome(recipient, retry=True)
 
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(to_send))) as pool:
-            outcomes = list(pool.map(one, to_send))
+        outcomes = list(self._state.pool.map(one, to_send))
         if throttled:
             self._state.paused_until = time.monotonic() + PAUSE_SECONDS
         return outcomes
