@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from samtykke.adapters import aws as aws_clients
+from samtykke.domain.access import Role
 from samtykke.local.outbox import read_outbox
 from tests.integration.conftest import ACME_ORIGIN, ACME_THANKS, TenantFixture, body_of
 
@@ -143,6 +144,15 @@ def test_nothing_personal_is_stored_in_plaintext(
     dump = json.dumps(table_items(aws), default=str).lower()
     for secret in ("secret.person", "hemmelig", "20123456", "203.0.113.7", "010190"):
         assert secret not in dump
+
+    # The national ID is kept, sealed, and shown only to staff with `sensitive:read`.
+    contact_id = consent_log(invoke, api_event, tenant, "secret.person@example.dk")["contact_id"]
+    for grants, shown in (("", "[redacted]"), ("sensitive:read", "010190-1234")):
+        authorizer = {**tenant.authorizer(Role.EDITOR), "grants": grants}
+        event = api_event("admin_request", path=f"/v1/admin/contacts/{contact_id}", authorizer=authorizer)
+        response = invoke("admin_api", event)
+        assert response["statusCode"] == 200, response["body"]
+        assert (body_of(response)["first_name"], body_of(response)["national_id"]) == ("Hemmelig", shown)
 
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], int, str]] = [

@@ -178,7 +178,6 @@ class TestTwilioStopAndStart:
         invoke("sms_webhooks", twilio_event(api_event, twilio_params("START", sender=stranger, sid="SM9")))
         assert _suppressions(svc, tenant.tenant_id, stranger) == {}
 
-
     def test_a_late_redelivered_stop_from_a_stranger_does_not_stop_again(
         self, svc: Services, aws: Any, tenant: TenantFixture, api_event: EventFactory, invoke: Invoke
     ) -> None:
@@ -193,6 +192,7 @@ class TestTwilioStopAndStart:
         assert "Du modtager ikke flere SMS" in _twiml_message(redelivered)  # the same answer as the first time
         assert table_snapshot(aws.table_name) == after_start
         assert _suppressions(svc, tenant.tenant_id, stranger) == {}
+
     def test_help_answers_and_changes_nothing(
         self, aws: Any, subscriber: str, api_event: EventFactory, invoke: Invoke
     ) -> None:

@@ -10,19 +10,19 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-# Environment variable names shared by the CDK app, the local stack and `samtykke.settings`.
-ENV_TABLE = "SAMTYKKE_TABLE"
-ENV_KMS_KEY_ID = "SAMTYKKE_KMS_KEY_ID"
-ENV_EVIDENCE_BUCKET = "SAMTYKKE_EVIDENCE_BUCKET"
-ENV_PUBLIC_BASE_URL = "SAMTYKKE_PUBLIC_BASE_URL"
-ENV_SENDER_EMAIL = "SAMTYKKE_SENDER_EMAIL"
-ENV_SES_CONFIGURATION_SET = "SAMTYKKE_SES_CONFIGURATION_SET"
-ENV_STAGE = "SAMTYKKE_STAGE"
-ENV_IMPORT_QUEUE_URL = "SAMTYKKE_IMPORT_QUEUE_URL"
-ENV_EVIDENCE_UPLOAD_QUEUE_URL = "SAMTYKKE_EVIDENCE_UPLOAD_QUEUE_URL"
-ENV_CAMPAIGN_DISPATCH_QUEUE_URL = "SAMTYKKE_CAMPAIGN_DISPATCH_QUEUE_URL"
-ENV_CAMPAIGN_QUEUE_URL = "SAMTYKKE_CAMPAIGN_QUEUE_URL"
-ENV_SES_EVENTS_TOPIC_ARN = "SAMTYKKE_SES_EVENTS_TOPIC_ARN"
+# Re-exported for the CDK app and the local stack.
+from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL as ENV_CAMPAIGN_DISPATCH_QUEUE_URL
+from samtykke.environment import ENV_CAMPAIGN_QUEUE_URL as ENV_CAMPAIGN_QUEUE_URL
+from samtykke.environment import ENV_EVIDENCE_BUCKET as ENV_EVIDENCE_BUCKET
+from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_UPLOAD_QUEUE_URL
+from samtykke.environment import ENV_IMPORT_QUEUE_URL as ENV_IMPORT_QUEUE_URL
+from samtykke.environment import ENV_KMS_KEY_ID as ENV_KMS_KEY_ID
+from samtykke.environment import ENV_PUBLIC_BASE_URL as ENV_PUBLIC_BASE_URL
+from samtykke.environment import ENV_SENDER_EMAIL as ENV_SENDER_EMAIL
+from samtykke.environment import ENV_SES_CONFIGURATION_SET as ENV_SES_CONFIGURATION_SET
+from samtykke.environment import ENV_SES_EVENTS_TOPIC_ARN as ENV_SES_EVENTS_TOPIC_ARN
+from samtykke.environment import ENV_STAGE as ENV_STAGE
+from samtykke.environment import ENV_TABLE as ENV_TABLE
 
 EU_REGIONS: frozenset[str] = frozenset(
     {

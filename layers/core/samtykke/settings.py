@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from samtykke import resources
+from samtykke import environment
+from samtykke.models.common import Model
 
 
-class Settings(BaseModel):
+class Settings(Model):
     table_name: str
     kms_key_id: str
     evidence_bucket: str = ""
@@ -25,11 +26,11 @@ class Settings(BaseModel):
 def get_settings() -> Settings:
     env = os.environ
     return Settings(
-        table_name=env.get(resources.ENV_TABLE, ""),
-        kms_key_id=env.get(resources.ENV_KMS_KEY_ID, ""),
-        evidence_bucket=env.get(resources.ENV_EVIDENCE_BUCKET, ""),
-        public_base_url=env.get(resources.ENV_PUBLIC_BASE_URL, ""),
-        sender_email=env.get(resources.ENV_SENDER_EMAIL) or "no-reply@example.com",
-        ses_configuration_set=env.get(resources.ENV_SES_CONFIGURATION_SET, ""),
-        stage=env.get(resources.ENV_STAGE, "aws"),
+        table_name=env.get(environment.ENV_TABLE, ""),
+        kms_key_id=env.get(environment.ENV_KMS_KEY_ID, ""),
+        evidence_bucket=env.get(environment.ENV_EVIDENCE_BUCKET, ""),
+        public_base_url=env.get(environment.ENV_PUBLIC_BASE_URL, ""),
+        sender_email=env.get(environment.ENV_SENDER_EMAIL) or "no-reply@example.com",
+        ses_configuration_set=env.get(environment.ENV_SES_CONFIGURATION_SET, ""),
+        stage=env.get(environment.ENV_STAGE, "aws"),
     )

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from samtykke.adapters import aws
 from samtykke.adapters.errors import translate_aws_errors
 from samtykke.domain.errors import RetryableError
-from samtykke.resources import ENV_CAMPAIGN_DISPATCH_QUEUE_URL, ENV_CAMPAIGN_QUEUE_URL
+from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL, ENV_CAMPAIGN_QUEUE_URL
 
 SEND_BATCH_LIMIT = 10
 ATTEMPTS = 4

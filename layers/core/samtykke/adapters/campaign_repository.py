@@ -25,11 +25,12 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import ADDR, address_pk, from_attributes, send_sk, to_attributes
 from samtykke.domain.errors import RetryableError
-from samtykke.resources import TABLE
 
 AUDIENCE_INDEX = "audience"  # granted consent states only
 CANDIDATES_INDEX = "candidates"  # every consent state
-_INDEX_KEYS = {index.name: index.partition_key.name for index in TABLE.indexes}
+# Each index's partition key as `resources.TABLE` declares it (tests/unit/test_index_keys.py); spelled out so that
+# functions need not build the resource specs at import.
+_INDEX_KEYS = {AUDIENCE_INDEX: "gsi1pk", CANDIDATES_INDEX: "gsi2pk"}
 CAMPAIGN_SK = "META"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25

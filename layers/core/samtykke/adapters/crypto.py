@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -52,30 +53,41 @@ class ContactBox:
 
 @dataclass(frozen=True)
 class TenantKeys:
+    """A tenant's root key and the keys derived from it. The keyring keeps one per tenant for the container's
+    life, so each derived key is computed once per container, not once per request."""
+
     tenant_id: str
     root: bytes
+    _derived: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _subkey(self, label: str) -> bytes:
+        key = self._derived.get(label)
+        if key is None:
+            key = self._derived[label] = _derive(self.root, label)
+        return key
 
     def blind_index(self, kind: str, normalised_value: str) -> str:
-        key = _derive(self.root, "blind-index/v1")
+        key = self._subkey("blind-index/v1")
         return hmac.new(key, f"{kind}:{normalised_value}".encode(), hashlib.sha256).hexdigest()
 
     def signing_key(self, use: str) -> bytes:
-        return _derive(self.root, f"link-signing/{use}/v1")
+        return self._subkey(f"link-signing/{use}/v1")
 
     def new_contact_box(self, contact_id: str) -> tuple[ContactBox, bytes]:
         """A fresh contact key: the box that uses it, and the key wrapped for storage."""
         key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(NONCE_BYTES)
-        wrapped = FORMAT_VERSION + nonce + self._wrapper().encrypt(nonce, key, self._wrap_context(contact_id))
+        wrapped = FORMAT_VERSION + nonce + self._wrapper.encrypt(nonce, key, self._wrap_context(contact_id))
         return ContactBox(self.tenant_id, contact_id, key), wrapped
 
     def contact_box(self, contact_id: str, wrapped: bytes) -> ContactBox:
         nonce, ciphertext = wrapped[1 : 1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES :]
-        key = self._wrapper().decrypt(nonce, ciphertext, self._wrap_context(contact_id))
+        key = self._wrapper.decrypt(nonce, ciphertext, self._wrap_context(contact_id))
         return ContactBox(self.tenant_id, contact_id, key)
 
+    @cached_property
     def _wrapper(self) -> AESGCM:
-        return AESGCM(_derive(self.root, "contact-key-wrap/v1"))
+        return AESGCM(self._subkey("contact-key-wrap/v1"))
 
     def _wrap_context(self, contact_id: str) -> bytes:
         return f"{self.tenant_id}|{contact_id}".encode()

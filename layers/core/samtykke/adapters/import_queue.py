@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from samtykke.adapters import aws
 from samtykke.adapters.errors import translate_aws_errors
 from samtykke.domain.errors import RetryableError
-from samtykke.resources import ENV_IMPORT_QUEUE_URL
+from samtykke.environment import ENV_IMPORT_QUEUE_URL
 
 
 def enqueue_chunk(tenant_id: str, import_id: str) -> None:

@@ -7,15 +7,18 @@ records it in the OpenAPI document (`x-samtykke-permission`), so a test can prov
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.types import EventHandlerInstance
+from typing import TYPE_CHECKING, Any
 
 from samtykke.domain.access import Permission, Principal, Role, Scope, parse_grants
 from samtykke.domain.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    # For annotations only: the Lambda authorizer imports this module, and powertools' event handler package
+    # (which it never uses) would add about a third of `import boto3` to its cold start.
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.api_gateway import Router
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+    from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 PERMISSION_EXTENSION = "x-samtykke-permission"
 ENROLMENT_EXTENSION = "x-samtykke-mfa-enrolment"  # the route also takes an enrolment-only session

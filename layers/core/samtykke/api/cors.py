@@ -17,10 +17,9 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def origin_allowed(tenant_id: str, origin: str) -> bool:
     try:
-        allowed = services().catalogs.get(tenant_id).tenant.allowed_origins
+        return services().catalogs.get(tenant_id).origin_allowed(origin)
     except NotFound:
         return False
-    return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
 
 
 @lambda_handler_decorator

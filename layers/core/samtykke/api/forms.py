@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from email import policy
-from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -68,6 +66,10 @@ def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, str]:
+    # Imported here: the email package's parser costs a few ms of every cold start, and few clients post multipart.
+    from email import policy
+    from email.parser import BytesParser
+
     try:
         header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("ascii")
     except UnicodeEncodeError as exc:

@@ -14,7 +14,8 @@ import hmac
 import secrets
 from urllib.parse import quote
 
-import pyotp
+# pyotp is imported on first use: most requests that load this module (logins without MFA, the admin API) never
+# generate a code.
 
 PERIOD = 30
 DIGITS = 6
@@ -26,6 +27,8 @@ RECOVERY_LENGTH = 10  # about 50 bits each, shown as xxxxx-xxxxx
 
 
 def new_secret() -> str:
+    import pyotp
+
     return pyotp.random_base32(length=32)
 
 
@@ -34,6 +37,8 @@ def timecode(at: float, period: int = PERIOD) -> int:
 
 
 def code_at(secret: str, step: int, *, digits: int = DIGITS, digest: str = "sha1") -> str:
+    import pyotp
+
     return pyotp.TOTP(secret, digits=digits, digest=getattr(hashlib, digest)).generate_otp(step)
 
 

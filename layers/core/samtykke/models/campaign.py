@@ -1,13 +1,12 @@
 """Campaigns: what staff create, what a dry run reports, and how a send shows its progress."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from samtykke.domain.campaigns import CampaignStatus
+from samtykke.models.common import Model
 
 
 class CampaignChannel(StrEnum):
@@ -15,7 +14,7 @@ class CampaignChannel(StrEnum):
     SMS = "sms"
 
 
-class MessageContent(BaseModel):
+class MessageContent(Model):
     """One locale's message. Email: `subject` and `text`, optionally `html`. SMS: `text` only.
 
     Merge fields: `{first_name}`, `{last_name}`, `{tenant}`, and in email `{unsubscribe_url}` and `{preferences_url}`.
@@ -28,7 +27,7 @@ class MessageContent(BaseModel):
     html: str | None = Field(default=None, min_length=1, max_length=40_000)
 
 
-class Segment(BaseModel):
+class Segment(Model):
     """Narrows the audience. Every condition given must hold."""
 
     model_config = ConfigDict(extra="forbid")
@@ -43,7 +42,7 @@ class Segment(BaseModel):
     )
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(Model):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -85,7 +84,7 @@ class CampaignCreate(BaseModel):
     )
 
 
-class CampaignCounts(BaseModel):
+class CampaignCounts(Model):
     queued: int = 0
     sent: int = 0
     failed: int = 0
@@ -96,7 +95,7 @@ class CampaignCounts(BaseModel):
     complaints: int = 0
 
 
-class Campaign(BaseModel):
+class Campaign(Model):
     campaign_id: str
     name: str
     purpose: str
@@ -115,7 +114,7 @@ class Campaign(BaseModel):
     progress: float = Field(description="Share of the queued recipients processed so far, 0..1")
 
 
-class FineExposure(BaseModel):
+class FineExposure(Model):
     country: str
     currency: str
     per_recipient: int
@@ -125,7 +124,7 @@ class FineExposure(BaseModel):
     source: str
 
 
-class DryRunReport(BaseModel):
+class DryRunReport(Model):
     campaign_id: str
     purpose: str
     channel: CampaignChannel
@@ -142,7 +141,7 @@ class DryRunReport(BaseModel):
     )
 
 
-class SendAccepted(BaseModel):
+class SendAccepted(Model):
     campaign_id: str
     status: CampaignStatus
     status_url: str
@@ -151,7 +150,7 @@ class SendAccepted(BaseModel):
 # --- queue messages ----------------------------------------------------------------------------------------------
 
 
-class DispatchStep(BaseModel):
+class DispatchStep(Model):
     """A campaign's position in its audience: the dispatch queue's message body."""
 
     model_config = ConfigDict(extra="forbid")
@@ -162,7 +161,7 @@ class DispatchStep(BaseModel):
     start_key: dict[str, dict[str, str]] | None = None  # the index Query's ExclusiveStartKey
 
 
-class RecipientChunk(BaseModel):
+class RecipientChunk(Model):
     """Up to 100 recipients of one campaign: the campaign queue's message body."""
 
     model_config = ConfigDict(extra="forbid")

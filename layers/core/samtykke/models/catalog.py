@@ -1,18 +1,17 @@
 """Purposes, sources, legal-basis labels and consent texts: what a tenant maintains."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import Channel, LegalBasis
+from samtykke.models.common import Model
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 Locale = Field(pattern=r"^[a-z]{2}$")
 
 
-class Purpose(BaseModel):
+class Purpose(Model):
     purpose_id: str
     names: dict[str, str]
     channels: list[Channel]
@@ -24,7 +23,7 @@ class Purpose(BaseModel):
     updated_at: datetime
 
 
-class PurposeCreate(BaseModel):
+class PurposeCreate(Model):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -46,7 +45,7 @@ class PurposeCreate(BaseModel):
     marketing: bool = False
 
 
-class PurposeUpdate(BaseModel):
+class PurposeUpdate(Model):
     """Fields to change; purposes are deactivated (`active: false`), never deleted."""
 
     model_config = ConfigDict(
@@ -60,13 +59,13 @@ class PurposeUpdate(BaseModel):
     marketing: bool | None = None
 
 
-class Source(BaseModel):
+class Source(Model):
     source_id: str
     label: str
     active: bool = True
 
 
-class SourceCreate(BaseModel):
+class SourceCreate(Model):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"example": {"source_id": "trade-fair", "label": "Trade fair"}}
     )
@@ -74,23 +73,23 @@ class SourceCreate(BaseModel):
     label: str = Field(min_length=1, max_length=100)
 
 
-class SourceUpdate(BaseModel):
+class SourceUpdate(Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Trade fair 2026"}})
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
 
 
-class LegalBasisLabel(BaseModel):
+class LegalBasisLabel(Model):
     code: LegalBasis
     label: str
 
 
-class LegalBasisLabelUpdate(BaseModel):
+class LegalBasisLabelUpdate(Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Samtykke (art. 6, stk. 1, a)"}})
     label: str = Field(min_length=1, max_length=100)
 
 
-class ConsentText(BaseModel):
+class ConsentText(Model):
     purpose_id: str
     locale: str
     version: int
@@ -99,7 +98,7 @@ class ConsentText(BaseModel):
     created_at: datetime
 
 
-class ConsentTextCreate(BaseModel):
+class ConsentTextCreate(Model):
     """A new version of a purpose's consent text in one locale. Versions are immutable once created."""
 
     model_config = ConfigDict(

@@ -1,6 +1,4 @@
-"""Shared model pieces: the error body, and a base that accepts HTML form posts as well as JSON."""
-
-from __future__ import annotations
+"""Shared model pieces: the base of every model, the error body, and a base that accepts HTML form posts too."""
 
 import typing
 from typing import Any
@@ -8,13 +6,23 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 
-class ErrorDetail(BaseModel):
+class Model(BaseModel):
+    """The base of every samtykke model.
+
+    A model builds its validator and serializer on first use rather than at import: a handler imports many models
+    and uses few of them, and the build is most of a model's import cost.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ErrorDetail(Model):
     code: str
     message: str
     details: list[dict[str, Any]] | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: ErrorDetail
 
 
@@ -24,7 +32,7 @@ def _is_list_annotation(annotation: Any) -> bool:
     return any(_is_list_annotation(arg) for arg in typing.get_args(annotation))
 
 
-class FormTolerantModel(BaseModel):
+class FormTolerantModel(Model):
     """A request model that a plain HTML form can post.
 
     Form bodies arrive as `{field: [values]}`; a single value posted for a scalar field is unwrapped,

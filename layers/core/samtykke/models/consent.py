@@ -1,14 +1,12 @@
 """Consent capture, the consent log and the current consent state."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import ActorType, Channel, ConsentStatus, EventType, LegalBasis
-from samtykke.models.common import FormTolerantModel
+from samtykke.models.common import FormTolerantModel, Model
 
 MAX_PURPOSES_PER_SUBMISSION = 10
 
@@ -41,7 +39,7 @@ class ConsentSubmission(FormTolerantModel):
     redirect: str | None = Field(default=None, max_length=2048)
 
 
-class Evidence(BaseModel):
+class Evidence(Model):
     """What proves how a consent was given. Personal data: stored encrypted with the contact's key."""
 
     ip: str | None = None
@@ -54,21 +52,21 @@ class Evidence(BaseModel):
     provider_message_id: str | None = None
 
 
-class Actor(BaseModel):
+class Actor(Model):
     type: ActorType
     id: str | None = None
     # Who the actor relayed the change for, e.g. an SMS provider passing on the contact's STOP.
     on_behalf_of: ActorType | None = None
 
 
-class TextRef(BaseModel):
+class TextRef(Model):
     purpose_id: str
     locale: str
     version: int
     sha256: str
 
 
-class ConsentEvent(BaseModel):
+class ConsentEvent(Model):
     """One entry of the append-only consent log."""
 
     event_id: str
@@ -89,7 +87,7 @@ class ConsentEvent(BaseModel):
     hash: str
 
 
-class ConsentState(BaseModel):
+class ConsentState(Model):
     contact_id: str
     purpose: str
     channel: Channel
@@ -101,42 +99,43 @@ class ConsentState(BaseModel):
     updated_at: datetime
 
 
-class ChannelOutcome(BaseModel):
+class ChannelOutcome(Model):
     channel: Channel
     status: ConsentStatus
     event_id: str
 
 
-class PurposeOutcome(BaseModel):
+class PurposeOutcome(Model):
     purpose: str
     status: ConsentStatus
     channels: list[ChannelOutcome]
 
 
-class CaptureResult(BaseModel):
+class CaptureResult(Model):
     contact_id: str
     purposes: list[PurposeOutcome]
     confirmation_sent: bool = False
 
 
-class ContactSummary(BaseModel):
+class ContactSummary(Model):
     contact_id: str
     email: str | None = None
     phone: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+    national_id: str | None = None
     locale: str | None = None
     created_at: datetime
     consents: list[ConsentState]
 
 
-class ConsentLog(BaseModel):
+class ConsentLog(Model):
     contact_id: str
     chain_intact: bool
     events: list[ConsentEvent]
 
 
-class ContactProfile(BaseModel):
+class ContactProfile(Model):
     """The decrypted personal data of a contact. Never logged."""
 
     email: str | None = None
@@ -145,6 +144,8 @@ class ContactProfile(BaseModel):
     last_name: str | None = None
     birth_date: date | None = None
     locale: str | None = None
+    # A sensitive field: sealed with the rest, and shown to staff only with `sensitive:read` (domain/masking.py).
+    national_id: str | None = None
 
 
 def evidence_dict(evidence: Evidence | None) -> dict[str, Any] | None:

@@ -1,13 +1,12 @@
 """Signed links: the public fresh-link request, and the admin's links, test message and link-key rotation."""
 
-from __future__ import annotations
-
 from datetime import datetime
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from samtykke.domain.links import DEFAULT_GRACE_DAYS, MAX_GRACE_DAYS
-from samtykke.models.common import FormTolerantModel
+from samtykke.models.common import FormTolerantModel, Model
 
 
 class PreferenceLinkRequest(FormTolerantModel):
@@ -17,14 +16,14 @@ class PreferenceLinkRequest(FormTolerantModel):
     email: str = Field(min_length=3, max_length=320)
 
 
-class PreferenceLinkAccepted(BaseModel):
+class PreferenceLinkAccepted(Model):
     """The same answer whether or not the address is known."""
 
     accepted: bool = True
     message: str = "If the address is registered, a link to the preference centre is on its way."
 
 
-class ContactLinks(BaseModel):
+class ContactLinks(Model):
     contact_id: str
     purpose: str
     channel: str
@@ -34,7 +33,7 @@ class ContactLinks(BaseModel):
     headers: dict[str, str] = Field(description="The List-Unsubscribe headers a marketing email carries")
 
 
-class MessageTestRequest(BaseModel):
+class MessageTestRequest(Model):
     """One marketing-style test email to a contact (found by `contact_id` or `email`) for a purpose."""
 
     model_config = ConfigDict(
@@ -45,13 +44,13 @@ class MessageTestRequest(BaseModel):
     purpose: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 
     @model_validator(mode="after")
-    def _one_recipient(self) -> MessageTestRequest:
+    def _one_recipient(self) -> Self:
         if (self.contact_id is None) == (self.email is None):
             raise ValueError("Give exactly one of contact_id or email")
         return self
 
 
-class MessageTestSent(BaseModel):
+class MessageTestSent(Model):
     message_id: str
     contact_id: str
     message_ref: str
@@ -59,7 +58,7 @@ class MessageTestSent(BaseModel):
     preference_url: str
 
 
-class LinkKeyRotation(BaseModel):
+class LinkKeyRotation(Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"grace_days": DEFAULT_GRACE_DAYS}})
     grace_days: int = Field(
         default=DEFAULT_GRACE_DAYS,
@@ -69,7 +68,7 @@ class LinkKeyRotation(BaseModel):
     )
 
 
-class LinkKeyStatus(BaseModel):
+class LinkKeyStatus(Model):
     version: int
     rotated_at: datetime | None = None
     previous_version: int | None = None

@@ -1,21 +1,20 @@
 """Data-subject rights and evidence: upload slots, evidence files, lawful imports, exports and erasure."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.imports import MAX_FILE_BYTES, FileProblem, ImportStatus, IssueCode, IssueKind
 from samtykke.domain.uploads import FileStatus, Rejection
+from samtykke.models.common import Model
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 EXAMPLE_SHA256 = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 
 
-class UploadInstructions(BaseModel):
+class UploadInstructions(Model):
     """Send the file with exactly this method, URL and these headers (S3 checks the signed ones)."""
 
     method: str = "PUT"
@@ -24,7 +23,7 @@ class UploadInstructions(BaseModel):
     expires_at: datetime
 
 
-class EvidenceFile(BaseModel):
+class EvidenceFile(Model):
     """A screenshot or PDF attached to a consent event or an import declaration. The event itself never changes."""
 
     file_id: str  # `{event or declaration id}/{n}`
@@ -40,18 +39,18 @@ class EvidenceFile(BaseModel):
     download_url: str | None = None  # in exports only, for verified files: a presigned GET, valid 15 minutes
 
 
-class UploadSlot(BaseModel):
+class UploadSlot(Model):
     file: EvidenceFile
     upload: UploadInstructions
     max_bytes: int
 
 
-class DeclaredFile(BaseModel):
+class DeclaredFile(Model):
     size_bytes: int = Field(ge=1, le=MAX_FILE_BYTES)
     sha256: str = Field(pattern=SHA256_PATTERN, description="SHA-256 of the CSV file, lowercase hex")
 
 
-class ImportDeclaration(BaseModel):
+class ImportDeclaration(Model):
     """How the addresses were lawfully obtained. Every imported address's log carries it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -60,7 +59,7 @@ class ImportDeclaration(BaseModel):
     description: str = Field(min_length=10, max_length=4000)
 
 
-class ImportCreate(BaseModel):
+class ImportCreate(Model):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -87,7 +86,7 @@ class ImportCreate(BaseModel):
     )
 
 
-class ImportCounts(BaseModel):
+class ImportCounts(Model):
     rows: int = 0  # data rows read (blank lines are not rows)
     imported: int = 0  # rows whose address got the declaration in its log
     invalid: int = 0
@@ -96,14 +95,14 @@ class ImportCounts(BaseModel):
     duplicates: int = 0
 
 
-class ImportIssue(BaseModel):
+class ImportIssue(Model):
     line: int
     kind: IssueKind
     code: IssueCode
     detail: str | None = None  # e.g. the suppression reasons or the channels skipped; never an address
 
 
-class ImportView(BaseModel):
+class ImportView(Model):
     import_id: str
     declaration_id: str
     status: ImportStatus
@@ -122,17 +121,17 @@ class ImportView(BaseModel):
     upload: UploadInstructions | None = None  # only in the response that creates the import
 
 
-class ImportIssues(BaseModel):
+class ImportIssues(Model):
     issues: list[ImportIssue]
     next_cursor: str | None = None
 
 
-class ImportList(BaseModel):
+class ImportList(Model):
     imports: list[ImportView]
     next_cursor: str | None = None
 
 
-class ExportLink(BaseModel):
+class ExportLink(Model):
     """A big export is written to the evidence bucket and handed out as a link (valid 15 minutes)."""
 
     export_id: str
@@ -143,7 +142,7 @@ class ExportLink(BaseModel):
     sha256: str
 
 
-class ErasureResult(BaseModel):
+class ErasureResult(Model):
     contact_id: str
     erased: bool = True
     erased_at: datetime

@@ -1,13 +1,12 @@
 """SMS: provider settings, tenant keywords, inbound numbers, and the inbound messages themselves."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from samtykke.domain.sms_signatures import VonageSignatureMethod
+from samtykke.models.common import Model
 
 
 class SmsProvider(StrEnum):
@@ -24,7 +23,7 @@ class TenantKeywordAction(StrEnum):
     HELP = "help"
 
 
-class TwilioSettingsUpdate(BaseModel):
+class TwilioSettingsUpdate(Model):
     """The account's auth token, which signs Twilio's webhooks. Stored sealed; never returned."""
 
     model_config = ConfigDict(
@@ -35,7 +34,7 @@ class TwilioSettingsUpdate(BaseModel):
     auth_token: str = Field(min_length=16, max_length=256)
 
 
-class VonageSettingsUpdate(BaseModel):
+class VonageSettingsUpdate(Model):
     """The account's signature secret and the signature method chosen in Vonage's dashboard."""
 
     model_config = ConfigDict(
@@ -49,7 +48,7 @@ class VonageSettingsUpdate(BaseModel):
     signature_method: VonageSignatureMethod = VonageSignatureMethod.MD5HASH
 
 
-class SmsProviderStatus(BaseModel):
+class SmsProviderStatus(Model):
     """Whether a provider's secret is set. The secret itself is never returned."""
 
     provider: SmsProvider
@@ -59,12 +58,12 @@ class SmsProviderStatus(BaseModel):
     updated_by: str | None = None
 
 
-class SmsSettings(BaseModel):
+class SmsSettings(Model):
     providers: list[SmsProviderStatus]
     numbers: list[str] = Field(description="Inbound numbers (E.164) that route AWS End User Messaging SMS here")
 
 
-class SmsKeywordCreate(BaseModel):
+class SmsKeywordCreate(Model):
     """A tenant keyword: the whole message, in one locale, for every SMS purpose or scoped to one."""
 
     model_config = ConfigDict(
@@ -84,7 +83,7 @@ class SmsKeywordCreate(BaseModel):
     )
 
 
-class SmsKeyword(BaseModel):
+class SmsKeyword(Model):
     keyword_id: str
     keyword: str
     action: TenantKeywordAction
@@ -93,18 +92,18 @@ class SmsKeyword(BaseModel):
     created_at: datetime
 
 
-class DefaultSmsKeyword(BaseModel):
+class DefaultSmsKeyword(Model):
     keyword: str
     action: TenantKeywordAction
     locale: str | None = None
 
 
-class SmsKeywordList(BaseModel):
+class SmsKeywordList(Model):
     keywords: list[SmsKeyword]
     defaults: list[DefaultSmsKeyword]
 
 
-class SmsNumberCreate(BaseModel):
+class SmsNumberCreate(Model):
     """A long code or short code of the tenant's on AWS End User Messaging, whose inbound SMS arrive by SNS."""
 
     model_config = ConfigDict(
@@ -113,12 +112,12 @@ class SmsNumberCreate(BaseModel):
     number: str = Field(min_length=3, max_length=32)
 
 
-class SmsNumber(BaseModel):
+class SmsNumber(Model):
     number: str
     created_at: datetime
 
 
-class SmsSuppression(BaseModel):
+class SmsSuppression(Model):
     purpose: str | None = Field(description="The purpose suppressed; null for every purpose")
     reason: str
     at: datetime | None = None
@@ -126,7 +125,7 @@ class SmsSuppression(BaseModel):
     provider: str | None = None
 
 
-class SmsAddressStatus(BaseModel):
+class SmsAddressStatus(Model):
     """What holds for one phone number on the SMS channel."""
 
     phone: str
@@ -135,14 +134,14 @@ class SmsAddressStatus(BaseModel):
     suppressions: list[SmsSuppression]
 
 
-class SmsWebhookAck(BaseModel):
+class SmsWebhookAck(Model):
     """Vonage's answer: 200 and what the message did."""
 
     status: str = "ok"
     action: str
 
 
-class AwsInboundSms(BaseModel):
+class AwsInboundSms(Model):
     """The JSON message AWS End User Messaging SMS publishes to the two-way SNS topic."""
 
     model_config = ConfigDict(extra="ignore")

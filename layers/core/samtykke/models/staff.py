@@ -1,14 +1,12 @@
 """Staff users, sessions, MFA, API keys, plan and security settings, and the audit log."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from samtykke.domain.access import Permission, Role
-from samtykke.models.common import FormTolerantModel
+from samtykke.models.common import FormTolerantModel, Model
 from samtykke.models.tenant import Plan
 
 DEMO_OWNER_EMAIL = "owner@demo.example"
@@ -18,7 +16,7 @@ DEMO_EDITOR_USER_ID = "usr_demo_editor"
 Grant = Literal["sensitive:read"]
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(Model):
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
@@ -37,7 +35,7 @@ class LoginRequest(BaseModel):
     )
 
 
-class SessionTokens(BaseModel):
+class SessionTokens(Model):
     token: str = Field(description="A bearer session token (`sts_…`) for `Authorization: Bearer`")
     refresh_token: str | None = Field(
         default=None, description="Single use: `POST /v1/auth/refresh` swaps it for new tokens"
@@ -51,7 +49,7 @@ class SessionTokens(BaseModel):
     mfa_enrolment_required: bool = False
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(Model):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"example": {"refresh_token": "rt_demo.fam_0123456789abcdef.secret-from-the-last-login"}},
@@ -59,7 +57,7 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=10, max_length=512)
 
 
-class PasswordResetRequest(BaseModel):
+class PasswordResetRequest(Model):
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
@@ -74,11 +72,11 @@ class NewPassword(FormTolerantModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     status: str
 
 
-class UserCreate(BaseModel):
+class UserCreate(Model):
     model_config = ConfigDict(
         extra="forbid",
         str_strip_whitespace=True,
@@ -96,14 +94,14 @@ class UserCreate(BaseModel):
     grants: list[Grant] = Field(default_factory=list, max_length=5)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"role": "editor", "active": True}})
     role: Role | None = None
     grants: list[Grant] | None = Field(default=None, max_length=5)
     active: bool | None = None
 
 
-class StaffUser(BaseModel):
+class StaffUser(Model):
     user_id: str
     tenant_id: str
     email: str | None
@@ -119,7 +117,7 @@ class UserCreated(StaffUser):
     invitation_sent: bool
 
 
-class Me(BaseModel):
+class Me(Model):
     tenant_id: str
     principal_id: str
     principal_type: str
@@ -131,7 +129,7 @@ class Me(BaseModel):
     mfa_enabled: bool | None = None
 
 
-class MfaEnrolment(BaseModel):
+class MfaEnrolment(Model):
     otpauth_uri: str = Field(description="Scan it as a QR code, or type `secret` into the authenticator")
     secret: str = Field(description="Base32; shown only now")
     qr_svg: str = Field(description="The URI as a QR code, an SVG document")
@@ -142,23 +140,23 @@ class MfaEnrolment(BaseModel):
     period: int = 30
 
 
-class MfaCode(BaseModel):
+class MfaCode(Model):
     model_config = ConfigDict(
         extra="forbid", str_strip_whitespace=True, json_schema_extra={"example": {"code": "123456"}}
     )
     code: str = Field(min_length=6, max_length=16)
 
 
-class MfaActivated(BaseModel):
+class MfaActivated(Model):
     mfa_enabled: bool
     recovery_codes: list[str] = Field(description="Single use, shown only now: store them safely")
 
 
-class MfaState(BaseModel):
+class MfaState(Model):
     mfa_enabled: bool
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Model):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"example": {"current_password": "the current one", "new_password": "a new long passphrase"}},
@@ -167,23 +165,23 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=1, max_length=1024)
 
 
-class PlanUpdate(BaseModel):
+class PlanUpdate(Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"plan": "plus"}})
     plan: Plan
 
 
-class SecuritySettings(BaseModel):
+class SecuritySettings(Model):
     plan: Plan
     mfa_required: bool
     mfa_available: bool
 
 
-class SecuritySettingsUpdate(BaseModel):
+class SecuritySettingsUpdate(Model):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"mfa_required": False}})
     mfa_required: bool
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(Model):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"example": {"role": "viewer", "label": "CRM sync (read only)"}}
     )
@@ -192,7 +190,7 @@ class ApiKeyCreate(BaseModel):
     grants: list[Grant] = Field(default_factory=list, max_length=5)
 
 
-class ApiKey(BaseModel):
+class ApiKey(Model):
     key_id: str
     role: Role
     label: str
@@ -206,18 +204,18 @@ class ApiKeyCreated(ApiKey):
     secret: str = Field(description="The bearer key; shown only now, stored only as a hash")
 
 
-class AuditActorOut(BaseModel):
+class AuditActorOut(Model):
     type: str | None
     id: str | None
     role: str | None = None
 
 
-class AuditTarget(BaseModel):
+class AuditTarget(Model):
     type: str
     id: str | None = None
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Model):
     entry_id: str
     at: datetime
     action: str
@@ -227,7 +225,7 @@ class AuditEntry(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class AuditPage(BaseModel):
+class AuditPage(Model):
     month: str
     entries: list[AuditEntry]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next (older) page")

@@ -1,12 +1,12 @@
 """A tenant (a customer organisation) and the settings it maintains."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import ConfigDict, Field, HttpUrl
+
+from samtykke.models.common import Model
 
 DEFAULT_PENDING_TTL_DAYS = 7
 MAX_PENDING_TTL_DAYS = 90  # the retention sweeper looks this many days back
@@ -19,7 +19,7 @@ class Plan(StrEnum):
     ENTERPRISE = "enterprise"
 
 
-class SubProcessor(BaseModel):
+class SubProcessor(Model):
     """A sub-processor or data-sharing partner, with the date its data agreement took effect."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -27,7 +27,7 @@ class SubProcessor(BaseModel):
     agreement_date: date
 
 
-class FineRate(BaseModel):
+class FineRate(Model):
     """A tenant's own fine rate for dry runs, in whole units of `currency`; it wins over the country's rate."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +40,7 @@ class FineRate(BaseModel):
 SmsOptOutHints = dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(min_length=4, max_length=80)]]
 
 
-class Tenant(BaseModel):
+class Tenant(Model):
     tenant_id: str
     name: str
     plan: Plan = Plan.BASIC
@@ -66,7 +66,7 @@ class Tenant(BaseModel):
     fine_rate: FineRate | None = None
 
 
-class TenantSettingsUpdate(BaseModel):
+class TenantSettingsUpdate(Model):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

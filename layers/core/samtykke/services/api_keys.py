@@ -20,7 +20,6 @@ from samtykke.domain.audit import AuditAction
 from samtykke.domain.errors import NotFound, Unauthorized
 from samtykke.domain.sessions import is_access_token
 from samtykke.services.context import Services
-from samtykke.services.ledger import new_id
 
 KEY_PREFIX = "stk_"
 
@@ -37,6 +36,9 @@ def issue_api_key(
     svc: Services, tenant_id: str, role: Role, label: str, grants: frozenset[Permission] = frozenset()
 ) -> tuple[str, str]:
     """A new key for the tenant: (key id, secret). The secret is never stored."""
+    # Imported here: the authorizer imports this module but never issues keys, and the ledger is costly to import.
+    from samtykke.services.ledger import new_id
+
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = new_id("key")
     StaffRepository(svc.repo.table_name).create_api_key(

@@ -53,7 +53,7 @@ class RedirectNotAllowed(InvalidInput):
 
 def check_origin(catalog: TenantCatalog, origin: str | None) -> None:
     """Browsers send Origin on cross-site posts; it must be one the tenant allows. Servers send none."""
-    if origin is not None and origin.rstrip("/") not in {o.rstrip("/") for o in catalog.tenant.allowed_origins}:
+    if origin is not None and not catalog.origin_allowed(origin):
         raise OriginNotAllowed("This website may not post consents for this tenant")
 
 
@@ -111,7 +111,7 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
             raise InvalidInput(
                 f"Purpose '{purpose_id}' has no channel for the address given", code="no_channel_for_address"
             )
-        text_locale = resolve_locale(locale, catalog.text_locales(purpose_id) or [locale], tenant.default_locale)
+        text_locale = resolve_locale(locale, catalog.text_locales(purpose_id) or (locale,), tenant.default_locale)
         text = catalog.text(purpose_id, text_locale, submission.text_version)
         if text is None:
             code = "unknown_text_version" if submission.text_version else "no_consent_text"
@@ -131,6 +131,7 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
         last_name=submission.last_name,
         birth_date=submission.birth_date,
         locale=locale,
+        national_id=submission.national_id,
     )
     return _Plan(planned, addresses, profile, locale, is_minor(submission.birth_date, tenant.country, today))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from samtykke.adapters.repository import META, ConsentRepository, tenant_pk
@@ -71,8 +72,24 @@ class TenantCatalog:
             texts=dict(texts),
         )
 
-    def text_locales(self, purpose_id: str) -> list[str]:
-        return sorted(locale for (purpose, locale) in self.texts if purpose == purpose_id)
+    # Lookups that every request makes, computed once per snapshot rather than per request.
+    @cached_property
+    def _origins(self) -> frozenset[str]:
+        return frozenset(origin.rstrip("/") for origin in self.tenant.allowed_origins)
+
+    @cached_property
+    def _locales_by_purpose(self) -> dict[str, tuple[str, ...]]:
+        locales: dict[str, list[str]] = defaultdict(list)
+        for purpose, locale in sorted(self.texts):
+            locales[purpose].append(locale)
+        return {purpose: tuple(found) for purpose, found in locales.items()}
+
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether a browser's `Origin` is one the tenant allows (a trailing slash on either side is ignored)."""
+        return origin.rstrip("/") in self._origins
+
+    def text_locales(self, purpose_id: str) -> tuple[str, ...]:
+        return self._locales_by_purpose.get(purpose_id, ())
 
     def text(self, purpose_id: str, locale: str, version: int | None = None) -> ConsentText | None:
         versions = self.texts.get((purpose_id, locale), [])

@@ -74,6 +74,7 @@ def contact_summary(svc: Services, tenant_id: str, contact_id: str) -> ContactSu
         phone=profile.phone,
         first_name=profile.first_name,
         last_name=profile.last_name,
+        national_id=profile.national_id,
         locale=profile.locale,
         created_at=profile_item["created_at"],
         consents=[ConsentState.model_validate(strip_keys(i)) for i in items if i["sk"].startswith("STATE#")],

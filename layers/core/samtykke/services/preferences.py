@@ -8,6 +8,7 @@ A grant records the consent text version the page showed, in the contact's local
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -35,7 +36,7 @@ from samtykke.models.catalog import Purpose
 from samtykke.models.consent import Actor, Evidence, TextRef
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
-from samtykke.services.ledger import ContactNotFound, ContactTarget, Ledger, LoadedContact, StateChange
+from samtykke.services.ledger import ContactNotFound, ContactTarget, Ledger, LoadedContact, StateChange, StateKey
 from samtykke.services.links import LinkSigner, verify_preference_token
 from samtykke.services.unsubscribe import (
     SuppressionChange,
@@ -110,7 +111,9 @@ def _text_locale(catalog: TenantCatalog, purpose_id: str, locale: str) -> str:
     return resolve_locale(locale, catalog.text_locales(purpose_id), catalog.tenant.default_locale)
 
 
-def _rows(catalog: TenantCatalog, contact: LoadedContact, locale: str) -> list[PreferenceRow]:
+def _rows(
+    catalog: TenantCatalog, contact: LoadedContact, statuses: Mapping[StateKey, ConsentStatus], locale: str
+) -> list[PreferenceRow]:
     reachable = _reachable(contact)
     rows = []
     for purpose in catalog.purposes.values():
@@ -119,8 +122,7 @@ def _rows(catalog: TenantCatalog, contact: LoadedContact, locale: str) -> list[P
         for channel in purpose.channels:
             if channel not in reachable:
                 continue
-            state = contact.states.get((purpose.purpose_id, channel))
-            status = state.status if state else None
+            status = statuses.get((purpose.purpose_id, channel))
             withdrawable = status in (ConsentStatus.GRANTED, ConsentStatus.PENDING, ConsentStatus.PENDING_PARENTAL)
             ref = _text(catalog, purpose.purpose_id, locale)
             if not withdrawable and ref is None:
@@ -140,13 +142,22 @@ def _rows(catalog: TenantCatalog, contact: LoadedContact, locale: str) -> list[P
     return rows
 
 
-def _view(catalog: TenantCatalog, contact: LoadedContact, notice: Notice | None = None) -> PreferenceView:
+def _statuses(contact: LoadedContact) -> dict[StateKey, ConsentStatus]:
+    return {key: state.status for key, state in contact.states.items()}
+
+
+def _view(
+    catalog: TenantCatalog,
+    contact: LoadedContact,
+    statuses: Mapping[StateKey, ConsentStatus],
+    notice: Notice | None = None,
+) -> PreferenceView:
     tenant = catalog.tenant
     locale = contact_locale(contact, tenant)
     return PreferenceView(
         locale=locale,
         tenant=TenantFace.of(tenant),
-        rows=_rows(catalog, contact, locale),
+        rows=_rows(catalog, contact, statuses, locale),
         sub_processors=[SubProcessorRow(s.name, s.purpose, s.agreement_date) for s in tenant.sub_processors],
         notice=notice,
     )
@@ -155,7 +166,8 @@ def _view(catalog: TenantCatalog, contact: LoadedContact, notice: Notice | None 
 def preference_page(svc: Services, token: str) -> PreferenceView:
     """What the preference centre shows. Reads only."""
     link, claims = verify_preference_token(svc, token)
-    return _view(link.catalog, Ledger(svc, link.keys).load(claims.contact_id))
+    contact = Ledger(svc, link.keys).load(claims.contact_id)
+    return _view(link.catalog, contact, _statuses(contact))
 
 
 def _purpose(catalog: TenantCatalog, purpose_id: str, channel: Channel, action: Action) -> Purpose:
@@ -251,7 +263,7 @@ def change_preference(
         return [StateChange(purpose_id, channel, EventType.GRANT, new_status, LegalBasis.CONSENT, SOURCE, text)]
 
     result = ledger.write(
-        ContactTarget(contact_id=claims.contact_id, suppressions=suppressions),
+        ContactTarget(contact_id=claims.contact_id, suppressions=suppressions, loaded=contact),
         decide,
         Actor(type=ActorType.CONTACT),
         evidence.model_copy(update={"note": evidence_note(via=SOURCE, action=action.value)}),
@@ -265,8 +277,9 @@ def change_preference(
     else:
         notice_key = f"pref_saved_{result.events[0].status.value}"
     display = purpose_name(catalog, purpose.purpose_id, contact_locale(result.contact, tenant))
-    # The contact as it is now: reload, so the page shows the state just written.
-    return _view(catalog, ledger.load(claims.contact_id), Notice(notice_key, display, channel))
+    # The page shows the states just written: those the write decided on, with its events applied.
+    statuses = _statuses(result.contact) | {(e.purpose, e.channel): e.status for e in result.events}
+    return _view(catalog, result.contact, statuses, Notice(notice_key, display, channel))
 
 
 # --- a fresh link, by email address -----------------------------------------------------------------
