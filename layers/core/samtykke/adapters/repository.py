@@ -1,6 +1,6 @@
 """The DynamoDB repository: samtykke's single table, its key design, and the transactional ledger write.
 
-Key design (the README's data-model table mirrors this):
+Key design (docs/architecture.md's data-model table mirrors this):
 
 | item | pk | sk |
 | --- | --- | --- |

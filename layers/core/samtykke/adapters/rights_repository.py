@@ -1,6 +1,6 @@
 """DynamoDB access for data-subject rights: evidence files, imports and their reports, sends, erasure, expiry.
 
-Key design (the README's rights section mirrors this):
+Key design (docs/rights.md mirrors this):
 
 | item | pk | sk |
 | --- | --- | --- |

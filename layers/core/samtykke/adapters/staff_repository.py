@@ -1,6 +1,6 @@
 """DynamoDB access for staff: users, sessions, one-time tokens, API-key index, counters and the audit log.
 
-Key design (the README's staff section mirrors this). Everything a tenant owns is under `T#{tenant}`:
+Key design (docs/staff-and-audit.md mirrors this). Everything a tenant owns is under `T#{tenant}`:
 
 | item | pk | sk |
 | --- | --- | --- |
