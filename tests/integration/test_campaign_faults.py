@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +16,12 @@ import pytest
 from samtykke.adapters import aws as clients
 from samtykke.adapters.campaign_repository import CampaignRepository, inflight_pk
 from samtykke.adapters.repository import contact_pk, send_sk
+from samtykke.domain.consent import ConsentStatus
 from samtykke.domain.work import CLAIMED
 from samtykke.local.outbox import read_outbox
 from samtykke.local.provision import Resources
 from samtykke.models.campaign import CampaignCreate
+from samtykke.services import campaign_dispatch, campaign_sender
 from samtykke.services.context import Services
 from tests.faults import lost_replies
 from tests.integration.campaign_support import ApiEvent, Invoke, Person, QueuePump, admin_call, body, seed
@@ -27,6 +30,7 @@ from tests.integration.conftest import TenantFixture
 pytestmark = pytest.mark.integration
 
 EXAMPLE: dict[str, Any] = CampaignCreate.model_config["json_schema_extra"]["example"]  # type: ignore[index]
+G, W = ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN
 
 
 @pytest.fixture(autouse=True)
@@ -155,3 +159,97 @@ def test_a_claim_held_by_a_live_worker_is_left_to_it_and_a_dead_workers_is_taken
     assert (view["status"], view["counts"]["sent"]) == ("sending", 49)
     held = repo.batch_get([(contact_pk(tenant.tenant_id, live.contact_id), send_sk(campaign_id))])
     assert [c["owner"] for c in held.values()] == ["0-0/1/alive"]
+
+
+def test_a_worker_that_dies_after_claiming_is_finished_by_the_reconciler_once_and_honours_a_withdrawal(
+    aws: Resources,
+    svc: Services,
+    tenant: TenantFixture,
+    admin: Callable[..., dict[str, Any]],
+    pump: QueuePump,
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 60 subscribers (two chunks), and a sender container that dies after claiming the first chunk
+    people = [Person(email=f"dies{i}@example.dk") for i in range(60)]
+    seed(svc, tenant.tenant_id, people)
+    campaign_id = start(admin)
+    pump.step("CampaignDispatchQueue")
+    original, deaths = campaign_sender.ChunkSender._send_all, []
+
+    def dies_once(self: Any, *args: Any) -> Any:
+        if not deaths:
+            deaths.append(1)
+            raise RuntimeError("the container was killed")
+        return original(self, *args)
+
+    monkeypatch.setattr(campaign_sender.ChunkSender, "_send_all", dies_once)
+
+    # When the queue redelivers the chunk at once, while the dead worker's lease still runs
+    pump.step("CampaignQueue", max_messages=1, visibility=0)
+    pump.drain()
+
+    # Then the redelivery leaves the live-looking claims alone: 10 sent, the campaign still sending
+    assert len(emails_by_recipient()) == 10
+    report = body(admin("POST", f"/v1/admin/campaigns/{campaign_id}/reconcile"))
+    assert (report["status"], report["stale_claims"], report["in_flight"]) == ("sending", 0, 50)
+
+    # When one stranded recipient withdraws, the lease runs out, and the reconciler runs
+    stranded = [p for p in people if p.email not in emails_by_recipient()]
+    quitter = stranded[0]
+    quitter.history = (G, W)
+    seed(svc, tenant.tenant_id, [quitter])
+    later = svc.clock() + timedelta(seconds=campaign_sender.LEASE_SECONDS + 1)
+    monkeypatch.setattr(svc, "clock", lambda: later)
+    report = body(admin("POST", f"/v1/admin/campaigns/{campaign_id}/reconcile"))
+    assert (report["stale_claims"], report["requeued_chunks"], report["in_flight"]) == (50, 1, 0)
+    pump.drain()
+
+    # Then each stranded recipient got one email, the one who withdrew none, and the schedule's run ends it `done`
+    assert emails_by_recipient() == Counter(p.email for p in people if p is not quitter)
+    assert invoke("campaign_reconciler", {})["finished"] == 1
+    view = body(admin("GET", f"/v1/admin/campaigns/{campaign_id}"))
+    counts = view["counts"]
+    assert (view["status"], counts["queued"], counts["sent"], counts["skipped_by_reason"]) == (
+        "done",
+        60,
+        59,
+        {"withdrawn": 1},
+    )
+    assert CampaignRepository(aws.table_name).get(tenant.tenant_id, campaign_id)["status"] == "done"  # type: ignore[index]
+    assert invoke("campaign_reconciler", {})["campaigns"] == 0  # off the active list
+
+
+def test_lost_replies_on_the_send_request_and_on_a_dispatch_page_neither_refuse_nor_stall_the_campaign(
+    aws: Resources,
+    svc: Services,
+    tenant: TenantFixture,
+    admin: Callable[..., dict[str, Any]],
+    pump: QueuePump,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 60 subscribers, paged 20 at a time, and a draft campaign
+    monkeypatch.setattr(campaign_dispatch, "PAGE_LIMIT", 20)
+    people = [Person(email=f"page{i}@example.dk") for i in range(60)]
+    seed(svc, tenant.tenant_id, people)
+    created = admin("POST", "/v1/admin/campaigns", json_body={**EXAMPLE, "segment": None})
+    campaign_id = body(created)["campaign_id"]
+    dynamodb = clients.dynamodb()
+
+    # When the send request's status change commits but its reply is lost
+    with lost_replies(dynamodb, "UpdateItem", when=lambda request: b"send_token" in request) as lost_send:
+        accepted = admin("POST", f"/v1/admin/campaigns/{campaign_id}/send")
+
+    # Then the caller is told the truth: accepted (not "already sent" by its own retry)
+    assert lost_send.lost == 1
+    assert accepted["statusCode"] == 202, accepted["body"]
+
+    # When the first page's record commits but its reply is lost too
+    with lost_replies(dynamodb, "UpdateItem", when=lambda request: b"dispatch_owner" in request) as lost_page:
+        pump.drain()
+
+    # Then the dispatcher knew its own write and went on: everyone got one email and the campaign is done
+    assert lost_page.lost == 1
+    assert emails_by_recipient() == Counter(p.email for p in people)
+    view = body(admin("GET", f"/v1/admin/campaigns/{campaign_id}"))
+    assert (view["status"], view["counts"]["queued"], view["counts"]["sent"]) == ("done", 60, 60)

@@ -51,6 +51,9 @@ def campaign_pk(tenant_id: str, campaign_id: str) -> str:
     return f"T#{tenant_id}#CAMPAIGN#{campaign_id}"
 
 
+ACTIVE_CAMPAIGNS = "CAMPAIGNS#ACTIVE"  # `audience`-index partition of every campaign sent and not done yet
+
+
 def inflight_pk(tenant_id: str, campaign_id: str) -> str:
     """The `audience`-index partition listing a campaign's live send claims (the record that replaces one drops it)."""
     return f"T#{tenant_id}#INFLIGHT#{campaign_id}"
@@ -140,17 +143,46 @@ class CampaignRepository:
         )
 
     def advance_dispatch(
-        self, tenant_id: str, campaign_id: str, *, expected_page: int, queued: int, done: bool, status: str
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        *,
+        expected_page: int,
+        queued: int,
+        done: bool,
+        status: str,
+        owner: str,
+        next_start: str | None,
+        at: str,
     ) -> bool:
-        """Records one dispatched page: only the dispatcher holding page `expected_page` wins (duplicates lose)."""
-        expression = "SET dispatch_page = :next, dispatch_done = :done, #status = :status ADD n_queued :queued"
+        """Records one dispatched page: only the dispatcher holding page `expected_page` wins (duplicates lose).
+
+        The campaign keeps where the next page starts (`dispatch_start_key`, JSON) and who recorded the last one, so
+        the reconciler can resume a dispatch that stalled, and a retried update that committed before its reply was
+        lost knows its own write.
+        """
+        expression = (
+            "SET dispatch_page = :next, dispatch_done = :done, #status = :status, dispatch_owner = :owner,"
+            " dispatch_at = :at, dispatch_start_key = :start ADD n_queued :queued"
+        )
+        values = {":next": expected_page + 1, ":page": expected_page, ":done": done, ":status": status}
+        values |= {":queued": queued, ":owner": owner, ":at": at, ":start": next_start or ""}
+        if self._conditional_update(
+            tenant_id, campaign_id, expression, "dispatch_page = :page", {"#status": "status"}, values
+        ):
+            return True
+        item = self.get(tenant_id, campaign_id) or {}
+        return int(item.get("dispatch_page", -1)) == expected_page + 1 and item.get("dispatch_owner") == owner
+
+    def finish(self, tenant_id: str, campaign_id: str, *, expected: str, at: str) -> bool:
+        """Writes `done` on a campaign whose recipients are all accounted for, and takes it off the active list."""
         return self._conditional_update(
             tenant_id,
             campaign_id,
-            expression,
-            "dispatch_page = :page",
+            "SET #status = :done, done_at = :at REMOVE gsi1pk, gsi1sk",
+            "#status = :expected",
             {"#status": "status"},
-            {":next": expected_page + 1, ":page": expected_page, ":done": done, ":status": status, ":queued": queued},
+            {":done": "done", ":at": at, ":expected": expected},
         )
 
     def add_counts(self, tenant_id: str, campaign_id: str, counts: Mapping[str, int]) -> None:

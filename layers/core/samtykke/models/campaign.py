@@ -147,6 +147,17 @@ class SendAccepted(Model):
     status_url: str
 
 
+class CampaignReconciled(Model):
+    """What one reconciliation of a campaign found and did."""
+
+    campaign_id: str
+    status: CampaignStatus
+    stale_claims: int = Field(description="Claims whose worker's lease ran out before it recorded a send; re-queued")
+    requeued_chunks: int = Field(description="Queue messages that carry those recipients to the sender again")
+    in_flight: int = Field(description="Claims held by live workers, left to them")
+    dispatch_resumed: bool = Field(description="Whether a dispatch that had stalled was queued again")
+
+
 # --- queue messages ----------------------------------------------------------------------------------------------
 
 
