@@ -355,7 +355,7 @@ def test_throttling_slows_the_sender_and_nothing_is_sent_twice(
                 return Response(), {"Error": {"Code": "TooManyRequestsException", "Message": "Maximum sending rate"}}
         return None
 
-    ses = clients.sesv2()
+    ses = clients.sesv2_send_once()
     ses.meta.events.register("before-call.sesv2.SendEmail", throttle)
     try:
         assert admin("POST", f"/v1/admin/campaigns/{campaign_id}/send")["statusCode"] == 202

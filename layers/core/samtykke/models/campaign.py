@@ -91,6 +91,10 @@ class CampaignCounts(Model):
     skipped: int = 0
     skipped_by_reason: dict[str, int] = Field(default_factory=dict)
     minors: int = Field(default=0, description="Messages that went to minors (flagged)")
+    unconfirmed: int = Field(
+        default=0,
+        description="Of `sent`: sends whose provider answer was lost (maybe delivered); never repeated",
+    )
     bounced: int = 0
     complaints: int = 0
 

@@ -37,7 +37,7 @@ from email.utils import formataddr
 from typing import Any, Protocol
 
 from samtykke.adapters.campaign_repository import CampaignRepository, Claim, inflight_pk, send_sk
-from samtykke.adapters.campaign_senders import RecipientRejected
+from samtykke.adapters.campaign_senders import OutcomeUnknown, RecipientRejected
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import contact_pk
 from samtykke.domain.audience import Excluded, Included
@@ -100,6 +100,7 @@ class ChunkResult:
     minors: int = 0
     released: int = 0  # claims given back for a retry (throttling)
     in_flight: int = 0  # claimed by another live worker, which finishes them
+    unconfirmed: int = 0  # counted as sent, though the provider's answer was lost
     taken_over: int = 0  # claims whose lease had run out, taken over from a worker that died
 
 
@@ -110,6 +111,7 @@ class _Outcome:
     error: str | None = None  # a permanent failure's code
     retry: bool = False  # throttled, or never attempted after a throttle
     skipped: bool = False  # excluded by the filter after it was claimed
+    unconfirmed: bool = False  # the provider's answer was lost: maybe sent, never to be repeated
 
 
 class ChunkSender:
@@ -239,6 +241,8 @@ class ChunkSender:
                 return _Outcome(recipient, message_id=self._send_one(plan, catalog, signer, recipient))
             except RecipientRejected as exc:
                 return _Outcome(recipient, error=exc.code)
+            except OutcomeUnknown:
+                return _Outcome(recipient, unconfirmed=True)
             except RetryableError:
                 throttled = True
                 return _Outcome(recipient, retry=True)
@@ -337,16 +341,18 @@ class ChunkSender:
             }
             if outcome.skipped and isinstance(recipient.decision, Excluded):
                 record |= {"state": SKIPPED, "reason": recipient.decision.reason.value, "skipped_at": at}
-            elif outcome.message_id is not None:
+            elif outcome.message_id is not None or outcome.unconfirmed:
                 minor = isinstance(recipient.decision, Included) and recipient.decision.minor
                 record |= {
                     "state": SENT,
                     "provider": "sns" if plan.channel is Channel.SMS else "ses",
                     "message_id": outcome.message_id,
+                    "unconfirmed": outcome.unconfirmed or None,
                     "sent_at": at,
                     "minor": minor or None,
                 }
                 result.sent += 1
+                result.unconfirmed += int(outcome.unconfirmed)
                 result.minors += int(minor)
             else:
                 record |= {"state": FAILED, "error": outcome.error, "failed_at": at}
@@ -358,6 +364,7 @@ class ChunkSender:
             "n_failed": result.failed,
             "n_skipped": sum(result.skipped.values()),
             "n_minors": result.minors,
+            "n_unconfirmed": result.unconfirmed,
             "n_duplicates": result.duplicates,
             **{f"n_skip_{reason}": n for reason, n in result.skipped.items()},
         }

@@ -187,6 +187,7 @@ def counts_of(item: dict[str, Any]) -> tuple[CampaignCounts, int]:
         skipped=int(item.get("n_skipped", 0)),
         skipped_by_reason=dict(sorted(by_reason.items())),
         minors=int(item.get("n_minors", 0)),
+        unconfirmed=int(item.get("n_unconfirmed", 0)),
         bounced=int(item.get("n_bounced", 0)),
         complaints=int(item.get("n_complaints", 0)),
     )
