@@ -14,8 +14,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.browser import HOW_TO_INSTALL, system_chromium
+
 STARTUP_TIMEOUT_SECONDS = 60
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -105,8 +106,12 @@ def admin_api(local_stack: RunningStack) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    """The machine's Chromium (see tests/browser.py), else the one Playwright downloaded."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        executable = system_chromium()
+        if executable is None and not Path(playwright.chromium.executable_path).is_file():
+            pytest.fail(HOW_TO_INSTALL)
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
