@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,9 @@ class RunningStack:
             return log.read().decode("utf-8", errors="replace")
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """Start `samtykke local --port 0` in a fresh directory and wait for its ready line."""
-    cwd = tmp_path_factory.mktemp("samtykke-local")
+@contextmanager
+def running_stack(cwd: Path) -> Iterator[RunningStack]:
+    """`samtykke local --port 0` in `cwd`, from its ready line until the block ends."""
     log_path = cwd / "stack.log"
     command = [str(Path(sys.executable).with_name("samtykke")), "local", "--port", "0"]
     with log_path.open("wb") as log:
@@ -67,6 +67,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """Start `samtykke local --port 0` in a fresh directory and wait for its ready line."""
+    with running_stack(tmp_path_factory.mktemp("samtykke-local")) as stack:
+        yield stack
 
 
 def _wait_for_ready(process: subprocess.Popen[bytes], log_path: Path) -> str:

@@ -114,6 +114,11 @@ class Campaign(Model):
     progress: float = Field(description="Share of the queued recipients processed so far, 0..1")
 
 
+class CampaignList(Model):
+    campaigns: list[Campaign]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
+
+
 class FineExposure(Model):
     country: str
     currency: str
