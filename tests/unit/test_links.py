@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from samtykke.adapters.crypto import ContactBox, TenantKeys
+from samtykke.adapters.link_keys import LinkKeyVersions
 from samtykke.api.forms import MalformedForm, parse_form
 from samtykke.domain import tokens
 from samtykke.domain.consent import Channel
@@ -77,6 +78,10 @@ class FakeCatalogs:
 
     def invalidate(self, tenant_id: str) -> None:
         self.cached.pop(tenant_id, None)
+
+    def link_key_versions(self, tenant_id: str) -> LinkKeyVersions:
+        tenant = self.stored[tenant_id]
+        return LinkKeyVersions(tenant.link_key_version, tenant.link_key_previous_valid_until)
 
 
 @dataclass
@@ -291,6 +296,18 @@ class TestKeyRotation:
         assert svc.catalogs.reloads == reloads
         verify_unsubscribe_token(_as_services(svc), newer)
         assert svc.catalogs.reloads == reloads + 1
+
+    def test_a_rotation_without_grace_stops_old_links_at_once_in_a_container_with_a_stale_snapshot(
+        self, svc: FakeServices
+    ) -> None:
+        # Given a container that verified a link (and so holds a snapshot of version 1)
+        old = _token(_signer(svc).unsubscribe(CONTACT, "e-marketing", Channel.EMAIL, "m1"))
+        verify_unsubscribe_token(_as_services(svc), old)
+        # When another container rotates the key with no grace, and this one's snapshot is still fresh
+        self._rotate(svc, timedelta(0))
+        # Then the old link is refused here too, at once
+        with pytest.raises(LinkKeyRetired):
+            verify_unsubscribe_token(_as_services(svc), old)
 
     def test_a_second_rotation_retires_the_first_key_at_once(self, svc: FakeServices) -> None:
         first = _token(_signer(svc).preferences(CONTACT))

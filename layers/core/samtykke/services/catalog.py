@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from samtykke.adapters.link_keys import LinkKeyRepository, LinkKeyVersions
 from samtykke.adapters.repository import META, ConsentRepository, tenant_pk
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.defaults import LEGAL_BASIS_LABELS
@@ -113,6 +114,13 @@ class CatalogCache:
         catalog = TenantCatalog.from_items(list(self._repo.query_partition(tenant_pk(tenant_id))))
         self._entries[tenant_id] = (time.monotonic(), catalog)
         return catalog
+
+    def link_key_versions(self, tenant_id: str) -> LinkKeyVersions:
+        """The link-key versions as stored now, past any snapshot: a rotation without grace ends old links at once."""
+        versions = LinkKeyRepository(self._repo.table_name).versions(tenant_id)
+        if versions is None:
+            raise TenantNotFound("No such tenant")
+        return versions
 
     def invalidate(self, tenant_id: str) -> None:
         self._entries.pop(tenant_id, None)

@@ -177,14 +177,15 @@ def _verify(svc: Services, use: LinkUse, token: str) -> VerifiedLink:
     keys = svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob)
     now = svc.clock()
     claims = tokens.verify(keys.signing_key(signing_label(use, version)), use, token, now=int(now.timestamp()))
-    if version > catalog.tenant.link_key_version:
-        # Signed after a rotation this container has not seen yet (its snapshot is up to 30 s old). Only a
-        # token that verified gets here, so forged tokens never cause a reload.
+    # The catalog snapshot may be older than a rotation made through another container, and a rotation without
+    # grace must stop old links at once: one consistent read of the two version attributes decides. Only a
+    # token that verified gets here, so forged tokens cost no read.
+    versions = svc.catalogs.link_key_versions(tenant_id)
+    if versions.current != catalog.tenant.link_key_version:
         svc.catalogs.invalidate(tenant_id)
         catalog = svc.catalogs.get(tenant_id)
-    tenant = catalog.tenant
     if not key_version_accepted(
-        version, current=tenant.link_key_version, previous_valid_until=tenant.link_key_previous_valid_until, now=now
+        version, current=versions.current, previous_valid_until=versions.previous_valid_until, now=now
     ):
         raise LinkKeyRetired("The link was signed with a key that has been retired")
     return VerifiedLink(catalog, keys, claims)
