@@ -3,6 +3,7 @@
 | item | pk | sk |
 | --- | --- | --- |
 | a campaign (content, status, counters, dispatch position) | `T#{tenant}#CAMPAIGN#{campaign}` | `META` |
+| the tenant's campaign list (id, purpose, channel) | `T#{tenant}#CAMPAIGNS` | `{campaign}` |
 | a send claim / send record (one per campaign and contact) | `T#{tenant}#C#{contact}` | `MSG#{campaign}` |
 | a unit of work's count marker (expires after 14 days) | `T#{tenant}#CAMPAIGN#{campaign}` | `TALLY#{owner}` |
 
@@ -51,6 +52,10 @@ def campaign_pk(tenant_id: str, campaign_id: str) -> str:
     return f"T#{tenant_id}#CAMPAIGN#{campaign_id}"
 
 
+def campaigns_index_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#CAMPAIGNS"
+
+
 ACTIVE_CAMPAIGNS = "CAMPAIGNS#ACTIVE"  # `audience`-index partition of every campaign sent and not done yet
 
 
@@ -83,19 +88,58 @@ class CampaignRepository:
     # --- the campaign item ---------------------------------------------------------------------------
 
     def create(self, item: dict[str, Any]) -> None:
+        """The campaign and its entry in the tenant's campaign list, in one transaction."""
+        entry = {
+            "pk": campaigns_index_pk(item["tenant_id"]),
+            "sk": item["campaign_id"],
+            "purpose": item["purpose"],
+            "channel": item["channel"],
+        }
+        puts = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_attributes(row),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for row in (item, entry)
+        ]
         with translate_aws_errors():
-            aws.dynamodb().put_item(
-                TableName=self.table_name,
-                Item=to_attributes(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            aws.dynamodb().transact_write_items(TransactItems=puts)  # type: ignore[arg-type]
+
+    def list_page(
+        self, tenant_id: str, *, limit: int, start: dict[str, Any] | None, filters: Mapping[str, str]
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Campaign ids, newest first, matching every filter (purpose, channel); and where the next page starts.
+
+        A filtered page may hold fewer than `limit` ids (DynamoDB filters after it reads); follow the cursor.
+        """
+        names = {f"#{name}": name for name in filters}
+        values = {":pk": campaigns_index_pk(tenant_id)} | {f":{name}": value for name, value in filters.items()}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_attributes(values),
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(f"#{name} = :{name}" for name in filters)
+            request["ExpressionAttributeNames"] = names
+        if start:
+            request["ExclusiveStartKey"] = to_attributes(start)
+        with translate_aws_errors():
+            page = aws.dynamodb().query(**request)
+        last = page.get("LastEvaluatedKey")
+        return [from_attributes(row)["sk"] for row in page.get("Items", [])], from_attributes(last) if last else None
 
     def delete(self, tenant_id: str, campaign_id: str) -> None:
-        with translate_aws_errors():
-            aws.dynamodb().delete_item(
-                TableName=self.table_name,
-                Key=to_attributes({"pk": campaign_pk(tenant_id, campaign_id), "sk": CAMPAIGN_SK}),
-            )
+        keys = [(campaign_pk(tenant_id, campaign_id), CAMPAIGN_SK), (campaigns_index_pk(tenant_id), campaign_id)]
+        for pk, sk in keys:
+            with translate_aws_errors():
+                aws.dynamodb().delete_item(TableName=self.table_name, Key=to_attributes({"pk": pk, "sk": sk}))
 
     def get(self, tenant_id: str, campaign_id: str) -> dict[str, Any] | None:
         with translate_aws_errors():

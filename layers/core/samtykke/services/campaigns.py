@@ -16,9 +16,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from samtykke.adapters import campaign_queues
-from samtykke.adapters.campaign_repository import ACTIVE_CAMPAIGNS, CANDIDATES_INDEX, CampaignRepository, campaign_pk
+from samtykke.adapters.campaign_repository import (
+    ACTIVE_CAMPAIGNS,
+    CANDIDATES_INDEX,
+    CampaignRepository,
+    campaign_pk,
+    campaigns_index_pk,
+)
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import candidates_pk
+from samtykke.adapters.rights_repository import decode_cursor, encode_cursor
 from samtykke.domain.access import Principal
 from samtykke.domain.audience import (
     COMPLIANCE_REASONS,
@@ -37,13 +44,14 @@ from samtykke.domain.campaigns import (
 )
 from samtykke.domain.consent import Channel, ConsentStatus
 from samtykke.domain.defaults import SUPPORTED_LOCALES
-from samtykke.domain.errors import InvalidInput, RetryableError, SamtykkeError
+from samtykke.domain.errors import BadRequest, InvalidInput, RetryableError, SamtykkeError
 from samtykke.domain.fines import FineRate, exposure, rate_for
 from samtykke.domain.merge import MERGE_FIELDS, merge_fields
 from samtykke.models.campaign import (
     Campaign,
     CampaignCounts,
     CampaignCreate,
+    CampaignList,
     DispatchStep,
     DryRunReport,
     FineExposure,
@@ -56,6 +64,7 @@ from samtykke.services.recipients import CampaignPlan, evaluate
 
 CAMPAIGN_ID_PATTERN = r"^cmp_[0-9a-f]{32}$"
 SMS_MAX_LENGTH = 1000  # before the opt-out hint; about 7 concatenated segments
+MAX_LIST_PAGE = 100
 DRY_RUN_SLICE = 1000  # contacts read per evaluate() call
 COUNTER_PREFIX = "n_"
 SKIP_PREFIX = "n_skip_"
@@ -156,6 +165,21 @@ def create_campaign(svc: Services, principal: Principal, new: CampaignCreate) ->
             repo.delete(tenant_id, campaign_id)  # an unaudited transactional campaign must not exist
             raise
     return campaign_view(item)
+
+
+def list_campaigns(
+    svc: Services, tenant_id: str, *, limit: int, cursor: str | None, purpose: str | None, channel: str | None
+) -> CampaignList:
+    """One page of the tenant's campaigns, newest first (ids are time-ordered), and the next page's cursor."""
+    start = decode_cursor(cursor) if cursor else None
+    if start is not None and start.get("pk") != campaigns_index_pk(tenant_id):
+        raise BadRequest("The cursor is not one this API gave out", code="invalid_cursor")
+    filters = {name: value for name, value in (("purpose", purpose), ("channel", channel)) if value}
+    repo = _repo(svc)
+    ids, last = repo.list_page(tenant_id, limit=max(1, min(limit, MAX_LIST_PAGE)), start=start, filters=filters)
+    found = repo.batch_get([(campaign_pk(tenant_id, campaign_id), "META") for campaign_id in ids])
+    views = [campaign_view(found[key]) for key in ((campaign_pk(tenant_id, i), "META") for i in ids) if key in found]
+    return CampaignList(campaigns=views, next_cursor=encode_cursor(last) if last else None)
 
 
 def _audit(

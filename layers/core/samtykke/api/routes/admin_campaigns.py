@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from samtykke.api.auth import current_principal, guarded
 from samtykke.api.request import http_event, public_base_url
 from samtykke.domain.access import Permission
-from samtykke.models.campaign import Campaign, CampaignCreate, CampaignReconciled, DryRunReport, SendAccepted
+from samtykke.models.campaign import (
+    Campaign,
+    CampaignChannel,
+    CampaignCreate,
+    CampaignList,
+    CampaignReconciled,
+    DryRunReport,
+    SendAccepted,
+)
 from samtykke.services import campaign_reconciler, campaigns
 from samtykke.services.context import services
 
@@ -31,6 +39,30 @@ CAMPAIGN_PATH = "/v1/admin/campaigns/<campaign_id>"
 )
 def create_campaign(new: Annotated[CampaignCreate, Body()]) -> tuple[Campaign, int]:
     return campaigns.create_campaign(services(), current_principal(router), new), 201
+
+
+@router.get(
+    "/v1/admin/campaigns",
+    summary="The tenant's campaigns, newest first",
+    description="Cursor-paged: pass the answer's `next_cursor` as `cursor` until it is null. Filters: `purpose`, "
+    "`channel`. A filtered page may hold fewer than `limit` campaigns while more follow.",
+    tags=["campaigns"],
+    **guarded(Permission.CAMPAIGNS_READ),
+)
+def list_campaigns(
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` from the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    purpose: Annotated[str | None, Query(max_length=63, examples=["e-marketing"])] = None,
+    channel: Annotated[CampaignChannel | None, Query()] = None,
+) -> CampaignList:
+    return campaigns.list_campaigns(
+        services(),
+        current_principal(router).tenant_id,
+        limit=limit,
+        cursor=cursor,
+        purpose=purpose,
+        channel=channel.value if channel else None,
+    )
 
 
 @router.get(
