@@ -367,7 +367,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="campaign_sender",
         description="Re-checks consent and suppression, then sends campaign email (SES) and SMS (SNS), exactly once",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
+        # The campaign queue: a chunk that meets throttling goes back on it, delayed, rather than toward the DLQ.
+        grants=(
+            Grant.TABLE_READ_WRITE,
+            Grant.KMS_DECRYPT,
+            Grant.SES_SEND,
+            Grant.SMS_PUBLISH,
+            Grant.CAMPAIGN_QUEUE_SEND,
+        ),
         memory_mb=1024,
         timeout_seconds=60,
     ),
