@@ -42,7 +42,8 @@ install: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP)
 run: $(STAMP)
 	$(VENV)/bin/samtykke local
 
-test: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP) lint typecheck
+# node_modules: the CDK CLI and axe-core, which the console's browser tests inject into every page.
+test: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP) $(NODE_STAMP) lint typecheck
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
