@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import RunningStack
+from tests.e2e.test_rights_flow import _checked, _upload
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +47,11 @@ def check_accessibility(page: Page, name: str) -> None:
             f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes']]})" for v in serious
         )
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{name} scrolls sideways at {width}px"
+        wide = page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
+            ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)"
+        )
+        assert overflow <= 0, f"{name} scrolls sideways at {width}px: {wide}"
         if SCREENSHOTS and width == 1440:
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=True)
@@ -266,3 +273,101 @@ def test_dry_run_as_a_chart_then_send_with_a_confirm_step_and_follow_progress(
     expect(console.locator("[data-field=sent]")).to_have_text("2")
     actions = _audit_actions(console, base, target_id=campaign_id)
     assert {"campaign.dry_run", "campaign.sent"} <= set(actions)
+
+
+def test_a_screenshot_of_the_consent_shows_as_a_thumbnail_in_the_timeline(
+    console: Page, api: httpx.Client, admin_api: httpx.Client, local_stack: RunningStack, person: dict[str, str]
+) -> None:
+    base = local_stack.api_url
+    log = admin_api.get("/v1/admin/consent-log", params={"email": person["email"]}).json()
+    event_id = log["events"][0]["event_id"]
+    email, _ = _staff(admin_api, api, "editor", mfa=False)
+    _log_in(console, base, email, None)
+    console.goto(f"{base}/console/login")  # any page: its screenshot is the evidence
+    picture = console.screenshot()
+    stored = _upload(admin_api, person["contact_id"], event_id, picture, "image/png")
+    assert _checked(admin_api, person["contact_id"], stored["file_id"])["status"] == "verified"
+    console.goto(f"{base}/console/people/{person['contact_id']}")
+    thumbnail = console.locator("img.thumb")
+    expect(thumbnail).to_have_count(1)
+    assert console.evaluate("document.querySelector('img.thumb').naturalWidth") > 0
+
+
+def test_consent_texts_show_a_diff_between_versions_and_a_new_version_can_be_added(
+    console: Page, api: httpx.Client, admin_api: httpx.Client, local_stack: RunningStack
+) -> None:
+    base = local_stack.api_url
+    purpose = f"texts-{secrets.token_hex(4)}"
+    made = admin_api.post(
+        "/v1/admin/purposes", json={"purpose_id": purpose, "names": {"en": "Tips"}, "channels": ["email"]}
+    )
+    assert made.status_code == 201, made.text
+    for text in ("Yes, send me tips by email.", "Yes, send me weekly tips by email. I can unsubscribe."):
+        added = admin_api.post("/v1/admin/consent-texts", json={"purpose_id": purpose, "locale": "en", "text": text})
+        assert added.status_code == 201, added.text
+    email, _ = _staff(admin_api, api, "admin", mfa=False)
+    _log_in(console, base, email, None)
+    console.goto(f"{base}/console/catalog")
+    check_accessibility(console, "catalog")
+    console.get_by_role("link", name="en (2)").first.click()
+    expect(console.locator("#diff ins")).to_have_text(["weekly", "I can unsubscribe."])
+    expect(console.locator("#diff del")).to_have_count(0)
+    check_accessibility(console, "texts")
+    console.get_by_label("Text", exact=True).fill("Yes, send me weekly tips. I can unsubscribe.")
+    console.get_by_role("button", name="Save as a new version").click()
+    expect(console.get_by_role("heading", name="v2 → v3")).to_be_visible()
+    expect(console.locator("#diff del")).to_have_text(["tips by email."])
+
+
+def test_staff_invite_and_an_api_key_created_then_revoked_are_audited(
+    console: Page, api: httpx.Client, admin_api: httpx.Client, local_stack: RunningStack
+) -> None:
+    base = local_stack.api_url
+    email, totp = _staff(admin_api, api, "admin", mfa=True)
+    _log_in(console, base, email, totp)
+    console.goto(f"{base}/console/staff")
+    expect(console.locator("#users")).to_contain_text(email)
+    check_accessibility(console, "staff")
+    invited = f"new-{secrets.token_hex(4)}@demo.example"
+    console.get_by_label("Email").fill(invited)
+    console.get_by_role("button", name="Invite").click()
+    expect(console.locator("#users")).to_contain_text(invited)
+    label = f"crm-{secrets.token_hex(3)}"
+    console.get_by_label("Label").fill(label)
+    console.get_by_role("button", name="Create a key").click()
+    secret = console.locator("#new-secret").inner_text()
+    assert secret.startswith("stk_")
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert api.get("/v1/admin/purposes", headers=headers).status_code == 200
+    console.locator("#keys tr", has_text=label).get_by_role("button", name="Revoke").click()
+    expect(console.locator("#keys tr", has_text=label)).to_contain_text("Revoked")
+    assert api.get("/v1/admin/purposes", headers=headers).status_code in (401, 403)
+    actions = _audit_actions(console, base, actor_id=_user_id(admin_api, email))
+    assert {"user.invited", "api_key.created", "api_key.revoked"} <= set(actions)
+
+
+def test_imports_list_and_their_row_errors(
+    console: Page, api: httpx.Client, admin_api: httpx.Client, local_stack: RunningStack, tmp_path: Path
+) -> None:
+    base = local_stack.api_url
+    tag = secrets.token_hex(4)
+    csv = tmp_path / "fair.csv"
+    csv.write_text(f"email\nfair-{tag}@example.dk\nnot-an-address\n", encoding="utf-8")
+    command = [str(Path(sys.executable).with_name("samtykke")), "imports", "--api-url", base, "--api-key"]
+    command += [str(local_stack.info["admin_api_key"]), "create", str(csv), "--purpose", "e-marketing"]
+    command += ["--source", "import", "--legal-basis", "consent", "--description", "Spring fair sheet", "--wait"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    email, _ = _staff(admin_api, api, "editor", mfa=False)
+    _log_in(console, base, email, None)
+    console.goto(f"{base}/console/imports")
+    check_accessibility(console, "imports")
+    console.locator("table a").first.click()
+    expect(console.locator("#issues")).to_contain_text("invalid_email")
+    check_accessibility(console, "import")
+
+
+def _user_id(admin_api: httpx.Client, email: str) -> str:
+    users = admin_api.get("/v1/admin/users").json()
+    listed = users["users"] if isinstance(users, dict) else users
+    return str(next(u["user_id"] for u in listed if u["email"] == email))

@@ -23,9 +23,10 @@ from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
 from samtykke.domain.errors import Forbidden, InvalidInput, NotFound, SamtykkeError
 from samtykke.domain.masking import has_sensitive_values, sensitive_keys
+from samtykke.domain.uploads import MAX_EVIDENCE_BYTES, OwnerKind
 from samtykke.models.rights import ExportLink
 from samtykke.models.staff import LoginRequest
-from samtykke.services import audit, campaigns, consent_form, contacts, erasure, export, preferences
+from samtykke.services import audit, campaigns, consent_form, contacts, erasure, evidence, export, preferences
 
 STATIC = Path(__file__).resolve().parent.parent / "templates" / "console" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -200,6 +201,23 @@ def reveal_national_id(request: Request, contact_id: str) -> Response[str]:
     return _person(request, contact_id, national_id=summary.national_id or "", notice=t["revealed_notice"])
 
 
+@router.get("/console/people/<contact_id>/evidence/<file_ref>")
+@page(Permission.EVIDENCE_READ)
+def evidence_thumbnail(request: Request, contact_id: str, file_ref: str) -> Response[bytes]:
+    """A verified screenshot of an event, served through the console so the CSP stays `img-src 'self'`."""
+    file_id = file_ref.replace("~", "/")
+    found = next(
+        (f for f in evidence.files_of(request.svc, request.tenant_id, OwnerKind.CONTACT, contact_id)
+         if evidence.file_view(f).file_id == file_id),
+        None,
+    )  # fmt: skip
+    if found is None or found.get("status") != "verified" or not str(found.get("content_type")).startswith("image/"):
+        raise NotFound("No such screenshot", code="evidence_not_found")
+    body = evidence.evidence_store(request.svc).read(found["key"], found.get("version_id"), limit=MAX_EVIDENCE_BYTES)
+    headers = SECURITY_HEADERS | {"Cache-Control": "private, max-age=300"}
+    return Response(status_code=200, content_type=str(found["content_type"]), body=body, headers=headers)
+
+
 @router.get("/console/people/<contact_id>/export")
 @page(Permission.CONTACTS_EXPORT)
 def export_person(request: Request, contact_id: str) -> Response[str]:
@@ -345,6 +363,8 @@ def audit_log(request: Request) -> Response[str]:
 
 
 def build_app() -> APIGatewayHttpResolver:
+    from samtykke.console import settings_routes  # noqa: F401 - its pages register on the same router
+
     app = APIGatewayHttpResolver()
     app.include_router(router)
 

@@ -97,6 +97,10 @@ class Request:
         return self.principal.tenant_id
 
     @property
+    def t(self) -> dict[str, str]:
+        return console_messages(self.locale)
+
+    @property
     def ip(self) -> str | None:
         return client_ip(self.event)
 
@@ -109,7 +113,7 @@ class Request:
     def render(self, template: str, status: int = 200, **context: Any) -> Response[str]:
         from samtykke.templates import render_page
 
-        t = console_messages(self.locale)
+        t = self.t
         navigation = [(t[key], self.root + path) for key, path, permission in NAVIGATION if self.may(permission)]
         html = render_page(
             f"console/{template}",
@@ -149,7 +153,7 @@ class Request:
         return response
 
 
-View = Callable[..., Response[str]]
+View = Callable[..., Response[Any]]
 router = Router()
 
 
@@ -163,7 +167,7 @@ def page(permission: Permission | None, *, form: bool = False) -> Callable[[View
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def run(*args: Any, **kwargs: Any) -> Response[str]:
+        def run(*args: Any, **kwargs: Any) -> Response[Any]:
             request = request_for(router)
             try:
                 request.session = sessions.load_session(request.svc, request.event, request.ip)
