@@ -97,3 +97,20 @@ def test_every_console_text_exists_in_all_six_locales() -> None:
     assert [key for key, texts in TEXTS.items() if not all(texts)] == []
     assert console_messages("da")["logout"] == "Log ud"
     assert console_messages("xx")["logout"] == "Log out"
+
+
+def test_an_unsubscribe_through_a_campaign_link_counts_once_for_that_campaign() -> None:
+    note = '{"via":"one_click","scope":"all","message_ref":"cmp_01abc"}'
+    events = [event("withdraw", "withdrawn"), event("withdraw", "withdrawn", channel="sms")]
+    tally = aggregates.tally("acme", "con_1", events, NOON, note)
+    assert tally is not None
+    assert tally.counts["#campaign|cmp_01abc|unsubscribed"] == 1
+    counts = aggregates.fold([{"sk": tally.sk, **tally.counts}], ["2026-03-31"])
+    assert counts.unsubscribes("cmp_01abc") == 1
+    assert counts.pairs() == [("news", "email"), ("news", "sms")]
+    # A link sent outside a campaign, a grant, or a note that is not JSON names no campaign
+    assert aggregates.campaign_of('{"message_ref":"admin"}') is None
+    assert aggregates.campaign_of("typed by staff") is None
+    granted = aggregates.tally("acme", "con_1", [event("grant", "granted")], NOON, note)
+    assert granted is not None
+    assert "#campaign|cmp_01abc|unsubscribed" not in granted.counts

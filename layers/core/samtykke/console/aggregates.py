@@ -13,12 +13,15 @@ touch the same counter; a bulk import's transaction adds its whole batch to one 
 
 Metrics, from each event's type and resulting status: `granted` (a grant or re-affirmation that is in force),
 `pending` (a double opt-in asked for, or a minor awaiting a parent), `confirmed` (a double opt-in confirmed),
-`withdrawn` (a withdrawal, an erasure or an expired double opt-in).
+`withdrawn` (a withdrawal, an erasure or an expired double opt-in). A write made through a campaign's unsubscribe
+link (its evidence note names the campaign as `message_ref`) also counts `#campaign|{campaign}|unsubscribed` once,
+for the per-campaign unsubscribe rate.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,6 +30,8 @@ from typing import Any
 SHARDS = 32
 METRICS = ("granted", "pending", "confirmed", "withdrawn")
 SEPARATOR = "|"
+CAMPAIGN = "#campaign"  # never a purpose id: those are slugs
+CAMPAIGN_PREFIX = "cmp_"
 
 
 def aggregate_pk(tenant_id: str, month: str) -> str:
@@ -62,15 +67,33 @@ class Tally:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def tally(tenant_id: str, contact_id: str, events: Iterable[Mapping[str, Any]], now: datetime) -> Tally | None:
-    """The tally of a contact write's event records, or None when no event counts."""
+def campaign_of(note: str | None) -> str | None:
+    """The campaign a link-made change came through (`domain/links.evidence_note`'s `message_ref`), if any."""
+    if not note or not note.startswith("{"):
+        return None
+    try:
+        ref = json.loads(note).get("message_ref")
+    except (ValueError, AttributeError):
+        return None
+    return ref if isinstance(ref, str) and ref.startswith(CAMPAIGN_PREFIX) else None
+
+
+def tally(
+    tenant_id: str, contact_id: str, events: Iterable[Mapping[str, Any]], now: datetime, note: str | None = None
+) -> Tally | None:
+    """The tally of a contact write's event records (and of its evidence note), or None when nothing counts."""
     day = now.date().isoformat()
     result = Tally(aggregate_pk(tenant_id, day[:7]), day_sk(day, shard_of(contact_id)))
+    withdrew = False
     for event in events:
         metric = metric_of(str(event.get("type")), str(event.get("status")))
         if metric is not None:
             name = SEPARATOR.join((str(event["purpose"]), str(event["channel"]), metric))
             result.counts[name] = result.counts.get(name, 0) + 1
+            withdrew = withdrew or event.get("type") == "withdraw"
+    campaign = campaign_of(note) if withdrew else None
+    if campaign is not None:
+        result.counts[SEPARATOR.join((CAMPAIGN, campaign, "unsubscribed"))] = 1
     return result if result.counts else None
 
 
@@ -105,7 +128,10 @@ class DailyCounts:
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every (purpose, channel) with a count."""
-        return sorted({(p, c) for p, c, _ in self.series})
+        return sorted({(p, c) for p, c, _ in self.series if p != CAMPAIGN})
+
+    def unsubscribes(self, campaign_id: str) -> int:
+        return sum(self.series.get((CAMPAIGN, campaign_id, "unsubscribed"), []))
 
 
 def window(today: date, days: int) -> list[str]:

@@ -899,6 +899,15 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Kopieer de sleutel nu: hij wordt maar één keer getoond.",
         "Kopieren Sie den Schlüssel jetzt: er wird nur einmal angezeigt.",
     ),
+    "unsubscribed": ("Unsubscribed", "Afmeldt", "Avregistrerade", "Avmeldt", "Afgemeld", "Abgemeldet"),
+    "unsubscribe_rate": (
+        "Unsubscribe rate",
+        "Afmeldingsandel",
+        "Avregistreringsandel",
+        "Avmeldingsandel",
+        "Afmeldpercentage",
+        "Abmeldequote",
+    ),
 }
 
 

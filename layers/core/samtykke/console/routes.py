@@ -284,7 +284,10 @@ def campaign_list(request: Request) -> Response[str]:
     wanted = request.query("id")
     if wanted:
         return request.redirect(f"/campaigns/{quote(wanted)}")
-    return request.render("campaigns.html", section="campaigns")
+    page_of = campaigns.list_campaigns(
+        request.svc, request.tenant_id, limit=50, cursor=request.query("cursor") or None, purpose=None, channel=None
+    )
+    return request.render("campaigns.html", section="campaigns", rows=page_of.campaigns, cursor=page_of.next_cursor)
 
 
 @router.get("/console/campaigns/<campaign_id>")

@@ -13,7 +13,7 @@ from samtykke.domain.access import Permission, Principal
 from samtykke.domain.masking import REDACTED, shape
 from samtykke.domain.uploads import OwnerKind
 from samtykke.models.campaign import DryRunReport
-from samtykke.services import contacts, evidence
+from samtykke.services import campaigns, contacts, evidence
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
 
@@ -104,6 +104,31 @@ class Dashboard:
     confirmed: int
     asked: int
     by_purpose: list[tuple[str, str, dict[str, int]]]  # purpose, channel, metric -> 90-day total
+    campaign_rows: list[dict[str, Any]]
+    complaints_svg: str | None
+
+
+def campaign_rates(svc: Services, tenant_id: str, counts: aggregates.DailyCounts) -> list[dict[str, Any]]:
+    """The newest campaigns' complaint and unsubscribe rates: counters on each campaign, and the daily tallies."""
+    rows = []
+    for campaign in campaigns.list_campaigns(
+        svc, tenant_id, limit=50, cursor=None, purpose=None, channel=None
+    ).campaigns:
+        sent = campaign.counts.sent
+        unsubscribed = counts.unsubscribes(campaign.campaign_id)
+        rows.append(
+            {
+                "campaign_id": campaign.campaign_id,
+                "name": campaign.name,
+                "sent": sent,
+                "complaints": campaign.counts.complaints,
+                "bounced": campaign.counts.bounced,
+                "unsubscribed": unsubscribed,
+                "complaint_rate": campaign.counts.complaints / sent if sent else 0.0,
+                "unsubscribe_rate": unsubscribed / sent if sent else 0.0,
+            }
+        )
+    return rows
 
 
 def dashboard(svc: Services, tenant_id: str, today: date, t: dict[str, str]) -> Dashboard:
@@ -123,7 +148,9 @@ def dashboard(svc: Services, tenant_id: str, today: date, t: dict[str, str]) -> 
         (purpose, channel, {m: sum(counts.total(m, purpose, channel)) for m in aggregates.METRICS})
         for purpose, channel in counts.pairs()
     ]
-    return Dashboard(counts, svg, confirmed / asked if asked else None, confirmed, asked, by_purpose)
+    rows = campaign_rates(svc, tenant_id, counts)
+    complaints = complaint_chart(rows, t) if any(row["sent"] for row in rows) else None
+    return Dashboard(counts, svg, confirmed / asked if asked else None, confirmed, asked, by_purpose, rows, complaints)
 
 
 def complaint_chart(campaign_rows: list[dict[str, Any]], t: dict[str, str]) -> str:

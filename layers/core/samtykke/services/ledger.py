@@ -330,7 +330,7 @@ class Ledger:
             events=events,
             states=states,
             receipt=target.receipt,
-            tally=tally(tenant_id, contact.contact_id, events, now),
+            tally=tally(tenant_id, contact.contact_id, events, now, evidence.note),
         )
         return write, recorded
 
