@@ -43,3 +43,8 @@ def test_capture_and_confirmation_move_the_dashboard_counters(
     assert board.counts.total("granted")[-1] == 1  # the confirmation counts as confirmed, not as a new grant
     assert board.conversion == 1.0
     assert "<svg" in board.trend_svg
+
+    # And the trend can be narrowed to one purpose
+    only = views.dashboard(svc, tenant.tenant_id, svc.clock().date(), t, purpose="sales-and-service")
+    assert sum(only.trend[t["metric_granted"]]) == 1
+    assert sum(only.trend[t["metric_confirmed"]]) == 0

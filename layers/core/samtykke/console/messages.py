@@ -908,6 +908,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Afmeldpercentage",
         "Abmeldequote",
     ),
+    "all": ("All", "Alle", "Alla", "Alle", "Alle", "Alle"),
 }
 
 

@@ -350,8 +350,13 @@ def campaign_send(request: Request, campaign_id: str) -> Response[str]:
 @page(Permission.CONSENT_LOG_READ)
 def dashboard(request: Request) -> Response[str]:
     t = console_messages(request.locale)
-    board = views.dashboard(request.svc, request.tenant_id, request.svc.clock().date(), t)
-    return request.render("dashboard.html", section="dashboard", board=board)
+    purpose, channel = request.query("purpose") or None, request.query("channel") or None
+    today = request.svc.clock().date()
+    board = views.dashboard(request.svc, request.tenant_id, today, t, purpose=purpose, channel=channel)
+    purposes = sorted(request.svc.catalogs.get(request.tenant_id).purposes)
+    return request.render(
+        "dashboard.html", section="dashboard", board=board, purposes=purposes, purpose=purpose, channel=channel
+    )
 
 
 @router.get("/console/audit")

@@ -100,6 +100,7 @@ def dry_run_chart(report: DryRunReport, t: dict[str, str]) -> tuple[str, list[tu
 class Dashboard:
     counts: aggregates.DailyCounts
     trend_svg: str
+    trend: dict[str, list[int]]  # the chart's series (filtered), label -> one count per day
     conversion: float | None
     confirmed: int
     asked: int
@@ -131,26 +132,37 @@ def campaign_rates(svc: Services, tenant_id: str, counts: aggregates.DailyCounts
     return rows
 
 
-def dashboard(svc: Services, tenant_id: str, today: date, t: dict[str, str]) -> Dashboard:
+def dashboard(
+    svc: Services,
+    tenant_id: str,
+    today: date,
+    t: dict[str, str],
+    *,
+    purpose: str | None = None,
+    channel: str | None = None,
+) -> Dashboard:
+    """The 90-day dashboard; the trend chart for one purpose and/or channel when they are given."""
     days = aggregates.window(today, DASHBOARD_DAYS)
     items: list[dict[str, Any]] = []
     for month in aggregates.months_of(days):
         items += svc.repo.query_partition(aggregates.aggregate_pk(tenant_id, month))
     counts = aggregates.fold(items, days)
     series = [
-        charts.Series(t[f"metric_{metric}"], counts.total(metric), charts.PALETTE[i])
+        charts.Series(t[f"metric_{metric}"], counts.total(metric, purpose, channel), charts.PALETTE[i])
         for i, metric in enumerate(aggregates.METRICS)
     ]
     summary = "; ".join(f"{s.label}: {sum(s.values)}" for s in series)
     svg = charts.daily_lines(t["dash_trend_title"], summary, days, series)
-    confirmed, asked = sum(counts.total("confirmed")), sum(counts.total("pending"))
+    confirmed, asked = sum(counts.total("confirmed", purpose, channel)), sum(counts.total("pending", purpose, channel))
     by_purpose = [
         (purpose, channel, {m: sum(counts.total(m, purpose, channel)) for m in aggregates.METRICS})
         for purpose, channel in counts.pairs()
     ]
     rows = campaign_rates(svc, tenant_id, counts)
     complaints = complaint_chart(rows, t) if any(row["sent"] for row in rows) else None
-    return Dashboard(counts, svg, confirmed / asked if asked else None, confirmed, asked, by_purpose, rows, complaints)
+    trend = {s.label: list(s.values) for s in series}
+    conversion = confirmed / asked if asked else None
+    return Dashboard(counts, svg, trend, conversion, confirmed, asked, by_purpose, rows, complaints)
 
 
 def complaint_chart(campaign_rows: list[dict[str, Any]], t: dict[str, str]) -> str:
