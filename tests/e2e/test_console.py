@@ -154,6 +154,15 @@ def test_a_form_without_the_csrf_token_changes_nothing(
     )
     assert forged.status == 403
     assert forged.headers["x-samtykke-error"] == "csrf_failed"
+    # With the page's token but the wrong typed confirmation, nothing is erased either
+    console.goto(f"{base}/console/people/{person['contact_id']}")
+    token = console.locator("input[name=csrf]").first.get_attribute("value")
+    wrong = console.request.post(
+        f"{base}/console/people/{person['contact_id']}/erase",
+        form={"confirm": "yes", "csrf": token or ""},
+        headers={"Origin": base},
+    )
+    assert (wrong.status, wrong.headers["x-samtykke-error"]) == (422, "confirmation_mismatch")
     assert admin_api.get(f"/v1/admin/contacts/{person['contact_id']}").status_code == 200
 
 
@@ -177,7 +186,17 @@ def test_find_a_person_reveal_the_national_id_and_erase_them(
     # Reveal the national ID: shown, and audited
     console.get_by_role("button", name="Reveal (audited)").click()
     expect(console.locator("#national-id")).to_contain_text("0101701234")
-    # Erase with a typed confirmation: a wrong one erases nothing
+    # The printable consent form keeps its own styles under the console's CSP (its <style> allowed by hash only)
+    violations: list[str] = []
+    console.on(
+        "console", lambda message: violations.append(message.text) if "Content Security" in message.text else None
+    )
+    console.get_by_role("link", name="Printable consent form").click()
+    expect(console.locator("h1")).to_be_visible()
+    assert console.evaluate("document.querySelector('style').sheet.cssRules.length") > 0
+    assert violations == []
+    console.goto(f"{base}/console/people/{person['contact_id']}")
+    # Erase with a typed confirmation
     console.get_by_text("Erase this person…").click()
     console.get_by_label(f"Type the contact id {person['contact_id']} to confirm").fill(person["contact_id"])
     console.get_by_role("button", name="Erase permanently").click()

@@ -6,8 +6,11 @@ principal, so the same role rules, audit entries and masking apply as for the AP
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,9 +33,23 @@ from samtykke.services import audit, campaigns, consent_form, contacts, erasure,
 
 STATIC = Path(__file__).resolve().parent.parent / "templates" / "console" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+NONE = "'none'"
+STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.S)
 SAFE_NEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-")
 
 __all__ = ["router"]
+
+
+def document_csp(html: str) -> dict[str, str]:
+    """The policy of a standalone document (the export, the consent form): its own <style> blocks, by hash, only."""
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()}'"
+        for block in STYLE_BLOCK.findall(html)
+    )
+    return {
+        "Content-Security-Policy": f"default-src 'none'; style-src {hashes or NONE}; "
+        "img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    }
 
 
 # --- static files and the front door ------------------------------------------------------------------------
@@ -237,7 +254,7 @@ def export_person(request: Request, contact_id: str) -> Response[str]:
                 {"via": "console export"},
             )
     disposition = f'attachment; filename="{contact_id}.{fmt}"'
-    response = request.respond(200, result.body, {"Content-Disposition": disposition})
+    response = request.respond(200, result.body, {"Content-Disposition": disposition} | document_csp(result.body))
     response.headers["Content-Type"] = result.content_type
     return response
 
@@ -246,7 +263,7 @@ def export_person(request: Request, contact_id: str) -> Response[str]:
 @page(Permission.CONTACTS_EXPORT)
 def printable_consent_form(request: Request, contact_id: str) -> Response[str]:
     html = consent_form.consent_form(request.svc, request.principal, contact_id, locale=None, ip=request.ip)
-    return request.respond(200, html)
+    return request.respond(200, html, document_csp(html))
 
 
 @router.post("/console/people/<contact_id>/erase")
