@@ -325,7 +325,7 @@ def test_a_screenshot_of_the_consent_shows_as_a_thumbnail_in_the_timeline(
     assert console.evaluate("document.querySelector('img.thumb').naturalWidth") > 0
 
 
-def test_consent_texts_show_a_diff_between_versions_and_a_new_version_can_be_added(
+def test_settings_change_and_consent_texts_show_a_diff_between_versions(
     console: Page, api: httpx.Client, admin_api: httpx.Client, local_stack: RunningStack
 ) -> None:
     base = local_stack.api_url
@@ -341,6 +341,19 @@ def test_consent_texts_show_a_diff_between_versions_and_a_new_version_can_be_add
     _log_in(console, base, email, None)
     console.goto(f"{base}/console/catalog")
     check_accessibility(console, "catalog")
+    # The tenant's settings: a sub-processor added through the form shows at once; a bad date changes nothing
+    console.get_by_text("Change the settings").click()
+    sub = console.get_by_role("textbox", name="Sub-processors")
+    lines = sub.input_value()
+    sub.fill(lines + f"Relay {purpose} | Email delivery | 2026-01-15\n")
+    console.get_by_role("button", name="Save", exact=True).last.click()
+    expect(console.locator("main")).to_contain_text(f"Relay {purpose}")
+    console.get_by_text("Change the settings").click()
+    console.get_by_role("textbox", name="Sub-processors").fill("Broken | no date |")
+    console.locator("#settings-form").get_by_role("button", name="Save").click()
+    expect(console.locator(".error")).to_contain_text("sub_processors")
+    console.goto(f"{base}/console/catalog")
+    expect(console.locator("main")).to_contain_text(f"Relay {purpose}")
     console.get_by_role("link", name="en (2)").first.click()
     expect(console.locator("#diff ins")).to_have_text(["weekly", "I can unsubscribe."])
     expect(console.locator("#diff del")).to_have_count(0)

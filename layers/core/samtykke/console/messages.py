@@ -909,6 +909,30 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Abmeldequote",
     ),
     "all": ("All", "Alle", "Alla", "Alle", "Alle", "Alle"),
+    "edit_settings": (
+        "Change the settings",
+        "Ret indstillingerne",
+        "Ändra inställningarna",
+        "Endre innstillingene",
+        "Instellingen wijzigen",
+        "Einstellungen ändern",
+    ),
+    "one_per_line": (
+        "One URL a line.",
+        "Én URL pr. linje.",
+        "En URL per rad.",
+        "Én URL per linje.",
+        "Eén URL per regel.",
+        "Eine URL pro Zeile.",
+    ),
+    "sub_help": (
+        "One a line: name | purpose | agreement date (yyyy-mm-dd).",
+        "Én pr. linje: navn | formål | aftaledato (åååå-mm-dd).",
+        "En per rad: namn | syfte | avtalsdatum (åååå-mm-dd).",
+        "Én per linje: navn | formål | avtaledato (åååå-mm-dd).",
+        "Eén per regel: naam | doel | datum (jjjj-mm-dd).",
+        "Eine pro Zeile: Name | Zweck | Vertragsdatum (jjjj-mm-tt).",
+    ),
 }
 
 

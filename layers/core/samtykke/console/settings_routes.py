@@ -14,6 +14,7 @@ from samtykke.domain.access import Permission, Role
 from samtykke.domain.errors import InvalidInput, NotFound
 from samtykke.models.catalog import ConsentTextCreate, LegalBasisLabelUpdate
 from samtykke.models.staff import UserCreate, UserUpdate
+from samtykke.models.tenant import TenantSettingsUpdate
 from samtykke.services import api_keys, catalog_admin, imports, staff
 
 # --- the catalogue and settings ------------------------------------------------------------------------------
@@ -71,6 +72,35 @@ def set_basis_label(request: Request, code: str) -> Response[str]:
         raise InvalidInput("No such legal basis", code="unknown_legal_basis") from exc
     label = LegalBasisLabelUpdate.model_validate({"label": request.fields.get("label", "")})
     catalog_admin.set_legal_basis_label(request.svc, request.tenant_id, basis, label)
+    return request.redirect("/catalog")
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+def _sub_processor(line: str) -> dict[str, str]:
+    name, _, rest = line.partition("|")
+    purpose, _, agreed = rest.rpartition("|")
+    return {"name": name.strip(), "purpose": purpose.strip(), "agreement_date": agreed.strip()}
+
+
+@router.post("/console/catalog/settings")
+@page(Permission.SETTINGS_WRITE, form=True)
+def update_settings(request: Request) -> Response[str]:
+    """Privacy policy, country, language, origins, redirects and sub-processors (`name | purpose | yyyy-mm-dd`)."""
+    fields = request.fields
+    update = TenantSettingsUpdate.model_validate(
+        {
+            "privacy_policy_url": fields.get("privacy_policy_url") or None,
+            "country": fields.get("country", "").strip().upper(),
+            "default_locale": fields.get("default_locale", "").strip(),
+            "allowed_origins": _lines(fields.get("allowed_origins", "")),
+            "allowed_redirects": _lines(fields.get("allowed_redirects", "")),
+            "sub_processors": [_sub_processor(line) for line in _lines(fields.get("sub_processors", ""))],
+        }
+    )
+    catalog_admin.update_settings(request.svc, request.tenant_id, update)
     return request.redirect("/catalog")
 
 

@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.shared.cookies import Cookie
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import ValidationError
 
 from samtykke.api.forms import form_fields
 from samtykke.api.request import http_event
@@ -25,7 +26,7 @@ from samtykke.console import session as sessions
 from samtykke.console.messages import console_messages
 from samtykke.domain.access import Permission, Principal
 from samtykke.domain.defaults import FALLBACK_LOCALE, SUPPORTED_LOCALES
-from samtykke.domain.errors import Forbidden, SamtykkeError
+from samtykke.domain.errors import Forbidden, InvalidInput, SamtykkeError
 from samtykke.domain.links import accept_language_locale
 from samtykke.domain.masking import mask_text
 from samtykke.services.audit import client_ip
@@ -185,6 +186,9 @@ def page(permission: Permission | None, *, form: bool = False) -> Callable[[View
                 return view(request, *args, **kwargs)
             except SamtykkeError as exc:
                 return request.error(exc)
+            except ValidationError as exc:  # a form field the model refuses: the page says which, nothing changed
+                fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")}))
+                return request.error(InvalidInput(f"Check these fields: {fields}", code="validation_failed"))
 
         return run
 
