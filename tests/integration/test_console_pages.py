@@ -84,3 +84,24 @@ def test_an_unknown_page_is_an_html_404_and_a_page_without_a_login_redirects(
     assert missing["statusCode"] == 404
     anonymous = invoke("console", page(api_event, "/audit", []))
     assert (anonymous["statusCode"], anonymous["headers"]["Location"]) == (303, "/console/login?next=/audit")
+
+
+def test_the_export_downloads_as_json_and_is_audited(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    from samtykke.services import audit
+
+    captured = invoke("consent_capture", api_event("consent_capture_form"))
+    assert captured["statusCode"] == 303
+    tokens = log_in(svc, tenant, Role.EDITOR)
+    cookies = [f"samtykke_console={tokens.token}"]
+    found = invoke("console", page(api_event, "/people", cookies) | {"queryStringParameters": {"q": "anna@example.dk"}})
+    contact_id = found["headers"]["Location"].rsplit("/", 1)[-1]
+    event = page(api_event, f"/people/{contact_id}/export", cookies) | {"queryStringParameters": {"format": "json"}}
+    exported = invoke("console", event)
+    assert exported["statusCode"] == 200, exported["body"]
+    assert exported["headers"]["Content-Type"] == "application/json"
+    assert exported["headers"]["Content-Disposition"] == f'attachment; filename="{contact_id}.json"'
+    assert '"export_version":1' in exported["body"]
+    entries, _ = audit.query(svc, tenant.tenant_id, svc.clock().strftime("%Y-%m"), target_id=contact_id)
+    assert "contact.exported" in [e["action"] for e in entries]

@@ -20,7 +20,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from samtykke.api.request import public_base_url
 from samtykke.console import session as sessions
 from samtykke.console import views
-from samtykke.console.messages import console_messages
 from samtykke.console.web import CSP, SECURITY_HEADERS, Request, page, request_for, router
 from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
@@ -115,7 +114,7 @@ def login() -> Response[str]:
         needs_code = exc.code in ("mfa_required", "mfa_invalid")
         return _login_page(
             request,
-            401 if exc.status == 401 else exc.status,
+            exc.status,
             error=exc.code,
             email=email,
             needs_code=needs_code,
@@ -214,8 +213,7 @@ def reveal_national_id(request: Request, contact_id: str) -> Response[str]:
         request.ip,
         {"field": "national_id", "via": "console"},
     )
-    t = console_messages(request.locale)
-    return _person(request, contact_id, national_id=summary.national_id or "", notice=t["revealed_notice"])
+    return _person(request, contact_id, national_id=summary.national_id or "", notice=request.t["revealed_notice"])
 
 
 @router.get("/console/people/<contact_id>/evidence/<file_ref>")
@@ -289,7 +287,7 @@ def send_preference_link(request: Request, contact_id: str) -> Response[str]:
         base_url=public_base_url(request.event),
     )
     audit.record(request.svc, request.principal, "contact.preference_link_sent", ("contact", contact_id), request.ip)
-    return _person(request, contact_id, notice=console_messages(request.locale)["link_sent_notice"])
+    return _person(request, contact_id, notice=request.t["link_sent_notice"])
 
 
 # --- campaigns ----------------------------------------------------------------------------------------------
@@ -337,7 +335,7 @@ def campaign_dry_run(request: Request, campaign_id: str) -> Response[str]:
         request.ip,
         {"included": report.included, "excluded": report.excluded},
     )
-    svg, rows = views.dry_run_chart(report, console_messages(request.locale))
+    svg, rows = views.dry_run_chart(report, request.t)
     found = campaigns.get_campaign(request.svc, request.tenant_id, campaign_id)
     return request.render("dry_run.html", section="campaigns", campaign=found, report=report, chart=svg, rows=rows)
 
@@ -366,7 +364,7 @@ def campaign_send(request: Request, campaign_id: str) -> Response[str]:
 @router.get("/console/dashboard")
 @page(Permission.CONSENT_LOG_READ)
 def dashboard(request: Request) -> Response[str]:
-    t = console_messages(request.locale)
+    t = request.t
     purpose, channel = request.query("purpose") or None, request.query("channel") or None
     today = request.svc.clock().date()
     board = views.dashboard(request.svc, request.tenant_id, today, t, purpose=purpose, channel=channel)
