@@ -8,6 +8,7 @@ services/campaign_sender.py).
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from samtykke.adapters import campaign_queues
-from samtykke.adapters.campaign_repository import CANDIDATES_INDEX, CampaignRepository, campaign_pk, campaigns_index_pk
+from samtykke.adapters.campaign_repository import (
+    ACTIVE_CAMPAIGNS,
+    CANDIDATES_INDEX,
+    CampaignRepository,
+    campaign_pk,
+    campaigns_index_pk,
+)
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import candidates_pk
 from samtykke.adapters.rights_repository import decode_cursor, encode_cursor
@@ -204,6 +211,7 @@ def counts_of(item: dict[str, Any]) -> tuple[CampaignCounts, int]:
         skipped=int(item.get("n_skipped", 0)),
         skipped_by_reason=dict(sorted(by_reason.items())),
         minors=int(item.get("n_minors", 0)),
+        unconfirmed=int(item.get("n_unconfirmed", 0)),
         bounced=int(item.get("n_bounced", 0)),
         complaints=int(item.get("n_complaints", 0)),
     )
@@ -354,6 +362,7 @@ def request_send(
     if item["status"] != CampaignStatus.DRAFT.value:
         raise CampaignAlreadySent("This campaign has been sent already")
     repo = _repo(svc)
+    send_token = uuid.uuid4().hex  # names this request on the campaign, so that a retried update knows its own write
     accepted = repo.set_status(
         tenant_id,
         campaign_id,
@@ -362,12 +371,17 @@ def request_send(
         changes={
             "send_requested_at": svc.clock().isoformat(),
             "send_requested_by": principal.principal_id,
+            "send_token": send_token,
             "base_url": base_url,
             "dispatch_page": 0,
             "dispatch_done": False,
+            "dispatch_at": svc.clock().isoformat(),
+            # listed as active until the reconciler sees it done (services/campaign_reconciler.py)
+            "gsi1pk": ACTIVE_CAMPAIGNS,
+            "gsi1sk": f"{tenant_id}#{campaign_id}",
         },
     )
-    if not accepted:
+    if not accepted and (repo.get(tenant_id, campaign_id) or {}).get("send_token") != send_token:
         raise CampaignAlreadySent("This campaign has been sent already")
     try:
         _audit(svc, principal, "campaign.sent", campaign_id, item, ip=ip)

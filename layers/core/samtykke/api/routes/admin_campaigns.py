@@ -1,4 +1,4 @@
-"""Admin: campaigns. Create, dry-run, send (202, then the fan-out runs), and follow the progress."""
+"""Admin: campaigns. Create, dry-run, send (202, then the fan-out runs), follow the progress, reconcile."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from samtykke.models.campaign import (
     CampaignChannel,
     CampaignCreate,
     CampaignList,
+    CampaignReconciled,
     DryRunReport,
     SendAccepted,
 )
-from samtykke.services import campaigns
+from samtykke.services import campaign_reconciler, campaigns
 from samtykke.services.context import services
 
 router = Router()
@@ -109,3 +110,17 @@ def send_campaign(campaign_id: str) -> tuple[SendAccepted, int]:
         status_url=f"/v1/admin/campaigns/{campaign_id}",
     )
     return accepted, 202
+
+
+@router.post(
+    f"{CAMPAIGN_PATH}/reconcile",
+    summary="Reconcile the campaign now: re-queue sends stranded by a dead worker, resume a stalled dispatch",
+    description="What the 5-minute schedule does, for this campaign at once. A claim whose worker's lease ran out "
+    "before it recorded a send is queued to the sender again, which decides it again now and sends or skips it, "
+    "once. A dispatch without progress for 15 minutes is queued again from where it stopped. A campaign whose "
+    "recipients are all sent, skipped or failed is marked `done`. Safe to repeat.",
+    tags=["campaigns"],
+    **guarded(Permission.CAMPAIGNS_SEND),
+)
+def reconcile_campaign(campaign_id: str) -> CampaignReconciled:
+    return campaign_reconciler.reconcile_campaign(services(), current_principal(router).tenant_id, campaign_id)
