@@ -177,6 +177,14 @@ TABLE = TableSpec(
             sort_key=KeyAttribute("gsi2sk"),
             projected=("contact_id", "status", "source"),
         ),
+        # Directory index: every contact's PROFILE item, under gsi3pk = T#{tenant}#DIR, gsi3sk =
+        # {created_at}#{contact id}. The admin contacts list pages through it, oldest first.
+        IndexSpec(
+            name="directory",
+            partition_key=KeyAttribute("gsi3pk"),
+            sort_key=KeyAttribute("gsi3sk"),
+            projected=("contact_id", "created_at"),
+        ),
     ),
     ttl_attribute="expires_at",
 )

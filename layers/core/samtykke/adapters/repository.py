@@ -384,10 +384,13 @@ class ConsentRepository:
 
     def _contact_actions(self, change: ContactWrite) -> tuple[list[dict[str, Any]], range]:
         """The transaction actions of one contact write, and the positions of its address claims."""
+        from samtykke.adapters.contact_directory import directory_attributes  # it builds on this module
+
         pk = contact_pk(change.tenant_id, change.contact_id)
         profile = {"pk": pk, "sk": PROFILE, **change.profile}
         actions: list[dict[str, Any]] = []
         if change.expected_seq is None:
+            profile |= directory_attributes(change.tenant_id, change.contact_id, str(change.profile["created_at"]))
             actions.append(self._put(profile, "attribute_not_exists(pk)"))
         else:
             actions.append(self._update_head(pk, change.profile, change.expected_seq))
