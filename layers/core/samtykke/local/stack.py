@@ -29,7 +29,7 @@ from samtykke.local.provision import (
     provision,
     resource_name,
 )
-from samtykke.resources import DEFAULT_REGION, ROUTES, SCHEDULES, ScheduleSpec
+from samtykke.resources import DEFAULT_REGION, ROUTES, SCHEDULES, TABLE_STREAM, ScheduleSpec
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -192,6 +192,14 @@ def _consumers(session: boto3.session.Session, resources: Resources, endpoint_ur
     for topic in resources.topics:
         name = resource_name(DEFAULT_PREFIX, topic.spec.logical_id) + "-subscription"
         consumers.add_topic(topic, sns, queue_name=name)
+    if resources.table_stream_arn:
+        consumers.add_stream(
+            session.client("dynamodbstreams", endpoint_url=endpoint_url),
+            arn=resources.table_stream_arn,
+            function=TABLE_STREAM.consumer,
+            batch_size=TABLE_STREAM.batch_size,
+            max_retries=TABLE_STREAM.max_retries,
+        )
     return consumers
 
 
