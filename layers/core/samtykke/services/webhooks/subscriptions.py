@@ -90,12 +90,14 @@ def live_secrets(svc: Services, tenant_id: str, subscription: dict[str, Any]) ->
     ]
 
 
-def create(svc: Services, tenant_id: str, request: WebhookCreate) -> tuple[dict[str, Any], str]:
+def create(
+    svc: Services, tenant_id: str, request: WebhookCreate, *, subscription_id: str | None = None
+) -> tuple[dict[str, Any], str]:
     repo = EventsRepository(svc.repo)
     if len(repo.subscriptions(tenant_id)) >= MAX_SUBSCRIPTIONS:
         raise TooManyWebhooks(f"A tenant may have at most {MAX_SUBSCRIPTIONS} webhook subscriptions")
     now = svc.clock()
-    subscription_id = f"whk_{secrets.token_hex(8)}"
+    subscription_id = subscription_id or f"whk_{secrets.token_hex(8)}"
     secret = request.secret or new_secret()
     item = {
         "subscription_id": subscription_id,
