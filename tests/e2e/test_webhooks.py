@@ -8,10 +8,15 @@ paths that exist are all here: one-click, SMS STOP, the preference centre and er
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -172,3 +177,37 @@ def _phone() -> str:
         candidate = f"+452{secrets.randbelow(10**7):07d}"
         if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
             return candidate
+
+
+def test_the_cli_downloads_the_change_feed_with_a_progress_bar_and_a_resume_cursor(
+    api: httpx.Client, local_stack: Any, tmp_path: Path
+) -> None:
+    started = datetime.now(UTC).isoformat()
+    contact_id = _signed_up(api, email=f"cli-{uuid.uuid4().hex[:8]}@example.dk")
+    output, cursor_file = tmp_path / "changes.jsonl", tmp_path / "cursor"
+    command = [
+        str(Path(sys.executable).with_name("samtykke")),
+        "changes",
+        "--api-url",
+        local_stack.api_url,
+        "--api-key",
+        local_stack.info["admin_api_key"],
+        "--output",
+        str(output),
+        "--cursor-file",
+        str(cursor_file),
+        "--limit",
+        "2",
+    ]
+    deadline, lines, run = time.monotonic() + 20, [], None
+    while time.monotonic() < deadline and not [c for c in lines if c.get("subject") == contact_id]:
+        since = ["--since", started] if not cursor_file.exists() else []  # then the cursor file resumes
+        run = subprocess.run([*command, *since], capture_output=True, text=True, timeout=60, check=True)
+        lines = [json.loads(line) for line in output.read_text().splitlines()]
+        time.sleep(1)  # the feed holds back its newest 5 seconds
+
+    assert run is not None
+    assert "[#" in run.stderr
+    assert "resume with: samtykke changes --since c1." in run.stderr
+    assert [c["type"] for c in lines if c.get("subject") == contact_id] == ["dk.samtykke.consent.granted"]
+    assert len({c["id"] for c in lines}) == len(lines)  # resuming from the cursor repeats nothing
