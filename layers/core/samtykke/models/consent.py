@@ -39,6 +39,8 @@ class ConsentSubmission(FormTolerantModel):
     national_id: str | None = Field(default=None, max_length=32)
     page_url: str | None = Field(default=None, max_length=2048)
     redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
+    global_privacy_control: bool | None = None
 
 
 class Evidence(Model):
@@ -52,6 +54,8 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # The browser's Global Privacy Control signal when the form (e.g. the embeddable snippet) sent it.
+    global_privacy_control: bool | None = None
 
 
 class Actor(Model):
