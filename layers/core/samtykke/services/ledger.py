@@ -34,6 +34,7 @@ from samtykke.adapters.repository import (
     pending_pk,
     state_sk,
 )
+from samtykke.console.aggregates import tally
 from samtykke.domain.consent import (
     AddressKind,
     Channel,
@@ -262,7 +263,8 @@ class Ledger:
             in_group = sum(
                 1 + len(w.new_addresses) + len(w.suppressions) + len(w.events) + len(w.states) for _, w, _ in group
             )
-            if in_group + size > max_actions or claimed & set(write.new_addresses):
+            # Two actions kept for the batch's daily counters (a batch may straddle midnight).
+            if in_group + size > max_actions - 2 or claimed & set(write.new_addresses):
                 flush()
             group.append((index, write, WriteResult(contact, recorded)))
             claimed.update(write.new_addresses)
@@ -351,6 +353,7 @@ class Ledger:
             events=events,
             states=states,
             receipt=target.receipt,
+            tally=tally(tenant_id, contact.contact_id, events, now, evidence.note),
         )
         return write, recorded
 
