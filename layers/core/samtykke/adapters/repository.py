@@ -21,6 +21,7 @@ audience index that campaigns page through.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +33,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.console.aggregates import Tally, combine
 from samtykke.domain.errors import Conflict, RetryableError
+from samtykke.domain.work import request_token
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -390,10 +392,13 @@ class ConsentRepository:
 
     def _contact_actions(self, change: ContactWrite) -> tuple[list[dict[str, Any]], range]:
         """The transaction actions of one contact write, and the positions of its address claims."""
+        from samtykke.adapters.contact_directory import directory_attributes  # it builds on this module
+
         pk = contact_pk(change.tenant_id, change.contact_id)
         profile = {"pk": pk, "sk": PROFILE, **change.profile}
         actions: list[dict[str, Any]] = []
         if change.expected_seq is None:
+            profile |= directory_attributes(change.tenant_id, change.contact_id, str(change.profile["created_at"]))
             actions.append(self._put(profile, "attribute_not_exists(pk)"))
         else:
             actions.append(self._update_head(pk, change.profile, change.expected_seq))
@@ -502,5 +507,8 @@ class ConsentRepository:
         }
 
     def _transact(self, actions: list[TransactWriteItemTypeDef]) -> None:
+        # The token is the request's own digest: botocore's retry of a committed write is answered as a success by
+        # DynamoDB (within 10 minutes), while any other write (fresh event ids, a new head) gets a token of its own.
+        token = request_token(json.dumps(actions, sort_keys=True, default=str))
         with translate_aws_errors():
-            aws.dynamodb().transact_write_items(TransactItems=actions)
+            aws.dynamodb().transact_write_items(TransactItems=actions, ClientRequestToken=token)
