@@ -174,6 +174,9 @@ def test_find_a_person_reveal_the_national_id_and_erase_them(
     _log_in(console, base, email, totp)
     # Find the person by email and see the timeline with its verdict and evidence
     console.goto(f"{base}/console/people")
+    console.get_by_label("First name or last name starts with (optional)").fill("Anna")
+    console.get_by_role("button", name="List").click()
+    expect(console.locator(f"#contacts a[href$='{person['contact_id']}']")).to_have_count(1)
     check_accessibility(console, "people")
     console.get_by_label("Email, phone or contact id").fill(person["email"])
     console.get_by_role("button", name="Search").click()
