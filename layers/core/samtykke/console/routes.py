@@ -337,7 +337,9 @@ def campaign(request: Request, campaign_id: str) -> Response[str]:
 def campaign_progress(request: Request, campaign_id: str) -> Response[str]:
     """The live progress fragment console.js polls while a send runs."""
     found = campaigns.get_campaign(request.svc, request.tenant_id, campaign_id)
-    body = json.dumps({"status": found.status.value, "progress": found.progress, **found.counts.model_dump()})
+    label = request.t.get(f"campaign_{found.status.value}", found.status.value)
+    counts = found.counts.model_dump()
+    body = json.dumps({"status": found.status.value, "status_label": label, "progress": found.progress, **counts})
     response = request.respond(200, body)
     response.headers["Content-Type"] = "application/json"
     return response
