@@ -210,6 +210,14 @@ TABLE = TableSpec(
             sort_key=KeyAttribute("gsi2sk"),
             projected=("contact_id", "status", "source"),
         ),
+        # Directory index: every contact's PROFILE item, under gsi3pk = T#{tenant}#DIR, gsi3sk =
+        # {created_at}#{contact id}. The admin contacts list pages through it, oldest first.
+        IndexSpec(
+            name="directory",
+            partition_key=KeyAttribute("gsi3pk"),
+            sort_key=KeyAttribute("gsi3sk"),
+            projected=("contact_id", "created_at"),
+        ),
     ),
     ttl_attribute="expires_at",
     stream_view_type="NEW_AND_OLD_IMAGES",
@@ -430,6 +438,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=(Grant.TABLE_READ_WRITE, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
         timeout_seconds=120,
     ),
+    # The staff console (console/): the admin services called in-process, so the same grants as admin_api.
+    FunctionSpec(
+        name="console",
+        description="The staff console: server-rendered pages at /console/, logged in with a staff account",
+        grants=(
+            Grant.TABLE_READ_WRITE,
+            Grant.KMS_ENCRYPT_DECRYPT,
+            Grant.SES_SEND,
+            Grant.EVIDENCE_READ_WRITE,
+            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.IMPORT_QUEUE_SEND,
+            Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+        ),
+        memory_mb=1024,  # scrypt at login
+        timeout_seconds=29,
+    ),
     # KMS Decrypt opens the tenant root key, for the blind index of a bounced or complaining address.
     FunctionSpec(
         name="ses_events",
@@ -512,6 +536,9 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", "/v1/admin/webhooks/{subscription_id}/deliveries", "events_admin", "admin"),
     RouteSpec("POST", "/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/replay", "events_admin", "admin"),
     RouteSpec("GET", "/v1/admin/changes", "events_admin", "admin"),
+    # The console authenticates its own cookie session (console/session.py), so its routes are public to API Gateway.
+    RouteSpec("GET", "/console", "console", "public"),
+    RouteSpec("ANY", "/console/{proxy+}", "console", "public"),
 )
 
 

@@ -135,6 +135,24 @@ class ContactSummary(Model):
     consents: list[ConsentState]
 
 
+class ContactListItem(Model):
+    contact_id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    created_at: datetime
+    status: ConsentStatus | None = Field(
+        default=None, description="The consent status for `purpose` when filtered by it"
+    )
+
+
+class ContactList(Model):
+    contacts: list[ContactListItem]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
+
+
 class ConsentLog(Model):
     contact_id: str
     chain_intact: bool
