@@ -47,7 +47,7 @@ def _confirm(api: httpx.Client, address: str) -> None:
     assert body is not None
     link = re.search(r"(http\S+/v1/public/confirm/\S+)", str(body.get_content()))
     assert link, mail["raw"]
-    assert httpx.get(link.group(1)).status_code == 200
+    assert httpx.post(link.group(1)).status_code == 200
 
 
 def _sign_up(api: httpx.Client, purpose: str, **fields: str) -> None:

@@ -60,7 +60,7 @@ def signup(invoke: Invoke, api_event: ApiEvent, body: dict[str, Any]) -> str:
         match = re.search(r"/v1/public/confirm/(\S+)", text)
         if match and "confirm" in text:
             token = match.group(1)
-            event = api_event("confirm", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
+            event = api_event("confirm_post", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
             assert invoke("consent_capture", event)["statusCode"] == 200
     return contact_id
 

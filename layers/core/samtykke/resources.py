@@ -13,6 +13,7 @@ from typing import Literal
 # Re-exported for the CDK app and the local stack.
 from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL as ENV_CAMPAIGN_DISPATCH_QUEUE_URL
 from samtykke.environment import ENV_CAMPAIGN_QUEUE_URL as ENV_CAMPAIGN_QUEUE_URL
+from samtykke.environment import ENV_CHECKPOINT_KEY_ID as ENV_CHECKPOINT_KEY_ID
 from samtykke.environment import ENV_EVIDENCE_BUCKET as ENV_EVIDENCE_BUCKET
 from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_UPLOAD_QUEUE_URL
 from samtykke.environment import ENV_IMPORT_QUEUE_URL as ENV_IMPORT_QUEUE_URL
@@ -81,6 +82,10 @@ class Grant(StrEnum):
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
     SMS_PUBLISH = "sms:publish"
+    # kms:Sign with the checkpoint key, and s3:PutObject (with its Object Lock retention) under checkpoints/.
+    CHECKPOINT_SIGN = "checkpoint:sign"
+    # kms:GetPublicKey of the checkpoint key, and reading checkpoints/ (the public key and checkpoint URLs).
+    CHECKPOINT_READ = "checkpoint:read"
 
 
 SES_PUBLISHER = "ses.amazonaws.com"  # a configuration set's event destination
@@ -242,6 +247,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         "rate(1 hour)",
         "Expires double opt-ins left unconfirmed past their tenant's pending TTL",
     ),
+    ScheduleSpec(
+        "CheckpointSign",
+        "checkpoint_writer",
+        "rate(5 minutes)",
+        "Signs a checkpoint over the consent-log heads changed since the last one",
+    ),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -264,6 +275,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.EVIDENCE_BYPASS_GOVERNANCE,
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+            Grant.CHECKPOINT_SIGN,  # every DSAR export signs a checkpoint covering its contact
         ),
         memory_mb=1024,
         timeout_seconds=29,
@@ -348,6 +360,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
         timeout_seconds=300,
     ),
+    # The anchored consent log (services/evidence_log): scheduled checkpoints, and the public key and receipts.
+    FunctionSpec(
+        name="checkpoint_writer",
+        description="Signs a checkpoint (Merkle root over changed consent-log heads) and archives it (schedule)",
+        grants=(Grant.TABLE_READ_WRITE, Grant.CHECKPOINT_SIGN),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="evidence_public",
+        description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
+        grants=(Grant.TABLE_READ, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
+    ),
     # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
     FunctionSpec(
         name="campaign_dispatch",
@@ -376,6 +400,10 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("POST", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("OPTIONS", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("GET", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/evidence/public-key", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/evidence/checkpoints/latest", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/receipts/{token}", "evidence_public", "public"),
     RouteSpec("GET", "/openapi.json", "openapi", "public"),
     RouteSpec("ANY", "/v1/admin/{proxy+}", "admin_api", "admin"),
     RouteSpec("POST", "/v1/auth/login", "auth", "public"),

@@ -20,6 +20,7 @@ from samtykke.api.routes import (
     admin_staff,
     auth_public,
     public_consents,
+    public_evidence,
     sms_webhooks,
     unsubscribe,
 )
@@ -36,6 +37,7 @@ ROUTERS = (
     admin_staff.router,
     admin_rights.router,
     admin_campaigns.router,
+    public_evidence.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

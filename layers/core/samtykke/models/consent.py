@@ -1,7 +1,7 @@
 """Consent capture, the consent log and the current consent state."""
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -50,6 +50,9 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # A profile change this write proposed (kept pending) or applied (on the address owner's confirmation).
+    profile_change: Literal["proposed", "applied"] | None = None
+    profile_fields: list[str] | None = None
 
 
 class Actor(Model):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
+from samtykke.adapters.crypto import TenantKeys
 from samtykke.domain import tokens
 from samtykke.domain.addresses import normalise_email, normalise_phone
 from samtykke.domain.age import is_minor
@@ -22,6 +24,7 @@ from samtykke.domain.consent import (
 )
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import Forbidden, InvalidInput
+from samtykke.domain.links import accept_language_locale
 from samtykke.domain.mail import OutgoingEmail
 from samtykke.models.catalog import Purpose
 from samtykke.models.consent import (
@@ -36,6 +39,7 @@ from samtykke.models.consent import (
 )
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
+from samtykke.services.evidence_log import profile_changes
 from samtykke.services.ledger import Address, ContactTarget, Ledger, LoadedContact, StateChange
 from samtykke.templates import confirmation_email
 
@@ -84,6 +88,9 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
     tenant = catalog.tenant
     if submission.source not in catalog.sources or not catalog.sources[submission.source].active:
         raise InvalidInput(f"Unknown source '{submission.source}'", code="unknown_source")
+    if not catalog.sources[submission.source].public:
+        # `import`, `sms-keyword` and the like are recorded by samtykke itself, never claimed by a public post.
+        raise InvalidInput(f"Source '{submission.source}' may not be named by a public post", code="source_not_public")
     if not submission.email and not submission.phone:
         raise InvalidInput("Give an email address or a phone number", code="address_required")
     email = normalise_email(submission.email) if submission.email else None
@@ -136,6 +143,30 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
     return _Plan(planned, addresses, profile, locale, is_minor(submission.birth_date, tenant.country, today))
 
 
+def _propose_profile(
+    svc: Services,
+    catalog: TenantCatalog,
+    plan: _Plan,
+    contact: LoadedContact,
+    target: ContactTarget,
+    evidence: Evidence,
+    change_id: list[str | None],
+) -> None:
+    """A new contact takes the post's profile. An existing one keeps its own: the post's new values wait, sealed,
+    for the confirmation link, and only when the post's email is the one the contact already has (whoever owns
+    that mailbox is the only one who can confirm). The evidence records the proposal."""
+    target.profile_updates, target.profile_extras, change_id[0] = None, {}, None
+    evidence.profile_change = evidence.profile_fields = None
+    if contact.wrapped_key is not None:
+        target.profile_updates = plan.profile
+        return
+    if not plan.profile.email or contact.profile.email != plan.profile.email:
+        return
+    change_id[0], target.profile_extras, fields = profile_changes.propose(contact, plan.profile, svc.clock())
+    if fields:
+        evidence.profile_change, evidence.profile_fields = "proposed", fields
+
+
 def capture_consent(
     svc: Services,
     tenant_id: str,
@@ -152,10 +183,12 @@ def capture_consent(
     plan = _plan(svc, catalog, submission)
 
     def decide(contact: LoadedContact) -> list[StateChange]:
+        # A stored birth date counts too: a re-post with an adult birth date never lifts a known minor.
+        minor = plan.minor or is_minor(contact.profile.birth_date, catalog.tenant.country, svc.clock().date())
         changes = []
         for purpose, channels, text in plan.purposes:
             for channel in channels:
-                status = capture_status(channel=channel, double_opt_in=purpose.double_opt_in, is_minor=plan.minor)
+                status = capture_status(channel=channel, double_opt_in=purpose.double_opt_in, is_minor=minor)
                 current = contact.states.get((purpose.purpose_id, channel))
                 if current is not None and current.status is ConsentStatus.GRANTED:
                     status = ConsentStatus.GRANTED  # already confirmed: a new submission re-affirms it
@@ -173,18 +206,30 @@ def capture_consent(
         return changes
 
     keys = svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob)
-    target = ContactTarget(addresses=plan.addresses, profile_updates=plan.profile, create_if_missing=True)
-    result = Ledger(svc, keys).write(target, decide, Actor(type=ActorType.CONTACT), evidence)
+    target = ContactTarget(addresses=plan.addresses, create_if_missing=True)
+    change_id: list[str | None] = [None]  # the profile change this post proposed, as the last decision left it
+
+    def decide_with_profile(contact: LoadedContact) -> list[StateChange]:
+        _propose_profile(svc, catalog, plan, contact, target, evidence, change_id)
+        return decide(contact)
+
+    result = Ledger(svc, keys).write(target, decide_with_profile, Actor(type=ActorType.CONTACT), evidence)
 
     awaiting = sorted({e.purpose for e in result.events if e.status is ConsentStatus.PENDING})
+    if change_id[0]:
+        # The address owner confirms the whole post, so the link names every purpose it granted by email.
+        awaiting = sorted({*awaiting, *(e.purpose for e in result.events if e.channel is Channel.EMAIL)})
     if awaiting and plan.profile.email:
         claims = {
             "t": tenant_id,
             "c": result.contact.contact_id,
             "p": awaiting,
+            "l": plan.locale,
             # The link lives exactly as long as the pending consent it confirms (the tenant's retention setting).
             "exp": int(svc.clock().timestamp()) + catalog.tenant.pending_ttl_days * 24 * 3600,
         }
+        if change_id[0]:
+            claims["pc"] = change_id[0]
         link = f"{public_base_url}/v1/public/confirm/{tokens.sign(keys.signing_key(CONFIRM_USE), CONFIRM_USE, claims)}"
         subject, text, html = confirmation_email(plan.locale, catalog.tenant.name, link)
         svc.mailer.send(OutgoingEmail(svc.settings.sender_email, plan.profile.email, subject, text, html))
@@ -219,20 +264,51 @@ class NothingToConfirm(InvalidInput):
     status = 409
 
 
-def confirm_consent(svc: Services, token: str, evidence: Evidence) -> ConfirmationOutcome:
-    """Completes double opt-in: each named purpose still pending on email becomes granted."""
+def _verified_claims(svc: Services, token: str) -> tuple[dict[str, object], TenantCatalog, TenantKeys]:
     claims = tokens.peek(token)
-    tenant_id = str(claims.get("t", ""))
-    catalog = svc.catalogs.get(tenant_id)
-    keys = svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob)
+    catalog = svc.catalogs.get(str(claims.get("t", "")))
+    keys = svc.keyring.tenant_keys(catalog.tenant.tenant_id, catalog.root_key_blob)
     claims = tokens.verify(keys.signing_key(CONFIRM_USE), CONFIRM_USE, token, now=int(svc.clock().timestamp()))
-    purposes = [str(p) for p in claims.get("p", [])]
+    return claims, catalog, keys
+
+
+@dataclass(frozen=True)
+class ConfirmationPrompt:
+    tenant_name: str
+    locale: str
+    updates_profile: bool
+
+
+def confirmation_prompt(svc: Services, token: str, accept_language: str | None) -> ConfirmationPrompt:
+    """What the link's GET shows: the page with one button. It checks the link and changes nothing, so mail
+    scanners that open every link confirm nothing."""
+    claims, catalog, _ = _verified_claims(svc, token)
+    preferred = accept_language_locale(accept_language, SUPPORTED_LOCALES)
+    locale = str(claims.get("l") or preferred or catalog.tenant.default_locale)
+    return ConfirmationPrompt(catalog.tenant.name, locale, bool(claims.get("pc")))
+
+
+def confirm_consent(svc: Services, token: str, evidence: Evidence) -> ConfirmationOutcome:
+    """Completes double opt-in (the page's POST): each named purpose still pending on email becomes granted, and
+    the post's pending profile change applies. The confirming IP, user agent and time are the evidence."""
+    claims, catalog, keys = _verified_claims(svc, token)
+    purposes = [str(p) for p in cast(list[object], claims.get("p", []))]
+    change_id = str(claims["pc"]) if claims.get("pc") else None
+    target = ContactTarget(contact_id=str(claims["c"]))
 
     def decide(contact: LoadedContact) -> list[StateChange]:
+        updates, target.profile_extras, fields = profile_changes.apply(
+            contact, change_id, country=catalog.tenant.country, at=svc.clock()
+        )
+        target.profile_updates = updates
+        evidence.profile_change, evidence.profile_fields = ("applied", fields) if fields else (None, None)
         changes = []
         for purpose_id in purposes:
             current = contact.states.get((purpose_id, Channel.EMAIL))
-            if current is not None and can_confirm(current.status):
+            if current is None:
+                continue
+            # A confirmed profile change also confirms the re-affirmed consents of the post that proposed it.
+            if can_confirm(current.status) or (target.profile_extras and current.status is ConsentStatus.GRANTED):
                 changes.append(
                     StateChange(
                         purpose_id,
@@ -246,9 +322,7 @@ def confirm_consent(svc: Services, token: str, evidence: Evidence) -> Confirmati
                 )
         return changes
 
-    result = Ledger(svc, keys).write(
-        ContactTarget(contact_id=str(claims["c"])), decide, Actor(type=ActorType.CONTACT), evidence
-    )
+    result = Ledger(svc, keys).write(target, decide, Actor(type=ActorType.CONTACT), evidence)
     confirmed = [e.purpose for e in result.events]
     already = [
         p

@@ -41,6 +41,7 @@ from samtykke.domain.errors import NotFound, RetryableError
 from samtykke.domain.ledger import GENESIS_HASH, chain_hash
 from samtykke.models.consent import Actor, ContactProfile, Evidence, TextRef
 from samtykke.services.context import Services
+from samtykke.services.evidence_log.heads import changed_head_index
 
 MAX_ATTEMPTS = 6
 StateKey = tuple[str, Channel]
@@ -82,6 +83,8 @@ class LoadedContact:
     states: dict[StateKey, CurrentState]
     blind_indexes: dict[AddressKind, str] = field(default_factory=dict)
     wrapped_key: bytes | None = None  # only for a contact not stored yet
+    # The profile item as stored (empty for a new contact): its sealed extras, e.g. a pending profile change.
+    item: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class ContactTarget:
     loaded: LoadedContact | None = None
     # The request's receipt (`ContactWrite.receipt`): a redelivery raises `AlreadyApplied` and writes nothing.
     receipt: dict[str, Any] | None = None
+    # More attributes of the profile item, sealed by the caller (services/evidence_log/profile_changes.py).
+    profile_extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,7 @@ class Ledger:
             blind_indexes={
                 kind: profile[f"{kind.value}_bidx"] for kind in AddressKind if profile.get(f"{kind.value}_bidx")
             },
+            item=profile,
         )
 
     def write(self, target: ContactTarget, decide: Decide, actor: Actor, evidence: Evidence) -> WriteResult:
@@ -301,6 +307,8 @@ class Ledger:
             "updated_at": now.isoformat(),
             "profile": _seal_json(contact.box, "profile", merged.model_dump(mode="json", exclude_none=True)),
             "locale": merged.locale,
+            **target.profile_extras,
+            **changed_head_index(tenant_id, contact.contact_id, now),
         }
         is_new = contact.wrapped_key is not None
         known = {kind for kind in AddressKind if getattr(contact.profile, kind.value)}
