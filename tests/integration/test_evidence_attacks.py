@@ -134,7 +134,8 @@ def test_a_mail_scanner_opening_the_link_confirms_nothing(
         page = open_confirm(invoke, api_event, token, method="GET", user_agent=SCANNER_UA)
         # Then it gets a localised page with one button that posts back, and nothing changes
         assert page["statusCode"] == 200
-        assert '<form method="post">' in page["body"] and "Bekräfta min prenumeration" in page["body"]
+        assert '<form method="post">' in page["body"]
+        assert "Bekräfta min prenumeration" in page["body"]
         assert page["headers"]["Referrer-Policy"] == "no-referrer"
     document = export_of(invoke, api_event, tenant, contact_id)
     assert [(e["type"], e["status"]) for e in document["events"]] == [("grant", "pending")]
