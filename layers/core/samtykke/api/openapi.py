@@ -14,6 +14,7 @@ from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
     admin_contacts,
+    admin_evidence,
     admin_links,
     admin_rights,
     admin_sms,
@@ -38,6 +39,7 @@ ROUTERS = (
     admin_rights.router,
     admin_campaigns.router,
     public_evidence.router,
+    admin_evidence.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

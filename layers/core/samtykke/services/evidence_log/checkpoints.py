@@ -11,6 +11,7 @@ A crash before step 3 leaves a valid checkpoint that the pointer never reached; 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from samtykke.adapters.checkpoints import (
 from samtykke.adapters.repository import PROFILE, contact_pk
 from samtykke.domain.errors import Conflict, SamtykkeError
 from samtykke.domain.evidence.checkpoint import GENESIS_CHECKPOINT, Head, Tree, statement, statement_sha256
+from samtykke.domain.evidence.verify import verify_log
+from samtykke.services.catalog import strip_keys
 from samtykke.services.context import Services
 from samtykke.services.evidence_log.heads import HEAD_SHARDS, heads_pk, parse_head_key, stamp
 from samtykke.services.ledger import new_id
@@ -156,3 +159,48 @@ def latest_checkpoint(svc: Services) -> dict[str, Any] | None:
     if latest is None:
         return None
     return CheckpointArchive(svc.settings.evidence_bucket).get(str(latest["checkpoint_id"]))
+
+
+def audit_latest(svc: Services, tenant_id: str) -> dict[str, Any]:
+    """Checks each of the tenant's contacts in the latest checkpoint against the table as it is now.
+
+    The leaves and proofs come from the archived checkpoint, not the table, so deleting a contact or its anchor
+    items hides nothing: a contact the checkpoint covered and the table lost is `contact_missing`.
+    """
+    document = latest_checkpoint(svc)
+    if document is None:
+        return {"checkpoint_id": None, "contacts_checked": 0, "problems": []}
+    tree = Tree.of(Head.from_dict(leaf) for leaf in document["leaves"])
+    pem = public_key_pem(svc)
+    checkpoint = {"statement": document["statement"], "signature": document["signature"]}
+    problems: list[dict[str, Any]] = []
+    checked = 0
+    for index, head in enumerate(tree.heads):
+        if head.tenant_id != tenant_id:
+            continue
+        checked += 1
+        items = svc.repo.load_contact(tenant_id, head.contact_id)
+        profile = next((i for i in items if i["sk"] == PROFILE), None)
+        if profile is None:
+            problems.append(
+                {"contact_id": head.contact_id, "code": "contact_missing", "seq": 1, "message": "the contact is gone"}
+            )
+            continue
+        anchor = {"checkpoint": checkpoint, "leaf": _leaf(head), "leaf_index": index, "audit_path": tree.proof(index)}
+        verdict = verify_log(
+            tenant_id,
+            head.contact_id,
+            [strip_keys(i) for i in items if i["sk"].startswith("EVENT#")],
+            {"seq": profile.get("seq"), "last_hash": profile.get("last_hash")},
+            [anchor],
+            pem,
+        )
+        problems += [
+            {"contact_id": head.contact_id, "code": p.code, "seq": p.seq, "message": p.message}
+            for p in verdict.problems
+        ]
+    return {
+        "checkpoint_id": json.loads(document["statement"])["checkpoint_id"],
+        "contacts_checked": checked,
+        "problems": problems,
+    }
