@@ -219,3 +219,68 @@ def test_the_scheduled_checkpoint_signs_once_for_many_captures_and_is_compliance
         s3.delete_object(
             Bucket=aws.evidence_bucket, Key=key, VersionId=head["VersionId"], BypassGovernanceRetention=True
         )
+
+
+def _receipts_token(to: str) -> str:
+    import email
+    import email.policy
+    import re
+
+    from samtykke.local.outbox import read_outbox
+
+    message = email.message_from_string(read_outbox(to=to)[-1]["raw"], policy=email.policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    match = re.search(r"/v1/public/receipts/([A-Za-z0-9_\-.]+)", text)
+    assert match, text
+    return match.group(1)
+
+
+def test_receipts_download_from_the_email_link_and_verify_once_anchored(
+    aws: Any, tenant: TenantFixture, api_event: ApiEvent, invoke: Invoke, tmp_path: Path, capsys: Any
+) -> None:
+    # Given a confirmed sign-up, whose confirmation email linked to the receipts
+    contact_id = _contact(invoke, api_event, "rita@example.dk")
+    token = _receipts_token("rita@example.dk")
+    key = _public_key(invoke, api_event, tmp_path)
+
+    def download() -> dict[str, Any]:
+        event = api_event("openapi", path=f"/v1/public/receipts/{token}", path_parameters={"token": token})
+        response = invoke("evidence_public", event)
+        assert response["statusCode"] == 200, response["body"]
+        assert response["headers"]["Content-Disposition"].startswith("attachment;")
+        document: dict[str, Any] = body_of(response)
+        return document
+
+    # When the person downloads them before any checkpoint: one per grant and confirmation, no proof yet
+    before = download()
+    assert before["contact_id"] == contact_id
+    assert [(r["event_type"], r["purpose"]["id"]) for r in before["receipts"]] == [
+        ("grant", "e-marketing"),
+        ("confirm", "e-marketing"),
+        ("grant", "sales-and-service"),
+    ]
+    first = before["receipts"][0]
+    assert first["controller"]["id"] == "acme"
+    assert first["subject"] == {"id": contact_id, "id_type": "pseudonymous contact id"}
+    assert first["notice"]["text"].startswith("Ja tak")
+    assert first["jurisdiction"] == "DK"
+    assert "proof" not in first
+
+    # Then, once an export has anchored the log, every receipt carries a proof that verifies offline
+    export_of(invoke, api_event, tenant, contact_id)
+    after = download()
+    assert all("proof" in r for r in after["receipts"])
+    code, out = _verify(tmp_path, after, key, capsys)
+    assert (code, out["ok"], len(out["results"])) == (0, True, 3), out["results"][0]["problems"]
+
+    # And a receipt whose purpose was swapped fails
+    after["receipts"][0]["event"]["purpose"] = "sales-and-service"
+    code, out = _verify(tmp_path, after, key, capsys)
+    assert code == 1
+    assert out["results"][0]["problems"][0]["code"] == "hash_mismatch"
+
+    # And a forged link gets a coded 400
+    forged = api_event("openapi", path="/v1/public/receipts/x.y", path_parameters={"token": "x.y"})
+    response = invoke("evidence_public", forged)
+    assert response["statusCode"] == 400
+    assert body_of(response)["error"]["code"] == "invalid_token"

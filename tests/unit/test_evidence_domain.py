@@ -79,6 +79,7 @@ def _log(n: int) -> list[dict[str, Any]]:
             "source": "web-form",
             "actor": {"type": "contact"},
             "at": f"2026-12-0{seq}T10:00:00+00:00",
+            "evidence": base64.b64encode(f"sealed {seq}".encode()).decode(),
             "prev_hash": prev,
         }
         record["hash"] = prev = chain_hash(prev, record)

@@ -40,6 +40,7 @@ from samtykke.models.consent import (
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
 from samtykke.services.evidence_log import profile_changes
+from samtykke.services.evidence_log.receipts import receipt_link
 from samtykke.services.ledger import Address, ContactTarget, Ledger, LoadedContact, StateChange
 from samtykke.templates import confirmation_email
 
@@ -231,7 +232,8 @@ def capture_consent(
         if change_id[0]:
             claims["pc"] = change_id[0]
         link = f"{public_base_url}/v1/public/confirm/{tokens.sign(keys.signing_key(CONFIRM_USE), CONFIRM_USE, claims)}"
-        subject, text, html = confirmation_email(plan.locale, catalog.tenant.name, link)
+        receipts = receipt_link(svc, keys, result.contact.contact_id, public_base_url)
+        subject, text, html = confirmation_email(plan.locale, catalog.tenant.name, link, receipts)
         svc.mailer.send(OutgoingEmail(svc.settings.sender_email, plan.profile.email, subject, text, html))
 
     outcomes = []

@@ -140,7 +140,7 @@ def unsubscribe_post(token: Token) -> Response[str]:
 def preference_page(token: Token) -> Response[str]:
     svc, event = services(), http_event(router)
     try:
-        view = preferences.preference_page(svc, token)
+        view = preferences.preference_page(svc, token, base_url=public_base_url(event))
     except SamtykkeError as exc:
         return _error_page(svc, event, token, exc)
     return _page(200, render_page("preferences_page.html", view.locale, view=view))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from samtykke.domain.evidence.verify import exported_record
+
 RECEIPT_FORMAT = "samtykke-receipt/1"
 SPECIFICATIONS = ("ISO/IEC TS 27560:2023", "Kantara Consent Receipt v1.1")
 RECEIPT_EVENT_TYPES = frozenset({"grant", "confirm", "withdraw", "import"})
@@ -34,7 +36,7 @@ def proof_for(
         return None
     anchor = min(covering, key=lambda a: int(a["leaf"]["seq"]))
     head_seq = int(anchor["leaf"]["seq"])
-    chain = [dict(r) for r in records if seq < int(r["seq"]) <= head_seq]
+    chain = [exported_record(r) for r in records if seq < int(r["seq"]) <= head_seq]
     return {**anchor, "chain": chain}
 
 
@@ -47,7 +49,7 @@ def build_receipt(
     notice_text: str | None,
     proof: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The receipt for one stored event `record` (its evidence still sealed)."""
+    """The receipt for one stored event `record`; its evidence stays sealed (under `event.evidence_sealed`)."""
     text = record.get("text") or {}
     actor = record.get("actor") or {}
     receipt: dict[str, Any] = {
@@ -72,7 +74,7 @@ def build_receipt(
             "legal_basis": record["legal_basis"],
             "legal_basis_label": legal_basis_label,
         },
-        "event": dict(record),
+        "event": exported_record(record),
         "event_type": record["type"],
         "status": record["status"],
         "notice": {

@@ -62,6 +62,14 @@ def stored_record(exported_event: Mapping[str, Any]) -> dict[str, Any]:
     return record
 
 
+def exported_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored event as exports and receipts carry it: its sealed evidence under `evidence_sealed`."""
+    exported = {k: v for k, v in record.items() if k != "evidence"}
+    if record.get("evidence"):
+        exported["evidence_sealed"] = record["evidence"]
+    return exported
+
+
 def _check_chain(records: Sequence[Mapping[str, Any]], verdict: Verdict) -> None:
     prev = GENESIS_HASH
     for expected_seq, record in enumerate(records, start=1):
