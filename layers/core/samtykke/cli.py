@@ -12,9 +12,11 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = (
     "samtykke.local.cli",
+    "samtykke.local.outbox_cli",
     "samtykke.import_cli",
     "samtykke.staff_cli",
     "samtykke.campaign_cli",
+    "samtykke.list_cli",
     "samtykke.verify_cli",
 )
 
