@@ -415,6 +415,8 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("OPTIONS", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("GET", "/v1/public/confirm/{token}", "consent_capture", "public"),
     RouteSpec("POST", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/parental/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/parental/{token}", "consent_capture", "public"),
     RouteSpec("GET", "/v1/public/evidence/public-key", "evidence_public", "public"),
     RouteSpec("GET", "/v1/public/evidence/checkpoints/latest", "evidence_public", "public"),
     RouteSpec("GET", "/v1/public/receipts/{token}", "evidence_public", "public"),

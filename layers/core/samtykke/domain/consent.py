@@ -65,6 +65,7 @@ class ActorType(StrEnum):
     API_KEY = "api_key"
     SYSTEM = "system"
     SMS_PROVIDER = "sms_provider"
+    PARENT = "parent"  # a parent confirming a minor's consent (GDPR Art. 8)
 
 
 def capture_status(*, channel: Channel, double_opt_in: bool, is_minor: bool) -> ConsentStatus:

@@ -35,6 +35,8 @@ class ConsentSubmission(FormTolerantModel):
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     national_id: str | None = Field(default=None, max_length=32)
+    # Where a minor's consent needs a parent (GDPR Art. 8), the parent's email, who gets a request to confirm it.
+    parent_email: str | None = Field(default=None, max_length=320)
     page_url: str | None = Field(default=None, max_length=2048)
     redirect: str | None = Field(default=None, max_length=2048)
 
@@ -53,6 +55,8 @@ class Evidence(Model):
     # A profile change this write proposed (kept pending) or applied (on the address owner's confirmation).
     profile_change: Literal["proposed", "applied"] | None = None
     profile_fields: list[str] | None = None
+    # A minor's grant: the parent asked to confirm it; or, on the parent's confirmation, the parent who confirmed.
+    parent_email: str | None = None
 
 
 class Actor(Model):
@@ -83,6 +87,7 @@ class ConsentEvent(Model):
     source: str
     text: TextRef | None = None
     declaration_id: str | None = None  # the lawful-import declaration behind an import event
+    parental_consent: bool | None = None  # a parent confirmed it (GDPR Art. 8)
     actor: Actor
     at: datetime
     evidence: Evidence | None = None

@@ -39,7 +39,7 @@ from samtykke.models.consent import (
 )
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
-from samtykke.services.evidence_log import profile_changes
+from samtykke.services.evidence_log import parental, profile_changes
 from samtykke.services.evidence_log.receipts import receipt_link
 from samtykke.services.ledger import Address, ContactTarget, Ledger, LoadedContact, StateChange
 from samtykke.templates import confirmation_email
@@ -191,6 +191,7 @@ def capture_consent(
             for channel in channels:
                 status = capture_status(channel=channel, double_opt_in=purpose.double_opt_in, is_minor=minor)
                 current = contact.states.get((purpose.purpose_id, channel))
+                parental = current is not None and current.status is ConsentStatus.GRANTED and current.parental_consent
                 if current is not None and current.status is ConsentStatus.GRANTED:
                     status = ConsentStatus.GRANTED  # already confirmed: a new submission re-affirms it
                 changes.append(
@@ -202,6 +203,7 @@ def capture_consent(
                         LegalBasis.CONSENT,
                         submission.source,
                         text,
+                        parental_consent=parental,
                     )
                 )
         return changes
@@ -214,7 +216,22 @@ def capture_consent(
         _propose_profile(svc, catalog, plan, contact, target, evidence, change_id)
         return decide(contact)
 
+    parent_email = normalise_email(submission.parent_email) if submission.parent_email else None
+    evidence.parent_email = parent_email
     result = Ledger(svc, keys).write(target, decide_with_profile, Actor(type=ActorType.CONTACT), evidence)
+
+    for_parent = sorted({e.purpose for e in result.events if e.status is ConsentStatus.PENDING_PARENTAL})
+    if for_parent and parent_email:
+        parental.request_parental_consent(
+            svc,
+            catalog,
+            keys,
+            contact_id=result.contact.contact_id,
+            purposes=for_parent,
+            parent_email=parent_email,
+            locale=plan.locale,
+            base_url=public_base_url,
+        )
 
     awaiting = sorted({e.purpose for e in result.events if e.status is ConsentStatus.PENDING})
     if change_id[0]:

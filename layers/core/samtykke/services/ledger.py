@@ -62,6 +62,8 @@ class StateChange:
     text: TextRef | None = None
     # The import declaration that vouches for this change (services/imports.py); kept in the event and the state.
     declaration_id: str | None = None
+    # A parent confirmed it (GDPR Art. 8; services/evidence_log/parental.py); kept in the event and the state.
+    parental_consent: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class CurrentState:
     source: str
     event_id: str
     text: TextRef | None
+    parental_consent: bool = False
 
 
 @dataclass
@@ -177,6 +180,7 @@ class Ledger:
                     source=s["source"],
                     event_id=s["event_id"],
                     text=_text_ref(s.get("text")),
+                    parental_consent=bool(s.get("parental_consent")),
                 )
                 for s in states
             },
@@ -370,6 +374,7 @@ def _event_record(
         "source": change.source,
         "text": change.text.model_dump() if change.text else None,
         "declaration_id": change.declaration_id,
+        "parental_consent": change.parental_consent or None,
         "actor": actor.model_dump(mode="json", exclude_none=True),
         "at": at.isoformat(),
         "evidence": base64.b64encode(sealed).decode(),
@@ -394,6 +399,7 @@ def _state_record(
         "seq": seq,
         "text": change.text.model_dump() if change.text else None,
         "declaration_id": change.declaration_id,
+        "parental_consent": change.parental_consent or None,
         "updated_at": at.isoformat(),
     }
     if permits_messaging(change.status):

@@ -158,6 +158,7 @@ def evaluate(
             erased=erased,
             has_address=contact_id in address_keys and (profile is None or _address(profile, plan.channel) is not None),
             minor=profile is not None and is_minor(profile.birth_date, country, today),
+            parental_consent=bool(state and state.get("parental_consent")),
             in_segment=profile_item is not None
             and _in_segment(
                 plan, profile_item, {p: items.get((pk, state_sk(p, plan.channel.value))) for p in interests}

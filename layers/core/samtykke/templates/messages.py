@@ -12,6 +12,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Confirming also updates your details to the ones you gave on the form.",
         "receipt_link": "Your consent receipt:",
         "receipts_download": "Download your consent receipts",
+        "parent_page_intro": (
+            "{tenant} received a sign-up from a child in your care, for: {purposes}. The law asks a parent to "
+            "confirm it."
+        ),
+        "parent_subject": "{tenant} asks for your consent as a parent",
+        "parent_intro": (
+            "{tenant} received a sign-up from a child in your care, for: {purposes}. The law asks a parent to "
+            "confirm it. Open this link to confirm:"
+        ),
+        "parent_ignore": "If you know nothing of it, ignore this email and nothing will happen.",
+        "parent_button": "I confirm as the parent",
+        "parent_confirmed_title": "Thank you: your consent as a parent is recorded",
+        "parent_confirmed_body": "{tenant} may now contact the child as agreed. You can withdraw at any time.",
         "confirmed_title": "Thank you: your subscription is confirmed",
         "confirmed_body": "You will now hear from {tenant}. You can unsubscribe at any time.",
         "already_title": "Already confirmed",
@@ -93,6 +106,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Når du bekræfter, opdateres dine oplysninger også til dem, du gav i formularen.",
         "receipt_link": "Din samtykkekvittering:",
         "receipts_download": "Hent dine samtykkekvitteringer",
+        "parent_page_intro": (
+            "{tenant} har fået en tilmelding fra et barn i din varetægt, til: {purposes}. Loven kræver, at en "
+            "forælder bekræfter den."
+        ),
+        "parent_subject": "{tenant} beder om dit samtykke som forælder",
+        "parent_intro": (
+            "{tenant} har fået en tilmelding fra et barn i din varetægt, til: {purposes}. Loven kræver, at en "
+            "forælder bekræfter den. Åbn dette link for at bekræfte:"
+        ),
+        "parent_ignore": "Hvis du ikke kender til det, kan du se bort fra denne e-mail.",
+        "parent_button": "Jeg bekræfter som forælder",
+        "parent_confirmed_title": "Tak: dit samtykke som forælder er registreret",
+        "parent_confirmed_body": ("{tenant} må nu kontakte barnet som aftalt. Du kan altid trække samtykket tilbage."),
         "confirmed_title": "Tak: dit abonnement er bekræftet",
         "confirmed_body": "Du hører nu fra {tenant}. Du kan altid framelde dig igen.",
         "already_title": "Allerede bekræftet",
@@ -175,6 +201,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "När du bekräftar uppdateras också dina uppgifter till dem du angav i formuläret.",
         "receipt_link": "Ditt samtyckeskvitto:",
         "receipts_download": "Ladda ner dina samtyckeskvitton",
+        "parent_page_intro": (
+            "{tenant} har fått en anmälan från ett barn i din vård, för: {purposes}. Lagen kräver att en förälder "
+            "bekräftar den."
+        ),
+        "parent_subject": "{tenant} ber om ditt samtycke som förälder",
+        "parent_intro": (
+            "{tenant} har fått en anmälan från ett barn i din vård, för: {purposes}. Lagen kräver att en förälder "
+            "bekräftar den. Öppna länken för att bekräfta:"
+        ),
+        "parent_ignore": "Om du inte känner till detta kan du bortse från e-postmeddelandet.",
+        "parent_button": "Jag bekräftar som förälder",
+        "parent_confirmed_title": "Tack: ditt samtycke som förälder är registrerat",
+        "parent_confirmed_body": (
+            "{tenant} får nu kontakta barnet som överenskommet. Du kan när som helst återkalla samtycket."
+        ),
         "confirmed_title": "Tack: din prenumeration är bekräftad",
         "confirmed_body": "Du kommer nu att höra från {tenant}. Du kan avregistrera dig när som helst.",
         "already_title": "Redan bekräftad",
@@ -257,6 +298,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Når du bekrefter, oppdateres også opplysningene dine til dem du ga i skjemaet.",
         "receipt_link": "Din samtykkekvittering:",
         "receipts_download": "Last ned samtykkekvitteringene dine",
+        "parent_page_intro": (
+            "{tenant} har fått en påmelding fra et barn i din omsorg, for: {purposes}. Loven krever at en forelder "
+            "bekrefter den."
+        ),
+        "parent_subject": "{tenant} ber om ditt samtykke som forelder",
+        "parent_intro": (
+            "{tenant} har fått en påmelding fra et barn i din omsorg, for: {purposes}. Loven krever at en forelder "
+            "bekrefter den. Åpne lenken for å bekrefte:"
+        ),
+        "parent_ignore": "Hvis du ikke kjenner til dette, kan du se bort fra denne e-posten.",
+        "parent_button": "Jeg bekrefter som forelder",
+        "parent_confirmed_title": "Takk: samtykket ditt som forelder er registrert",
+        "parent_confirmed_body": (
+            "{tenant} kan nå kontakte barnet som avtalt. Du kan når som helst trekke samtykket tilbake."
+        ),
         "confirmed_title": "Takk: abonnementet ditt er bekreftet",
         "confirmed_body": "Du vil nå høre fra {tenant}. Du kan når som helst melde deg av.",
         "already_title": "Allerede bekreftet",
@@ -339,6 +395,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Met je bevestiging worden je gegevens bijgewerkt naar wat je in het formulier gaf.",
         "receipt_link": "Je toestemmingsbewijs:",
         "receipts_download": "Download je toestemmingsbewijzen",
+        "parent_page_intro": (
+            "{tenant} kreeg een aanmelding van een kind onder jouw zorg, voor: {purposes}. De wet vraagt dat een "
+            "ouder die bevestigt."
+        ),
+        "parent_subject": "{tenant} vraagt je toestemming als ouder",
+        "parent_intro": (
+            "{tenant} kreeg een aanmelding van een kind onder jouw zorg, voor: {purposes}. De wet vraagt dat een "
+            "ouder die bevestigt. Open deze link om te bevestigen:"
+        ),
+        "parent_ignore": "Weet je hier niets van? Negeer dan deze e-mail.",
+        "parent_button": "Ik bevestig als ouder",
+        "parent_confirmed_title": "Bedankt: je toestemming als ouder is vastgelegd",
+        "parent_confirmed_body": (
+            "{tenant} mag het kind nu benaderen zoals afgesproken. Je kunt de toestemming altijd intrekken."
+        ),
         "confirmed_title": "Bedankt: je inschrijving is bevestigd",
         "confirmed_body": "Je ontvangt nu berichten van {tenant}. Je kunt je altijd weer afmelden.",
         "already_title": "Al bevestigd",
@@ -421,6 +492,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Mit der Bestätigung werden Ihre Daten auf die im Formular angegebenen aktualisiert.",
         "receipt_link": "Ihre Einwilligungsquittung:",
         "receipts_download": "Ihre Einwilligungsquittungen herunterladen",
+        "parent_page_intro": (
+            "{tenant} hat eine Anmeldung eines Kindes in Ihrer Obhut erhalten, für: {purposes}. Das Gesetz verlangt "
+            "die Bestätigung eines Elternteils."
+        ),
+        "parent_subject": "{tenant} bittet um Ihre Einwilligung als Elternteil",
+        "parent_intro": (
+            "{tenant} hat eine Anmeldung eines Kindes in Ihrer Obhut erhalten, für: {purposes}. Das Gesetz verlangt "
+            "die Bestätigung eines Elternteils. Öffnen Sie diesen Link zur Bestätigung:"
+        ),
+        "parent_ignore": "Wenn Sie davon nichts wissen, ignorieren Sie diese E-Mail.",
+        "parent_button": "Ich bestätige als Elternteil",
+        "parent_confirmed_title": "Danke: Ihre Einwilligung als Elternteil ist erfasst",
+        "parent_confirmed_body": (
+            "{tenant} darf das Kind nun wie vereinbart kontaktieren. Sie können die Einwilligung jederzeit widerrufen."
+        ),
         "confirmed_title": "Danke: Ihr Abonnement ist bestätigt",
         "confirmed_body": "Sie hören nun von {tenant}. Sie können sich jederzeit abmelden.",
         "already_title": "Bereits bestätigt",

@@ -20,6 +20,7 @@ from samtykke.domain.links import accept_language_locale
 from samtykke.models.consent import CaptureResult, ConsentSubmission
 from samtykke.services.capture import capture_consent, confirm_consent, confirmation_prompt
 from samtykke.services.context import services
+from samtykke.services.evidence_log import parental
 from samtykke.templates import messages, render_page
 
 router = Router()
@@ -112,8 +113,15 @@ def confirm_page(token: Token) -> Response[str]:
         prompt = confirmation_prompt(svc, token, event.headers.get("accept-language"))
     except SamtykkeError as exc:
         return _confirm_error(event, exc)
+    m = messages(prompt.locale)
     page = render_page(
-        "confirm_prompt.html", prompt.locale, tenant=prompt.tenant_name, updates_profile=prompt.updates_profile
+        "confirm_prompt.html",
+        prompt.locale,
+        tenant=prompt.tenant_name,
+        button=m["confirm_button"],
+        intro=m["confirm_page_intro"].format(tenant=prompt.tenant_name),
+        note=m["confirm_page_changes"] if prompt.updates_profile else None,
+        ignore=m["confirm_ignore"],
     )
     return html_response(200, page, headers=LINK_PAGE_HEADERS)
 
@@ -139,6 +147,57 @@ def confirm(token: Token) -> Response[str]:
         outcome.locale,
         title=m[f"{key}_title"],
         body=m[f"{key}_body"].format(tenant=outcome.tenant_name),
+        error_code=None,
+    )
+    return html_response(200, page, headers=LINK_PAGE_HEADERS)
+
+
+@router.get(
+    "/v1/public/parental/<token>",
+    summary="The parent's page for a minor's consent (the link in the parent's email)",
+    description="A localised page with one button. A GET changes nothing; the button POSTs to the same URL.",
+    tags=["public"],
+    responses=CONFIRM_RESPONSES,
+)
+def parental_page(token: Token) -> Response[str]:
+    svc, event = services(), http_event(router)
+    try:
+        prompt = parental.parental_prompt(svc, token, event.headers.get("accept-language"))
+    except SamtykkeError as exc:
+        return _confirm_error(event, exc)
+    m = messages(prompt.locale)
+    page = render_page(
+        "confirm_prompt.html",
+        prompt.locale,
+        tenant=prompt.tenant_name,
+        button=m["parent_button"],
+        intro=m["parent_page_intro"].format(tenant=prompt.tenant_name, purposes=prompt.purposes),
+        note=None,
+        ignore=m["parent_ignore"],
+    )
+    return html_response(200, page, headers=LINK_PAGE_HEADERS)
+
+
+@router.post(
+    "/v1/public/parental/<token>",
+    summary="A parent confirms a minor's consent (GDPR Art. 8)",
+    description="Grants each consent the link names that waits for a parent, recording the parent's confirmation "
+    "(IP, user agent, time) in the child's consent log. Idempotent.",
+    tags=["public"],
+    responses=CONFIRM_RESPONSES,
+)
+def parental_confirm(token: Token) -> Response[str]:
+    svc, event = services(), http_event(router)
+    try:
+        outcome = parental.confirm_parental(svc, token, request_evidence(event, svc.clock()))
+    except SamtykkeError as exc:
+        return _confirm_error(event, exc)
+    m = messages(outcome.locale)
+    page = render_page(
+        "confirm_page.html",
+        outcome.locale,
+        title=m["parent_confirmed_title"],
+        body=m["parent_confirmed_body"].format(tenant=outcome.tenant_name),
         error_code=None,
     )
     return html_response(200, page, headers=LINK_PAGE_HEADERS)
