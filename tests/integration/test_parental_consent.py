@@ -112,3 +112,58 @@ def test_a_contact_found_to_be_a_minor_after_a_grant_is_excluded_and_counted(
     report = body_of(campaign_call(invoke, api_event, tenant, "POST", f"/v1/admin/campaigns/{campaign_id}/dry-run"))
     assert report["included"] == 0
     assert report["excluded_by_reason"] == {"minor_without_parental_consent": 1}
+
+
+def test_an_erased_person_who_confirms_a_fresh_consent_comes_back_as_a_new_contact(
+    aws: Any, svc: Any, tenant: TenantFixture, api_event: ApiEvent, invoke: Invoke
+) -> None:
+    from tests.integration.rights_support import admin_call as rights_call
+    from tests.integration.test_imports import run_import
+
+    def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return rights_call(api_event, invoke, tenant, method, path, **kwargs)
+
+    # Given a person who signed up, confirmed, and was then erased
+    first = post_consent(invoke, api_event, {"email": "back@example.dk", "purpose": ["e-marketing"]})
+    old = body_of(first)["contact_id"]
+    assert open_confirm(invoke, api_event, confirm_tokens("back@example.dk")[-1])["statusCode"] == 200
+    assert call("POST", f"/v1/admin/contacts/{old}/erase")["statusCode"] == 200
+
+    # When a public post names the address again: a new contact, still suppressed until its owner confirms
+    again = post_consent(invoke, api_event, {"email": "back@example.dk", "purpose": ["e-marketing"]})
+    new = body_of(again)["contact_id"]
+    assert new != old
+
+    def dry_run() -> dict[str, Any]:
+        created = campaign_call(
+            invoke,
+            api_event,
+            tenant,
+            "POST",
+            "/v1/admin/campaigns",
+            json_body={
+                "name": "News",
+                "purpose": "e-marketing",
+                "channel": "email",
+                "content": {"da": {"subject": "Nyt", "text": "Hej"}},
+            },
+        )
+        campaign_id = body_of(created)["campaign_id"]
+        return body_of(campaign_call(invoke, api_event, tenant, "POST", f"/v1/admin/campaigns/{campaign_id}/dry-run"))
+
+    assert dry_run()["included"] == 0
+
+    # When the owner of the mailbox confirms it
+    assert open_confirm(invoke, api_event, confirm_tokens("back@example.dk")[-1])["statusCode"] == 200
+
+    # Then the new contact may be mailed, and its log says the address was erased before
+    report = dry_run()
+    assert report["included"] == 1, report
+    confirmation = export_of(invoke, api_event, tenant, new)["events"][-1]
+    assert "erased before" in confirmation["evidence"]["note"]
+
+    # And the erasure still blocks imports, and the old contact stays erased
+    csv = b"email,first_name\nback@example.dk,Back\n"
+    import_id = run_import(aws, call, invoke, csv, purposes=["e-marketing"])
+    assert body_of(call("GET", f"/v1/admin/imports/{import_id}"))["counts"]["suppressed"] == 1
+    assert call("GET", f"/v1/admin/contacts/{old}/export")["statusCode"] == 404

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from samtykke.adapters.crypto import TenantKeys
@@ -26,6 +26,7 @@ from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import Forbidden, InvalidInput
 from samtykke.domain.links import accept_language_locale
 from samtykke.domain.mail import OutgoingEmail
+from samtykke.domain.suppression import SuppressionReason, lifted_erasure
 from samtykke.models.catalog import Purpose
 from samtykke.models.consent import (
     Actor,
@@ -307,6 +308,22 @@ def confirmation_prompt(svc: Services, token: str, accept_language: str | None) 
     return ConfirmationPrompt(catalog.tenant.name, locale, bool(claims.get("pc")))
 
 
+def _come_back(
+    svc: Services, tenant_id: str, contact: LoadedContact
+) -> tuple[list[tuple[AddressKind, str, dict[str, Any] | None]], str | None]:
+    """A person who was erased and now confirms a fresh consent from the same mailbox comes back as this new
+    contact: the address's `erased` suppression is lifted for it alone (imports and the old contact stay blocked),
+    and the confirmation's evidence says so."""
+    blind_index = contact.blind_indexes.get(AddressKind.EMAIL)
+    address = svc.repo.get_address(tenant_id, AddressKind.EMAIL.value, blind_index) if blind_index else None
+    lifts: list[tuple[AddressKind, str, dict[str, Any] | None]] = []
+    for key, record in ((address or {}).get("suppressions") or {}).items():
+        if record.get("reason") == SuppressionReason.ERASED and record.get("lifted_for") != contact.contact_id:
+            lifts.append((AddressKind.EMAIL, key, lifted_erasure(record, contact.contact_id, svc.clock().isoformat())))
+    note = "The address was erased before; this confirmed consent starts a new contact" if lifts else None
+    return lifts, note
+
+
 def confirm_consent(svc: Services, token: str, evidence: Evidence) -> ConfirmationOutcome:
     """Completes double opt-in (the page's POST): each named purpose still pending on email becomes granted, and
     the post's pending profile change applies. The confirming IP, user agent and time are the evidence."""
@@ -321,6 +338,7 @@ def confirm_consent(svc: Services, token: str, evidence: Evidence) -> Confirmati
         )
         target.profile_updates = updates
         evidence.profile_change, evidence.profile_fields = ("applied", fields) if fields else (None, None)
+        target.suppressions, evidence.note = _come_back(svc, keys.tenant_id, contact)
         changes = []
         for purpose_id in purposes:
             current = contact.states.get((purpose_id, Channel.EMAIL))

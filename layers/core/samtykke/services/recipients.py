@@ -30,6 +30,7 @@ from samtykke.domain.audience import (
     eligibility,
 )
 from samtykke.domain.consent import CHANNEL_ADDRESS, Channel, ConsentStatus
+from samtykke.domain.suppression import for_contact
 from samtykke.models.campaign import MessageContent, Segment
 from samtykke.models.consent import ContactProfile
 from samtykke.services.ledger import open_profile
@@ -143,7 +144,7 @@ def evaluate(
         state = items.get((pk, state_sk(plan.purpose, plan.channel.value)))
         status = _status(state)
         address = addresses.get(address_keys[contact_id]) if contact_id in address_keys else None
-        suppressions = (address or {}).get("suppressions") or {}
+        suppressions = for_contact((address or {}).get("suppressions") or {}, contact_id)
         erased = (
             profile_item is None
             or bool(profile_item.get("erased"))
