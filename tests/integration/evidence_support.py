@@ -45,3 +45,12 @@ def export_of(invoke: Invoke, api_event: ApiEvent, tenant: TenantFixture, contac
     assert response["statusCode"] == 200, response["body"]
     document: dict[str, Any] = body_of(response)
     return document
+
+
+def confirm_sms_link(invoke: Invoke, api_event: ApiEvent, phone: str) -> dict[str, Any]:
+    """Opens the link in the last confirmation SMS to `phone` (E.164) and presses its button."""
+    texts = [m["text"] for m in read_outbox(to=phone) if m["channel"] == "sms"]
+    assert texts, f"no SMS to {phone}"
+    match = re.search(r"/v1/public/confirm/([A-Za-z0-9_\-.]+)", texts[-1])
+    assert match, texts[-1]
+    return open_confirm(invoke, api_event, match.group(1))

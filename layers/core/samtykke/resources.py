@@ -265,7 +265,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="consent_capture",
         description="Public consent capture from web forms, and double opt-in confirmation",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND),
+        # SMS: the confirmation SMS of an SMS double opt-in.
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
         hot_path=True,
     ),
     FunctionSpec(

@@ -23,7 +23,7 @@ from samtykke.domain.consent import (
     capture_status,
 )
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
-from samtykke.domain.errors import Forbidden, InvalidInput
+from samtykke.domain.errors import Forbidden, InvalidInput, SamtykkeError
 from samtykke.domain.links import accept_language_locale
 from samtykke.domain.mail import OutgoingEmail
 from samtykke.domain.suppression import SuppressionReason, lifted_erasure
@@ -38,12 +38,13 @@ from samtykke.models.consent import (
     PurposeOutcome,
     TextRef,
 )
+from samtykke.observability import logger
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
 from samtykke.services.evidence_log import parental, profile_changes
 from samtykke.services.evidence_log.receipts import receipt_link
 from samtykke.services.ledger import Address, ContactTarget, Ledger, LoadedContact, StateChange
-from samtykke.templates import confirmation_email
+from samtykke.templates import confirmation_email, messages
 
 CONFIRM_USE = "confirm"
 
@@ -55,6 +56,33 @@ class OriginNotAllowed(Forbidden):
 class RedirectNotAllowed(InvalidInput):
     code = "redirect_not_allowed"
     status = 400
+
+
+def _confirm_link(svc: Services, keys: TenantKeys, pending_ttl_days: int, claims: dict[str, Any], base_url: str) -> str:
+    # The link lives exactly as long as the pending consent it confirms (the tenant's retention setting).
+    claims = {**claims, "exp": int(svc.clock().timestamp()) + pending_ttl_days * 24 * 3600}
+    return f"{base_url}/v1/public/confirm/{tokens.sign(keys.signing_key(CONFIRM_USE), CONFIRM_USE, claims)}"
+
+
+def _request_sms_confirmation(
+    svc: Services,
+    catalog: TenantCatalog,
+    keys: TenantKeys,
+    contact_id: str,
+    purposes: list[str],
+    plan: _Plan,
+    base_url: str,
+) -> None:
+    """The SMS double opt-in: a reply of JA or YES (services/sms_inbound.py), or the link, confirms it."""
+    from samtykke.adapters.campaign_senders import SmsSender
+
+    claims = {"t": keys.tenant_id, "c": contact_id, "p": purposes, "l": plan.locale, "ch": Channel.SMS.value}
+    link = _confirm_link(svc, keys, catalog.tenant.pending_ttl_days, claims, base_url)
+    text = messages(plan.locale)["sms_confirm_request"].format(tenant=catalog.tenant.name, link=link)
+    try:
+        SmsSender().send(str(plan.profile.phone), text, transactional=True)
+    except SamtykkeError as exc:  # the consent is recorded and stays pending; a new post sends a new SMS
+        logger.warning("Confirmation SMS not sent", extra={"code": exc.code})
 
 
 def check_origin(catalog: TenantCatalog, origin: str | None) -> None:
@@ -221,6 +249,12 @@ def capture_consent(
     evidence.parent_email = parent_email
     result = Ledger(svc, keys).write(target, decide_with_profile, Actor(type=ActorType.CONTACT), evidence)
 
+    sms_awaiting = sorted(
+        {e.purpose for e in result.events if e.channel is Channel.SMS and e.status is ConsentStatus.PENDING}
+    )
+    if sms_awaiting and plan.profile.phone:
+        _request_sms_confirmation(svc, catalog, keys, result.contact.contact_id, sms_awaiting, plan, public_base_url)
+
     for_parent = sorted({e.purpose for e in result.events if e.status is ConsentStatus.PENDING_PARENTAL})
     if for_parent and parent_email:
         parental.request_parental_consent(
@@ -234,22 +268,17 @@ def capture_consent(
             base_url=public_base_url,
         )
 
-    awaiting = sorted({e.purpose for e in result.events if e.status is ConsentStatus.PENDING})
+    awaiting = sorted(
+        {e.purpose for e in result.events if e.channel is Channel.EMAIL and e.status is ConsentStatus.PENDING}
+    )
     if change_id[0]:
         # The address owner confirms the whole post, so the link names every purpose it granted by email.
         awaiting = sorted({*awaiting, *(e.purpose for e in result.events if e.channel is Channel.EMAIL)})
     if awaiting and plan.profile.email:
-        claims = {
-            "t": tenant_id,
-            "c": result.contact.contact_id,
-            "p": awaiting,
-            "l": plan.locale,
-            # The link lives exactly as long as the pending consent it confirms (the tenant's retention setting).
-            "exp": int(svc.clock().timestamp()) + catalog.tenant.pending_ttl_days * 24 * 3600,
-        }
+        claims: dict[str, Any] = {"t": tenant_id, "c": result.contact.contact_id, "p": awaiting, "l": plan.locale}
         if change_id[0]:
             claims["pc"] = change_id[0]
-        link = f"{public_base_url}/v1/public/confirm/{tokens.sign(keys.signing_key(CONFIRM_USE), CONFIRM_USE, claims)}"
+        link = _confirm_link(svc, keys, catalog.tenant.pending_ttl_days, claims, public_base_url)
         receipts = receipt_link(svc, keys, result.contact.contact_id, public_base_url)
         subject, text, html = confirmation_email(plan.locale, catalog.tenant.name, link, receipts)
         svc.mailer.send(OutgoingEmail(svc.settings.sender_email, plan.profile.email, subject, text, html))
@@ -330,6 +359,7 @@ def confirm_consent(svc: Services, token: str, evidence: Evidence) -> Confirmati
     claims, catalog, keys = _verified_claims(svc, token)
     purposes = [str(p) for p in cast(list[object], claims.get("p", []))]
     change_id = str(claims["pc"]) if claims.get("pc") else None
+    channel = Channel(str(claims.get("ch", Channel.EMAIL.value)))  # an SMS double opt-in's link names "sms"
     target = ContactTarget(contact_id=str(claims["c"]))
 
     def decide(contact: LoadedContact) -> list[StateChange]:
@@ -341,7 +371,7 @@ def confirm_consent(svc: Services, token: str, evidence: Evidence) -> Confirmati
         target.suppressions, evidence.note = _come_back(svc, keys.tenant_id, contact)
         changes = []
         for purpose_id in purposes:
-            current = contact.states.get((purpose_id, Channel.EMAIL))
+            current = contact.states.get((purpose_id, channel))
             if current is None:
                 continue
             # A confirmed profile change also confirms the re-affirmed consents of the post that proposed it.
@@ -349,7 +379,7 @@ def confirm_consent(svc: Services, token: str, evidence: Evidence) -> Confirmati
                 changes.append(
                     StateChange(
                         purpose_id,
-                        Channel.EMAIL,
+                        channel,
                         EventType.CONFIRM,
                         ConsentStatus.GRANTED,
                         current.legal_basis,
@@ -365,7 +395,7 @@ def confirm_consent(svc: Services, token: str, evidence: Evidence) -> Confirmati
         p
         for p in purposes
         if p not in confirmed
-        and (state := result.contact.states.get((p, Channel.EMAIL))) is not None
+        and (state := result.contact.states.get((p, channel))) is not None
         and state.status is ConsentStatus.GRANTED
     ]
     if not confirmed and not already:

@@ -12,6 +12,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Confirming also updates your details to the ones you gave on the form.",
         "receipt_link": "Your consent receipt:",
         "receipts_download": "Download your consent receipts",
+        "sms_confirm_request": "{tenant}: Reply YES to get SMS from us, or confirm here: {link}",
+        "sms_confirm_reply": "{tenant}: Thank you, your SMS subscription is confirmed. Reply STOP to opt out.",
+        "sms_confirm_scoped_reply": "{tenant}: Thank you, SMS about {purpose} are confirmed. Reply STOP to opt out.",
         "parent_page_intro": (
             "{tenant} received a sign-up from a child in your care, for: {purposes}. The law asks a parent to "
             "confirm it."
@@ -106,6 +109,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Når du bekræfter, opdateres dine oplysninger også til dem, du gav i formularen.",
         "receipt_link": "Din samtykkekvittering:",
         "receipts_download": "Hent dine samtykkekvitteringer",
+        "sms_confirm_request": "{tenant}: Svar JA for at få SMS fra os, eller bekræft her: {link}",
+        "sms_confirm_reply": "{tenant}: Tak, dit SMS-abonnement er bekræftet. Svar STOP for at framelde dig.",
+        "sms_confirm_scoped_reply": "{tenant}: Tak, SMS om {purpose} er bekræftet. Svar STOP for at framelde dig.",
         "parent_page_intro": (
             "{tenant} har fået en tilmelding fra et barn i din varetægt, til: {purposes}. Loven kræver, at en "
             "forælder bekræfter den."
@@ -201,6 +207,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "När du bekräftar uppdateras också dina uppgifter till dem du angav i formuläret.",
         "receipt_link": "Ditt samtyckeskvitto:",
         "receipts_download": "Ladda ner dina samtyckeskvitton",
+        "sms_confirm_request": "{tenant}: Svara JA för att få SMS från oss, eller bekräfta här: {link}",
+        "sms_confirm_reply": (
+            "{tenant}: Tack, din SMS-prenumeration är bekräftad. Svara STOPP för att avregistrera dig."
+        ),
+        "sms_confirm_scoped_reply": (
+            "{tenant}: Tack, SMS om {purpose} är bekräftade. Svara STOPP för att avregistrera dig."
+        ),
         "parent_page_intro": (
             "{tenant} har fått en anmälan från ett barn i din vård, för: {purposes}. Lagen kräver att en förälder "
             "bekräftar den."
@@ -298,6 +311,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Når du bekrefter, oppdateres også opplysningene dine til dem du ga i skjemaet.",
         "receipt_link": "Din samtykkekvittering:",
         "receipts_download": "Last ned samtykkekvitteringene dine",
+        "sms_confirm_request": "{tenant}: Svar JA for å få SMS fra oss, eller bekreft her: {link}",
+        "sms_confirm_reply": "{tenant}: Takk, SMS-abonnementet ditt er bekreftet. Svar STOPP for å melde deg av.",
+        "sms_confirm_scoped_reply": "{tenant}: Takk, SMS om {purpose} er bekreftet. Svar STOPP for å melde deg av.",
         "parent_page_intro": (
             "{tenant} har fått en påmelding fra et barn i din omsorg, for: {purposes}. Loven krever at en forelder "
             "bekrefter den."
@@ -395,6 +411,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Met je bevestiging worden je gegevens bijgewerkt naar wat je in het formulier gaf.",
         "receipt_link": "Je toestemmingsbewijs:",
         "receipts_download": "Download je toestemmingsbewijzen",
+        "sms_confirm_request": "{tenant}: Antwoord JA om sms van ons te krijgen, of bevestig hier: {link}",
+        "sms_confirm_reply": "{tenant}: Bedankt, je sms-inschrijving is bevestigd. Antwoord STOP om je af te melden.",
+        "sms_confirm_scoped_reply": (
+            "{tenant}: Bedankt, sms over {purpose} is bevestigd. Antwoord STOP om je af te melden."
+        ),
         "parent_page_intro": (
             "{tenant} kreeg een aanmelding van een kind onder jouw zorg, voor: {purposes}. De wet vraagt dat een "
             "ouder die bevestigt."
@@ -492,6 +513,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_page_changes": "Mit der Bestätigung werden Ihre Daten auf die im Formular angegebenen aktualisiert.",
         "receipt_link": "Ihre Einwilligungsquittung:",
         "receipts_download": "Ihre Einwilligungsquittungen herunterladen",
+        "sms_confirm_request": (
+            "{tenant}: Antworten Sie JA, um SMS von uns zu erhalten, oder bestätigen Sie hier: {link}"
+        ),
+        "sms_confirm_reply": "{tenant}: Danke, Ihr SMS-Abo ist bestätigt. Antworten Sie STOPP zum Abmelden.",
+        "sms_confirm_scoped_reply": (
+            "{tenant}: Danke, SMS zu {purpose} sind bestätigt. Antworten Sie STOPP zum Abmelden."
+        ),
         "parent_page_intro": (
             "{tenant} hat eine Anmeldung eines Kindes in Ihrer Obhut erhalten, für: {purposes}. Das Gesetz verlangt "
             "die Bestätigung eines Elternteils."
