@@ -42,7 +42,7 @@ from samtykke.observability import logger
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
 from samtykke.services.evidence_log import parental, profile_changes
-from samtykke.services.evidence_log.receipts import receipt_link
+from samtykke.services.evidence_log.receipt_links import receipt_link
 from samtykke.services.ledger import Address, ContactTarget, Ledger, LoadedContact, StateChange
 from samtykke.templates import confirmation_email, messages
 

@@ -36,7 +36,7 @@ from samtykke.models.catalog import Purpose
 from samtykke.models.consent import Actor, Evidence, TextRef
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
-from samtykke.services.evidence_log.receipts import receipt_link
+from samtykke.services.evidence_log.receipt_links import receipt_link
 from samtykke.services.ledger import ContactNotFound, ContactTarget, Ledger, LoadedContact, StateChange, StateKey
 from samtykke.services.links import LinkSigner, verify_preference_token
 from samtykke.services.unsubscribe import (

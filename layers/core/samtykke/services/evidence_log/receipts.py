@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from samtykke.adapters.crypto import TenantKeys
 from samtykke.domain import tokens
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.evidence.receipt import RECEIPT_EVENT_TYPES, build_receipt, proof_for
 from samtykke.services.catalog import TenantCatalog, strip_keys
 from samtykke.services.context import Services
 from samtykke.services.evidence_log.checkpoints import anchors_of
+from samtykke.services.evidence_log.receipt_links import RECEIPT_USE
 from samtykke.services.ledger import ContactNotFound
-
-RECEIPT_USE = "receipt"
-RECEIPT_LINK_DAYS = 400  # a receipt link in an email outlives the pending consent it was sent for
 
 
 def receipts_for(catalog: TenantCatalog, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,15 +49,6 @@ def receipts_for(catalog: TenantCatalog, items: list[dict[str, Any]]) -> list[di
             )
         )
     return receipts
-
-
-def receipt_link(svc: Services, keys: TenantKeys, contact_id: str, base_url: str) -> str:
-    claims = {
-        "t": keys.tenant_id,
-        "c": contact_id,
-        "exp": int(svc.clock().timestamp()) + RECEIPT_LINK_DAYS * 24 * 3600,
-    }
-    return f"{base_url}/v1/public/receipts/{tokens.sign(keys.signing_key(RECEIPT_USE), RECEIPT_USE, claims)}"
 
 
 def receipts_by_link(svc: Services, token: str) -> dict[str, Any]:
