@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "samtykke.campaign_cli",
     "samtykke.list_cli",
     "samtykke.verify_cli",
+    "samtykke.changes_cli",
 )
 
 

@@ -14,6 +14,7 @@ from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
     admin_contacts,
+    admin_events,
     admin_evidence,
     admin_links,
     admin_rights,
@@ -21,6 +22,7 @@ from samtykke.api.routes import (
     admin_staff,
     auth_public,
     public_consents,
+    public_embed,
     public_evidence,
     sms_webhooks,
     unsubscribe,
@@ -40,6 +42,8 @@ ROUTERS = (
     admin_campaigns.router,
     public_evidence.router,
     admin_evidence.router,
+    public_embed.router,
+    admin_events.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

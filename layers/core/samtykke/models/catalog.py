@@ -6,7 +6,7 @@ from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import Channel, LegalBasis
 from samtykke.domain.defaults import PUBLIC_SOURCES
-from samtykke.models.common import Model
+from samtykke.models.common import Model, PatchModel
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 Locale = Field(pattern=r"^[a-z]{2}$")
@@ -46,7 +46,7 @@ class PurposeCreate(Model):
     marketing: bool = False
 
 
-class PurposeUpdate(Model):
+class PurposeUpdate(PatchModel):
     """Fields to change; purposes are deactivated (`active: false`), never deleted."""
 
     model_config = ConfigDict(
@@ -77,7 +77,7 @@ class SourceCreate(Model):
     public: bool = Field(default=False, description="Public form posts may name this source")
 
 
-class SourceUpdate(Model):
+class SourceUpdate(PatchModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Trade fair 2026"}})
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
