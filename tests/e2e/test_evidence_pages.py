@@ -95,3 +95,36 @@ def test_receipts_from_the_preference_centre_verify_offline(
     assert code == 0, out
     assert [r["ok"] for r in out["results"]] == [True, True]
     assert all("proof" in r for r in receipts.json()["receipts"])
+
+
+def test_a_parent_confirms_a_childs_consent_on_the_page_from_their_email(
+    api: httpx.Client, admin_api: httpx.Client, page: Page
+) -> None:
+    # Given a child's sign-up that names a parent
+    child, parent = _address("child"), _address("parent")
+    posted = api.post(
+        "/v1/public/demo/consents",
+        json={
+            "email": child,
+            "purpose": ["e-marketing"],
+            "locale": "sv",
+            "birth_date": "2015-03-01",
+            "parent_email": parent,
+        },
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["purposes"][0]["status"] == "pending_parental"
+    link = re.search(r"(http\S+/v1/public/parental/\S+)", _mail_text(api, parent))
+    assert link
+
+    # When the parent opens the link: one Swedish button, and nothing changes yet
+    page.goto(link.group(1))
+    button = page.get_by_role("button", name="Jag bekräftar som förälder")
+    expect(button).to_be_visible()
+    assert _events(admin_api, child) == [("grant", "pending_parental")]
+
+    # When they press it, the child's log holds the parent's confirmation
+    button.click()
+    expect(page.get_by_role("heading", name="Tack: ditt samtycke som förälder är registrerat")).to_be_visible()
+    log = admin_api.get("/v1/admin/consent-log", params={"email": child}).json()
+    assert [(e["type"], e["status"], e["actor"]["type"]) for e in log["events"]][-1] == ("confirm", "granted", "parent")
