@@ -176,7 +176,7 @@ def export_contact(
     # A fresh checkpoint covers this contact's head, so the export carries an anchor as of now.
     # If another checkpoint advanced the pointer first, this one's anchors are written all the same.
     with contextlib.suppress(CheckpointRaced):
-        write_checkpoint(svc, include=((principal.tenant_id, contact_id),))
+        write_checkpoint(svc, include=((principal.tenant_id, contact_id),), scan_changes=False)
     document = shape(build_document(svc, principal, contact_id), shaping_for(principal))
     sensitive = has_sensitive_values(document, sensitive_keys(tenant.sensitive_fields))
     if fmt == "html":

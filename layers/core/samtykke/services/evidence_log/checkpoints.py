@@ -66,16 +66,22 @@ def _repo(svc: Services) -> CheckpointRepository:
 
 
 def write_checkpoint(
-    svc: Services, *, include: tuple[tuple[str, str], ...] = (), lag: timedelta = INDEX_LAG
+    svc: Services,
+    *,
+    include: tuple[tuple[str, str], ...] = (),
+    scan_changes: bool = True,
+    lag: timedelta = INDEX_LAG,
 ) -> CheckpointResult | None:
     """Signs the heads changed since the last checkpoint, plus `include`'s (tenant, contact) heads.
 
-    None when nothing changed: no KMS call, nothing written.
+    With `scan_changes` off (a DSAR export), it signs only `include`'s heads and leaves the window of changes to
+    the next scheduled run, so an export's cost does not grow with everyone else's traffic. None when there is
+    nothing to sign: no KMS call, nothing written.
     """
     repo = _repo(svc)
     latest = repo.latest()
     since = str(latest["until"]) if latest else EPOCH_STAMP
-    until = stamp(svc.clock() - lag)
+    until = stamp(svc.clock() - lag) if scan_changes else since
     wanted = set(include)
     if until > since:
         for shard in range(HEAD_SHARDS):
