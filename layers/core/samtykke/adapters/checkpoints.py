@@ -22,7 +22,7 @@ from typing import Any
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import translate_aws_errors
-from samtykke.adapters.evidence_store import _s3_errors
+from samtykke.adapters.evidence_store import s3_errors
 from samtykke.adapters.repository import from_attributes, to_attributes
 from samtykke.adapters.rights_repository import AUDIENCE_INDEX, RightsRepository
 from samtykke.domain.uploads import CHECKPOINTS_PREFIX
@@ -104,7 +104,7 @@ class CheckpointArchive:
 
     def put(self, checkpoint_id: str, document: dict[str, Any], retain_until: datetime) -> str:
         key = f"{CHECKPOINTS_PREFIX}{checkpoint_id}.json"
-        with _s3_errors():
+        with s3_errors():
             aws.s3().put_object(
                 Bucket=self.bucket,
                 Key=key,
@@ -117,7 +117,7 @@ class CheckpointArchive:
         return key
 
     def get(self, checkpoint_id: str) -> dict[str, Any]:
-        with _s3_errors():
+        with s3_errors():
             body = aws.s3().get_object(Bucket=self.bucket, Key=f"{CHECKPOINTS_PREFIX}{checkpoint_id}.json")["Body"]
             document: dict[str, Any] = json.loads(body.read())
         return document
