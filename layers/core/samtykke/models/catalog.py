@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import Channel, LegalBasis
+from samtykke.domain.defaults import PUBLIC_SOURCES
 from samtykke.models.common import Model, PatchModel
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -63,6 +64,8 @@ class Source(Model):
     source_id: str
     label: str
     active: bool = True
+    # Whether public form posts may name it. Sources stored before the flag existed take the standard default.
+    public: bool = Field(default_factory=lambda data: data.get("source_id") in PUBLIC_SOURCES)
 
 
 class SourceCreate(Model):
@@ -71,12 +74,14 @@ class SourceCreate(Model):
     )
     source_id: str = Slug
     label: str = Field(min_length=1, max_length=100)
+    public: bool = Field(default=False, description="Public form posts may name this source")
 
 
 class SourceUpdate(PatchModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Trade fair 2026"}})
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
+    public: bool | None = None
 
 
 class LegalBasisLabel(Model):
