@@ -247,6 +247,9 @@ def set_security(update: Annotated[SecuritySettingsUpdate, Body()]) -> SecurityS
 # --- audit -------------------------------------------------------------------------------------------------
 
 
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?)?(Z|\+00:00)?$"
+
+
 def _previous_month(month: str) -> str:
     year, number = int(month[:4]), int(month[5:])
     return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
@@ -255,9 +258,10 @@ def _previous_month(month: str) -> str:
 @router.get(
     "/v1/admin/audit",
     summary="The tenant's audit log, newest first, one month at a time",
-    description="Logins and failed logins, MFA enrolment and use, role changes, API keys, sensitive reads, "
-    "exports, erasures, imports, campaign sends and consent changes by staff. Each entry: actor, time, IP, "
-    "target, non-sensitive details. Page with `cursor`; go back in time with `previous_month`.",
+    description="Every admin write (with before/after values), every read of a contact's data (naming the "
+    "contact), logins, MFA changes and key use. Each entry: actor, time, IP, route, target, contacts, details, "
+    "changes, and its place in the month's hash chain. Filter by action, actor, target, contact and time "
+    "(`since`/`until`, across months); page with `cursor`; or one `month` at a time.",
     tags=["audit"],
     **guarded(Permission.AUDIT_READ),
 )
@@ -266,11 +270,14 @@ def get_audit(
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor_id: Annotated[str | None, Query(max_length=100)] = None,
     target_id: Annotated[str | None, Query(max_length=100)] = None,
+    contact_id: Annotated[str | None, Query(max_length=100, description="Entries naming this contact")] = None,
+    since: Annotated[str | None, Query(pattern=ISO_TIME, description="From this time (ISO 8601, UTC)")] = None,
+    until: Annotated[str | None, Query(pattern=ISO_TIME, description="Up to this time (ISO 8601, UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> AuditPage:
     svc = services()
-    chosen = month or svc.clock().strftime("%Y-%m")
+    chosen = month or (until or "")[:7] or svc.clock().strftime("%Y-%m")
     try:
         datetime.strptime(chosen, "%Y-%m")
     except ValueError as exc:
@@ -278,12 +285,15 @@ def get_audit(
     entries, next_cursor = audit.query(
         svc,
         current_principal(router).tenant_id,
-        chosen,
+        None if since or until else chosen,
         limit=limit,
         cursor=cursor,
         action=action,
         actor_id=actor_id,
         target_id=target_id,
+        contact_id=contact_id,
+        since=since,
+        until=until,
     )
     return AuditPage.model_validate(
         {"month": chosen, "entries": entries, "next_cursor": next_cursor, "previous_month": _previous_month(chosen)}
