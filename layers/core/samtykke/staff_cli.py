@@ -300,7 +300,7 @@ def create_tenant_direct(
             UserCreate(email=owner_email, role=Role.OWNER, password=owner_password)  # validate before writing
             from samtykke.domain.passwords import check_policy
 
-            check_policy(owner_password)
+            check_policy(owner_password, email=owner_email, tenant_names=(name, tenant_id))
         create_tenant(svc, tenant_id, name, plan=Plan(plan), country=country, default_locale=locale)
         key_id, secret = issue_api_key(svc, tenant_id, Role.OWNER, "owner key (samtykke tenant create)")
         result: dict[str, Any] = {"tenant_id": tenant_id, "plan": plan, "api_key": secret, "key_id": key_id}

@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | audit entry | `T#{tenant}#AUDIT#{yyyy-mm}` | `{iso time}#{random}` |
 | the month's chain head (`seq`, `hash`, `entry_id` of the last entry) | `T#{tenant}#AUDITHEAD` | `{yyyy-mm}` |
+| the tenants with entries in a month (the daily export's list) | `AUDITMONTH#{yyyy-mm}` | `{tenant}` |
 
 An entry keeps its canonical JSON `record` (what the hash covers and the export writes) and, beside it, the
 attributes the filters read: `action`, `actor_id`, `target_id`, `contacts`, `at`. An append puts the entry and
@@ -42,6 +43,10 @@ def head_pk(tenant_id: str) -> str:
     return f"T#{tenant_id}{HEAD_SUFFIX}"
 
 
+def month_index_pk(month: str) -> str:
+    return f"AUDITMONTH#{month}"
+
+
 class AuditLogRepository:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
@@ -75,6 +80,9 @@ class AuditLogRepository:
             },
             {"Put": head_put},
         ]
+        if not previous_seq:  # the month's first entry: list the tenant for the daily export
+            index = {"pk": month_index_pk(month), "sk": tenant_id}
+            actions.append({"Put": {"TableName": self.table_name, "Item": to_attributes(index)}})
         try:
             with translate_aws_errors():
                 aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
@@ -134,12 +142,18 @@ class AuditLogRepository:
                 return items, False
             request["ExclusiveStartKey"] = last
 
+    def tenants_with_entries(self, month: str) -> list[str]:
+        return [str(item["sk"]) for item in self._all({"pk": month_index_pk(month)})]
+
     def month(self, tenant_id: str, month: str) -> Iterator[dict[str, Any]]:
-        """Every entry of a month, oldest first (the export)."""
+        """Every entry of a month, in key (time) order (the export)."""
+        return self._all({"pk": audit_pk(tenant_id, month)})
+
+    def _all(self, key: dict[str, str]) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": to_attributes({":pk": audit_pk(tenant_id, month)}),
+            "ExpressionAttributeValues": to_attributes({":pk": key["pk"]}),
             "ConsistentRead": True,
         }
         while True:

@@ -14,6 +14,7 @@ from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
     admin_contacts,
+    admin_governance,
     admin_links,
     admin_rights,
     admin_sms,
@@ -36,6 +37,7 @@ ROUTERS = (
     admin_staff.router,
     admin_rights.router,
     admin_campaigns.router,
+    admin_governance.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

@@ -15,6 +15,7 @@ function can forget it:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from samtykke.api.auth import principal_from_authorizer
@@ -53,6 +54,10 @@ def _content_type(response: dict[str, Any]) -> str:
     return str(value).lower()
 
 
+CONTACT_IN_PATH = re.compile(r"/contacts/(con_[A-Za-z0-9]+)")
+ADDRESS_LOOKUPS = ("email", "phone", "national_id")
+
+
 def contact_ids_in(data: Any, found: dict[str, None] | None = None, depth: int = 0) -> list[str]:
     """Every `contact_id` value in a response body, in order, once each."""
     found = {} if found is None else found
@@ -78,9 +83,17 @@ def _audit_personal_read(event: dict[str, Any], principal: Principal, data: Any)
     sensitive_shown = principal.may(Permission.SENSITIVE_READ) and has_sensitive_values(
         data, sensitive_keys(_tenant_sensitive_fields(principal.tenant_id))
     )
-    contacts = contact_ids_in(data)
-    if not contacts and not sensitive_shown:
+    in_path = CONTACT_IN_PATH.findall(str(event.get("rawPath", "")))
+    contacts = list(dict.fromkeys([*in_path, *contact_ids_in(data)]))
+    query = event.get("queryStringParameters") or {}
+    looked_up = any(query.get(name) for name in ADDRESS_LOOKUPS)  # a lookup by address reads it, found or not
+    if not contacts and not sensitive_shown and not looked_up:
         return
+    from samtykke.services.audit.requests import current
+
+    state = current()
+    if state is not None and state.recorded and not sensitive_shown:
+        return  # the route recorded its own entry for this read (an export)
     from samtykke.services import audit
     from samtykke.services.context import services
 
@@ -91,7 +104,7 @@ def _audit_personal_read(event: dict[str, Any], principal: Principal, data: Any)
         AuditAction.SENSITIVE_READ if sensitive_shown else AuditAction.CONTACT_READ,
         ("contact", contacts[0]) if len(contacts) == 1 else ("request", request),
         audit.client_ip(event),
-        {"query": event.get("queryStringParameters") or {}, "count": len(contacts)},
+        {"query": query, "count": len(contacts)},
         contacts=contacts,
         route=str(event.get("routeKey") or request),
     )

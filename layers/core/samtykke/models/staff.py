@@ -10,7 +10,7 @@ from samtykke.models.common import FormTolerantModel, Model
 from samtykke.models.tenant import Plan
 
 DEMO_OWNER_EMAIL = "owner@demo.example"
-DEMO_OWNER_PASSWORD = "demo-owner-password"  # noqa: S105  (the local demo tenant only; see bootstrap.py)
+DEMO_OWNER_PASSWORD = "local-trial-passphrase"  # noqa: S105  (the local demo tenant only; see bootstrap.py)
 DEMO_EDITOR_USER_ID = "usr_demo_editor"
 
 Grant = Literal["sensitive:read"]

@@ -393,9 +393,17 @@ def reset_token_valid(svc: Services, raw_token: str) -> bool:
     return item is not None and int(item.get("expires_at", 0)) > int(svc.clock().timestamp())
 
 
+def _check_new_password(svc: Services, store: StaffStore, tenant_id: str, user_id: str, password: str) -> None:
+    """The policy, with the user's email and the tenant's name (neither may be in the password)."""
+    from samtykke.services.staff import tenant_meta, user_view
+
+    user = store.repo.get_user(tenant_id, user_id)
+    email = user_view(store, tenant_id, user).email if user else None
+    check_policy(password, email=email, tenant_names=(str(tenant_meta(svc, tenant_id).get("name", "")), tenant_id))
+
+
 def reset_password(svc: Services, raw_token: str, new_password: str, *, ip: str | None) -> None:
     """Sets the password through a one-time link: the token is consumed and every session ended, atomically."""
-    check_policy(new_password)
     invalid = InvalidToken("The link is invalid, has expired or was used already")
     parsed = parse_one_time_token(RESET_TOKEN_PREFIX, raw_token)
     if parsed is None:
@@ -408,6 +416,7 @@ def reset_password(svc: Services, raw_token: str, new_password: str, *, ip: str 
     if item is None or int(item.get("expires_at", 0)) <= now:
         raise invalid
     user_id = item["user_id"]
+    _check_new_password(svc, store, tenant_id, user_id, new_password)
     try:
         store.repo.transact(
             [
@@ -445,7 +454,7 @@ def change_password(svc: Services, principal: Principal, current: str, new: str,
     if not verify_password(current, user.get("password_hash")):
         count_account_failure(store, counters_pk)
         raise InvalidCredentials("The current password is wrong")
-    check_policy(new)
+    _check_new_password(svc, store, principal.tenant_id, principal.principal_id, new)
     store.repo.update_user(
         principal.tenant_id,
         principal.principal_id,

@@ -157,11 +157,11 @@ def create_user(
     grants = parse_grants(list(new.grants))
     if actor is not None and not may_assign(actor, new.role, grants):
         raise RoleNotAllowed("You may not give a role or grant above your own")
-    if new.password is not None:
-        check_policy(new.password)
     email = normalise_email(new.email)
     store = StaffStore(svc)
     meta = tenant_meta(svc, tenant_id)
+    if new.password is not None:
+        check_policy(new.password, email=email, tenant_names=(str(meta.get("name", "")), tenant_id))
     keys = store.keys(tenant_id)
     user_id = user_id or new_id("usr")
     box, wrapped = keys.new_contact_box(user_id)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from samtykke.api.auth import current_principal, guarded
 from samtykke.domain.access import Permission, parse_grants
+from samtykke.domain.audit import AuditAction
 from samtykke.domain.errors import InvalidInput
 from samtykke.models.staff import (
     Accepted,
@@ -215,7 +216,7 @@ def revoke_key(key_id: KeyId) -> ApiKey:
     description="`basic`, `plus` or `enterprise`. MFA needs plus or above; 409 `mfa_required_by_policy` for a "
     "downgrade to basic while the tenant requires MFA.",
     tags=["settings"],
-    **guarded(Permission.PLAN_WRITE),
+    **guarded(Permission.PLAN_WRITE, audit=AuditAction.PLAN_CHANGED),
 )
 def set_plan(update: Annotated[PlanUpdate, Body()]) -> SecuritySettings:
     return SecuritySettings(**staff.set_plan(services(), current_principal(router), update.plan, ip=_ip()))
@@ -237,7 +238,7 @@ def get_security() -> SecuritySettings:
     description="With `mfa_required`, a user without a factor who logs in gets an enrolment-only session "
     "(`scope: mfa_enrolment`) that may only enrol one. 403 `plan_required` on basic.",
     tags=["settings"],
-    **guarded(Permission.SECURITY_WRITE),
+    **guarded(Permission.SECURITY_WRITE, audit=AuditAction.MFA_POLICY_CHANGED),
 )
 def set_security(update: Annotated[SecuritySettingsUpdate, Body()]) -> SecuritySettings:
     result = staff.set_mfa_required(services(), current_principal(router), update.mfa_required, ip=_ip())

@@ -27,13 +27,27 @@ def serialise(record: Mapping[str, Any]) -> str:
     return canonical_json(record).decode()
 
 
-def first_broken_entry(records: Iterable[Mapping[str, Any]]) -> int | None:
-    """The `seq` of the first entry that does not verify (or a gap), or None if the month's chain is intact."""
+def first_broken_entry(
+    records: Iterable[Mapping[str, Any]], *, after_seq: int = 0, after_hash: str = GENESIS_HASH
+) -> int | None:
+    """The `seq` of the first entry that does not verify, or is missing; None if the chain is intact.
+
+    By default the records are a whole month (from seq 1, after `GENESIS_HASH`): then this is exactly
+    `domain.ledger.first_broken_link`, plus the check that no entry is missing. A later part of a month (a day's
+    file) is checked from the entry before it: `after_seq`, `after_hash` (the previous file's last line).
+    """
     ordered = sorted(records, key=lambda r: int(r.get("seq", 0)))
-    for expected, record in enumerate(ordered, start=1):
+    for expected, record in enumerate(ordered, start=after_seq + 1):
         if int(record.get("seq", 0)) != expected:  # an entry removed from the middle or the start
             return expected
-    return first_broken_link(ordered)
+    if after_seq == 0:
+        return first_broken_link(ordered)
+    prev = after_hash
+    for record in ordered:
+        if record.get("prev_hash") != prev or chain_hash(prev, record) != record.get(HASH_FIELD):
+            return int(record["seq"])
+        prev = str(record[HASH_FIELD])
+    return None
 
 
 def parse_jsonl(text: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from samtykke.domain.audit import clean_value, is_secret_key
 
 Sealer = Callable[[str, Any], str]
 MAX_CHANGES = 100
+ALWAYS_SENSITIVE = frozenset({"national_id"})
 
 
 def describe_changes(
@@ -32,10 +33,10 @@ def describe_changes(
     for name in sorted(set(old) | set(new)):
         if old.get(name) == new.get(name):
             continue
-        if is_secret_key(name):
-            changes.append({"field": name, "secret": True})
-        elif name in sensitive:
+        if name in sensitive or name in ALWAYS_SENSITIVE:
             changes.append({"field": name, "sealed": True, **_sealed(name, old.get(name), new.get(name), seal)})
+        elif is_secret_key(name):
+            changes.append({"field": name, "secret": True})
         else:
             changes.append({"field": name, "before": clean_value(old.get(name)), "after": clean_value(new.get(name))})
     return changes[:MAX_CHANGES]

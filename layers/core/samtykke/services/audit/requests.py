@@ -1,13 +1,15 @@
 """What one admin request has to say to the audit log, gathered while it runs.
 
-`api.auth.guarded` opens a `RequestAudit` around every admin route. A route or service adds to it:
+`api.guards.guard_request` opens a `RequestAudit` around every HTTP invocation, and `api.auth.guarded` names its
+route. A route or service adds to it:
 
     audit.note_change(svc, tenant_id, before, after, sensitive={"national_id"})   # before/after values
     audit.note_target("purpose", purpose_id)                                       # what was changed
 
 When a write succeeds, the route's entry is recorded with them, unless the route recorded its own entries
 (`audit.record`, e.g. `user.role_changed`): then those are the request's entries, and they carry the route and the
-changes too. Reads are audited from the response instead (`api/shaping.py`: every contact whose data left).
+changes too. Reads are audited from the response instead (`api/shaping.py`: every contact whose data left),
+unless the route recorded its own entry (an export records `contact.exported`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from samtykke.services.context import Services
 
 @dataclass
 class RequestAudit:
-    route: str
+    route: str | None = None
     recorded: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)
     target: tuple[str, str] | None = None
@@ -35,8 +37,9 @@ _current: ContextVar[RequestAudit | None] = ContextVar("samtykke_request_audit",
 
 
 @contextmanager
-def request_audit(route: str) -> Iterator[RequestAudit]:
-    token = _current.set(RequestAudit(route=route))
+def request_audit() -> Iterator[RequestAudit]:
+    """One request's audit state; `api.guards.guard_request` opens it around the whole invocation."""
+    token = _current.set(RequestAudit())
     try:
         current = _current.get()
         assert current is not None
