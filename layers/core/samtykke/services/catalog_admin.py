@@ -1,7 +1,7 @@
 """Tenant-maintained catalogue: purposes (deactivated, never deleted), sources, basis labels, texts, settings.
 
-Every change invalidates this container's cached snapshot of the tenant's configuration, and notes its
-before/after values for the request's audit entry (`services/audit/requests.py`).
+Every change bumps the tenant's configuration counter, so every container reloads it on its next request, and
+notes its before/after values for the request's audit entry (`services/audit/requests.py`).
 """
 
 from __future__ import annotations
@@ -71,12 +71,6 @@ def _update(
     return after
 
 
-def _fresh(svc: Services, tenant_id: str) -> TenantCatalog:
-    """The catalogue as stored now (a change's `before` must not come from a stale snapshot)."""
-    svc.catalogs.invalidate(tenant_id)
-    return _catalog(svc, tenant_id)
-
-
 # --- purposes ------------------------------------------------------------------------------------------
 
 
@@ -101,7 +95,7 @@ def create_purpose(svc: Services, tenant_id: str, new: PurposeCreate) -> Purpose
 
 def update_purpose(svc: Services, tenant_id: str, purpose_id: str, update: PurposeUpdate) -> Purpose:
     changes = _changes(update) | {"updated_at": svc.clock().isoformat()}
-    before = _fresh(svc, tenant_id).purposes.get(purpose_id)
+    before = _catalog(svc, tenant_id).purposes.get(purpose_id)
     item = _update(svc, tenant_id, f"PURPOSE#{purpose_id}", changes, before)
     if item is None:
         raise PurposeNotFound(f"No purpose '{purpose_id}'")
@@ -123,7 +117,7 @@ def create_source(svc: Services, tenant_id: str, new: SourceCreate) -> Source:
 
 
 def update_source(svc: Services, tenant_id: str, source_id: str, update: SourceUpdate) -> Source:
-    before = _fresh(svc, tenant_id).sources.get(source_id)
+    before = _catalog(svc, tenant_id).sources.get(source_id)
     item = _update(svc, tenant_id, f"SOURCE#{source_id}", _changes(update), before)
     if item is None:
         raise SourceNotFound(f"No source '{source_id}'")
@@ -140,7 +134,7 @@ def list_legal_bases(svc: Services, tenant_id: str) -> list[LegalBasisLabel]:
 def set_legal_basis_label(
     svc: Services, tenant_id: str, code: LegalBasis, update: LegalBasisLabelUpdate
 ) -> LegalBasisLabel:
-    before = {b.code.value: b.label for b in _fresh(svc, tenant_id).legal_basis_labels()}.get(code.value)
+    before = {b.code.value: b.label for b in _catalog(svc, tenant_id).legal_basis_labels()}.get(code.value)
     item = {"pk": tenant_pk(tenant_id), "sk": f"BASIS#{code.value}", "code": code.value, "label": update.label}
     svc.repo.put(item)
     svc.catalogs.invalidate(tenant_id)
@@ -165,7 +159,7 @@ def add_text_version(svc: Services, tenant_id: str, new: ConsentTextCreate) -> C
     """Appends the next version. Versions are immutable: a change is always a new version."""
     get_purpose(svc, tenant_id, new.purpose_id)
     for _ in range(MAX_TEXT_VERSION_ATTEMPTS):
-        svc.catalogs.invalidate(tenant_id)
+        svc.catalogs.forget(tenant_id)
         current = _catalog(svc, tenant_id).text(new.purpose_id, new.locale)
         version = 1 if current is None else current.version + 1
         item = text_item(tenant_id, new.purpose_id, new.locale, version, new.text, svc.clock().isoformat())
@@ -186,7 +180,7 @@ def get_settings(svc: Services, tenant_id: str) -> Tenant:
 
 
 def update_settings(svc: Services, tenant_id: str, update: TenantSettingsUpdate) -> Tenant:
-    before = _fresh(svc, tenant_id).tenant
+    before = _catalog(svc, tenant_id).tenant
     item = _update(svc, tenant_id, META, _changes(update), before)
     if item is None:
         raise NotFound("No such tenant", code="tenant_not_found")
