@@ -100,10 +100,12 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/v1/admin/imports/{import_id}/issues"): Row(NOTHING),
     ("POST", "/v1/admin/imports/{import_id}/evidence"): Row("imports.evidence", query=UPLOAD),
     ("POST", "/v1/admin/imports/{import_id}/start"): Row(NOTHING, status=409),  # refused: the CSV is not uploaded
+    ("GET", "/v1/admin/campaigns"): Row(NOTHING),
     ("POST", "/v1/admin/campaigns"): Row("campaigns.create"),
     ("GET", "/v1/admin/campaigns/{campaign_id}"): Row(NOTHING),
     ("POST", "/v1/admin/campaigns/{campaign_id}/dry-run"): Row("campaigns.dry-run"),
     ("POST", "/v1/admin/campaigns/{campaign_id}/send"): Row("campaign.sent"),
+    ("POST", "/v1/admin/campaigns/{campaign_id}/reconcile"): Row("campaigns.reconcile"),
     # --- staff, keys, the audit log ----------------------------------------------------------------------------
     ("GET", "/v1/admin/me"): Row(NOTHING),
     ("POST", "/v1/admin/me/mfa"): Row("mfa.enrolment_started"),
