@@ -103,7 +103,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/v1/admin/campaigns"): Row(NOTHING),
     ("POST", "/v1/admin/campaigns"): Row("campaigns.create"),
     ("GET", "/v1/admin/campaigns/{campaign_id}"): Row(NOTHING),
-    ("POST", "/v1/admin/campaigns/{campaign_id}/dry-run"): Row("campaigns.dry-run"),
+    ("POST", "/v1/admin/campaigns/{campaign_id}/dry-run"): Row(NOTHING),  # campaigns:read: counts, changes nothing
+    ("POST", "/v1/admin/campaigns/{campaign_id}/approve-unsubscribe-off"): Row(NOTHING, status=409),  # it keeps it
     ("POST", "/v1/admin/campaigns/{campaign_id}/send"): Row("campaign.sent"),
     ("POST", "/v1/admin/campaigns/{campaign_id}/reconcile"): Row("campaigns.reconcile"),
     # --- staff, keys, the audit log ----------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 The entry names the actor, the time, the sealed client IP, the route, its target (from the path's ids), the
 request body (cleaned like every detail: no secrets, no addresses) and the before/after values a service noted
-(`audit.note_change`). A route may name its action (`guarded(Permission.X, audit="settings.updated")`); without
-one, it is `domain.audit.route_action(method, path)`. Nothing needs adding for a new route: the test in
+(`audit.note_change`). A POST under a read permission that names no action (a dry run) records nothing. A route
+may name its action (`guarded(Permission.X, audit="settings.updated")`); without one, it is
+`domain.audit.route_action(method, path)`. Nothing needs adding for a new route: the test in
 tests/integration/test_audit_coverage.py lists every admin route of /openapi.json with the entry it must leave.
 """
 
@@ -13,7 +14,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from samtykke.domain.access import Principal
+from samtykke.domain.access import READ_ACTIONS, Permission, Principal
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
@@ -39,7 +40,11 @@ def _path_ids(template: str, arguments: dict[str, Any]) -> dict[str, str]:
 
 
 def audit_write(
-    app: EventHandlerInstance, next_middleware: NextMiddleware, principal: Principal, action: str | None
+    app: EventHandlerInstance,
+    next_middleware: NextMiddleware,
+    principal: Principal,
+    action: str | None,
+    permission: Permission,
 ) -> Response[Any]:
     from samtykke.domain.audit import route_action, route_target
     from samtykke.services import audit
@@ -52,10 +57,12 @@ def audit_write(
     state = current()
     if state is None:  # resolved without guard_request (a test calling the resolver directly)
         with request_audit():
-            return audit_write(app, next_middleware, principal, action)
+            return audit_write(app, next_middleware, principal, action, permission)
     state.route = f"{method} {template}"
     response = next_middleware(app)
-    if method in READ_METHODS or response.status_code >= 400 or state.recorded:
+    # A POST that changes nothing (a dry run) records nothing, unless the route names its action (an export).
+    reads_only = permission.value.rsplit(":", 1)[-1] in READ_ACTIONS and action is None
+    if method in READ_METHODS or reads_only or response.status_code >= 400 or state.recorded:
         return response
     raw = app.current_event.raw_event
     body = _request_body(raw)

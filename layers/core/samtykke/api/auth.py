@@ -66,7 +66,7 @@ def _require(permission: Permission, *, enrolment: bool, audit: str | None) -> A
         app.append_context(principal=principal)
         from samtykke.api.audited import audit_write  # every admin write leaves its audit entry
 
-        return audit_write(app, next_middleware, principal, audit)
+        return audit_write(app, next_middleware, principal, audit, permission)
 
     return middleware
 

@@ -15,7 +15,6 @@ from samtykke.domain.consent import (
     Channel,
     ConsentStatus,
     EventType,
-    LegalBasis,
     aggregate_status,
     can_confirm,
     capture_status,
@@ -23,6 +22,7 @@ from samtykke.domain.consent import (
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import Forbidden, InvalidInput
 from samtykke.domain.mail import OutgoingEmail
+from samtykke.domain.purposes import recorded_basis
 from samtykke.models.catalog import Purpose
 from samtykke.models.consent import (
     Actor,
@@ -165,7 +165,7 @@ def capture_consent(
                         channel,
                         EventType.GRANT,
                         status,
-                        LegalBasis.CONSENT,
+                        recorded_basis(purpose.kind, purpose.default_legal_basis),  # the purpose's, or consent
                         submission.source,
                         text,
                     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from samtykke.adapters.repository import META, AlreadyExists, tenant_pk
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.errors import Conflict, NotFound
+from samtykke.domain.purposes import PurposeKind, check_default_basis, kind_of
 from samtykke.models.catalog import (
     ConsentText,
     ConsentTextCreate,
@@ -96,10 +97,24 @@ def create_purpose(svc: Services, tenant_id: str, new: PurposeCreate) -> Purpose
 def update_purpose(svc: Services, tenant_id: str, purpose_id: str, update: PurposeUpdate) -> Purpose:
     changes = _changes(update) | {"updated_at": svc.clock().isoformat()}
     before = _catalog(svc, tenant_id).purposes.get(purpose_id)
+    if before is not None:
+        changes |= _kind_changes(before, changes)
     item = _update(svc, tenant_id, f"PURPOSE#{purpose_id}", changes, before)
     if item is None:
         raise PurposeNotFound(f"No purpose '{purpose_id}'")
     return Purpose.model_validate(item)
+
+
+def _kind_changes(before: Purpose, changes: dict[str, Any]) -> dict[str, Any]:
+    """`kind` and the old `marketing` flag kept in step; a marketing purpose's basis stays `consent`."""
+    if "kind" in changes:
+        kind = PurposeKind(changes["kind"])
+    elif changes.get("marketing") is not None:
+        kind = kind_of(None, bool(changes["marketing"]))
+    else:
+        kind = before.kind
+    check_default_basis(kind, LegalBasis(changes.get("default_legal_basis") or before.default_legal_basis))
+    return {"kind": kind.value, "marketing": kind is PurposeKind.MARKETING}
 
 
 # --- sources -------------------------------------------------------------------------------------------

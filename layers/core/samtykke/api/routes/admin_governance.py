@@ -12,6 +12,7 @@ from samtykke.api.auth import current_principal, guarded
 from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
 from samtykke.models.audit import AuditExport, AuditExportRequest
+from samtykke.models.campaign import Campaign
 from samtykke.services.audit.export import export_month
 from samtykke.services.context import services
 from samtykke.services.evidence import evidence_store
@@ -43,3 +44,20 @@ def export_audit(request: Annotated[AuditExportRequest, Body()]) -> tuple[AuditE
         download_url=url,
     )
     return export, 201
+
+
+@router.post(
+    "/v1/admin/campaigns/<campaign_id>/approve-unsubscribe-off",
+    summary="Approve sending a transactional campaign without an unsubscribe link (four eyes)",
+    description="By a staff member other than the campaign's author; until then its send answers 409 "
+    "`approval_required`. Both people are in the audit log.",
+    tags=["campaigns"],
+    **guarded(Permission.CAMPAIGNS_SEND, audit=AuditAction.UNSUBSCRIBE_OFF_APPROVED),
+)
+def approve_unsubscribe_off(campaign_id: str) -> Campaign:
+    from samtykke.services import campaigns
+    from samtykke.services.governance import approvals
+
+    svc, principal = services(), current_principal(router)
+    item = campaigns.load_campaign(svc, principal.tenant_id, campaign_id)
+    return campaigns.campaign_view(approvals.approve_unsubscribe_off(svc, principal, item))
