@@ -66,7 +66,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/admin/settings/link-key/rotate"): Row("link_key.rotated"),
     ("GET", "/v1/admin/settings/security"): Row(NOTHING),
     ("PUT", "/v1/admin/settings/security"): Row("settings.mfa_policy_changed", body={"mfa_required": False}),
-    ("PUT", "/v1/admin/settings/plan"): Row("settings.plan_changed", body={"plan": "plus"}),
+    ("PUT", "/v1/admin/settings/plan"): Row(NOTHING, body={"plan": "enterprise"}, status=403),  # the operator's
     # --- SMS --------------------------------------------------------------------------------------------------
     ("GET", "/v1/admin/settings/sms"): Row(NOTHING),
     ("PUT", "/v1/admin/settings/sms/twilio"): Row("settings.sms.twilio.set"),

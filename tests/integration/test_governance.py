@@ -134,3 +134,38 @@ def test_a_common_password_is_refused(staff: dict[str, Any], password: str) -> N
     mine = {"email": "weak@acme.example", "role": "viewer", "password": "weak@acme.example and more"}
     refused = api.admin("POST", "/v1/admin/users", staff["owner"], json_body=mine)
     assert (refused["statusCode"], code_of(refused)) == (422, "password_contains_identity")
+
+
+def test_requiring_mfa_ends_every_password_only_session_and_its_refresh_at_once(staff: dict[str, Any]) -> None:
+    api: StaffApi = staff["api"]
+    me = body_of(api.admin("GET", "/v1/admin/me", staff["editor"]))
+    login = body_of(api.login(me["email"], PASSWORD))
+    assert api.authorize(login["token"]) is not None
+    turned_on = api.admin("PUT", "/v1/admin/settings/security", staff["owner"], json_body={"mfa_required": True})
+    assert turned_on["statusCode"] == 200, turned_on["body"]
+
+    assert api.authorize(login["token"]) is None  # the access token, at once
+    assert api.authorize(staff["owner"]) is None  # the owner's own password-only session too
+    refreshed = api.auth("POST", "/v1/auth/refresh", json_body={"refresh_token": login["refresh_token"]})
+    assert (refreshed["statusCode"], code_of(refreshed)) == (401, "mfa_required")
+    # A new login gets only the enrolment scope, which enrols a factor and nothing else
+    again = body_of(api.login(me["email"], PASSWORD))
+    assert again["scope"] == "mfa_enrolment"
+    export = api.admin("GET", "/v1/admin/contacts/export", again["token"], query={"email": "x@example.dk"})
+    assert (export["statusCode"], code_of(export)) == (403, "mfa_enrolment_required")
+
+
+def test_only_the_operator_sets_the_plan_and_the_tenants_log_says_so(svc: Services, staff: dict[str, Any]) -> None:
+    from samtykke.models.tenant import Plan
+    from samtykke.services.audit import AuditActor
+    from samtykke.services.staff import set_plan
+
+    api: StaffApi = staff["api"]
+    refused = api.admin("PUT", "/v1/admin/settings/plan", staff["owner"], json_body={"plan": "enterprise"})
+    assert (refused["statusCode"], code_of(refused)) == (403, "operator_only")
+    assert body_of(api.admin("GET", "/v1/admin/settings/security", staff["owner"]))["plan"] == "plus"
+
+    assert set_plan(svc, AuditActor("acme", "operator", "ops@deployer"), Plan.ENTERPRISE)["plan"] == "enterprise"
+    entry = audit.query(svc, "acme", action="operator.plan_set")[0][0]
+    assert entry["actor"] == {"type": "operator", "id": "ops@deployer", "role": None}
+    assert entry["details"] == {"from": "plus", "to": "enterprise"}

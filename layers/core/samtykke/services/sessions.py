@@ -23,6 +23,7 @@ from samtykke.domain.sessions import (
     ENROLMENT_TTL_SECONDS,
     SESSION_MAX_SECONDS,
     SessionClaims,
+    check_session_policy,
     new_refresh_token,
     parse_one_time_token,
     parse_refresh_token,
@@ -300,7 +301,9 @@ def refresh(svc: Services, raw_token: str, *, ip: str | None) -> SessionTokens:
     except ConditionFailed:  # another refresh with the same token won the race: that is reuse
         _revoke_after_reuse(svc, store, token.tenant_id, family, ip)
         raise Unauthorized("The refresh token was used before", code="refresh_token_reused") from None
-    claims = _claims(store, user, Scope.FULL, token.family_id, tuple(family.get("amr") or ("pwd",)))
+    amr = tuple(family.get("amr") or ("pwd",))
+    check_session_policy(amr, full_scope=True, mfa_required=svc.catalogs.get(token.tenant_id).tenant.mfa_required)
+    claims = _claims(store, user, Scope.FULL, token.family_id, amr)
     return SessionTokens(
         token=sign_access_token(_session_key(store, token.tenant_id), claims),
         refresh_token=str(new_token),

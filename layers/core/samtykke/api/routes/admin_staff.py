@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from samtykke.api.auth import current_principal, guarded
 from samtykke.domain.access import Permission, parse_grants
 from samtykke.domain.audit import AuditAction
-from samtykke.domain.errors import InvalidInput
+from samtykke.domain.errors import Forbidden, InvalidInput
 from samtykke.models.staff import (
     Accepted,
     ApiKey,
@@ -36,6 +36,11 @@ from samtykke.services import api_keys, audit, mfa, sessions, staff
 from samtykke.services.context import services
 
 router = Router()
+
+
+class OperatorOnly(Forbidden):
+    code = "operator_only"
+
 
 UserId = Annotated[str, Path(pattern=r"^usr_[a-z0-9_]{1,60}$", description="The staff user's id")]
 KeyId = Annotated[str, Path(pattern=r"^key_[a-z0-9_]{1,60}$", description="The API key's id")]
@@ -212,14 +217,14 @@ def revoke_key(key_id: KeyId) -> ApiKey:
 
 @router.put(
     "/v1/admin/settings/plan",
-    summary="Set the tenant's plan (owner only)",
-    description="`basic`, `plus` or `enterprise`. MFA needs plus or above; 409 `mfa_required_by_policy` for a "
-    "downgrade to basic while the tenant requires MFA.",
+    summary="Refused: the plan is set by the deployment's operator",
+    description="Always 403 `operator_only`: no tenant credential sets its own plan. The operator, with the "
+    "deployment's AWS credentials, runs `samtykke tenant plan <tenant> <plan>` (audited as `operator.plan_set`).",
     tags=["settings"],
-    **guarded(Permission.PLAN_WRITE, audit=AuditAction.PLAN_CHANGED),
+    **guarded(Permission.SETTINGS_READ),
 )
 def set_plan(update: Annotated[PlanUpdate, Body()]) -> SecuritySettings:
-    return SecuritySettings(**staff.set_plan(services(), current_principal(router), update.plan, ip=_ip()))
+    raise OperatorOnly("The plan is set by the operator of this deployment, not by the tenant")
 
 
 @router.get(
