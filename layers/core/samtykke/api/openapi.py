@@ -14,6 +14,7 @@ from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
     admin_contacts,
+    admin_events,
     admin_governance,
     admin_links,
     admin_rights,
@@ -21,6 +22,7 @@ from samtykke.api.routes import (
     admin_staff,
     auth_public,
     public_consents,
+    public_embed,
     sms_webhooks,
     unsubscribe,
 )
@@ -37,6 +39,8 @@ ROUTERS = (
     admin_staff.router,
     admin_rights.router,
     admin_campaigns.router,
+    public_embed.router,
+    admin_events.router,
     admin_governance.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"

@@ -64,6 +64,11 @@ class Permission(StrEnum):
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_WRITE = "campaigns:write"
     CAMPAIGNS_SEND = "campaigns:send"
+    # Change events (services/webhooks, services/events): owner and admin write webhook subscriptions; reading them,
+    # their delivery log and the change feed is for every role but author.
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+    CHANGES_READ = "changes:read"
 
 
 class Role(StrEnum):
@@ -109,6 +114,8 @@ def _editor(permission: Permission) -> bool:
         Permission.SELF,
         Permission.SETTINGS_READ,
         Permission.CATALOG_READ,
+        Permission.WEBHOOKS_READ,
+        Permission.CHANGES_READ,
     )
 
 

@@ -7,7 +7,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from samtykke.domain.consent import Channel, LegalBasis
 from samtykke.domain.purposes import PurposeKind, check_default_basis, kind_of
-from samtykke.models.common import Model
+from samtykke.models.common import Model, PatchModel
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 Locale = Field(pattern=r"^[a-z]{2}$")
@@ -68,7 +68,7 @@ class PurposeCreate(Model):
         return self
 
 
-class PurposeUpdate(Model):
+class PurposeUpdate(PatchModel):
     """Fields to change; purposes are deactivated (`active: false`), never deleted."""
 
     model_config = ConfigDict(
@@ -97,7 +97,7 @@ class SourceCreate(Model):
     label: str = Field(min_length=1, max_length=100)
 
 
-class SourceUpdate(Model):
+class SourceUpdate(PatchModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Trade fair 2026"}})
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None

@@ -7,6 +7,7 @@ from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import ActorType, Channel, ConsentStatus, EventType, LegalBasis
 from samtykke.models.common import FormTolerantModel, Model
+from samtykke.models.strict import HeaderSafeStr, IsoDate
 
 MAX_PURPOSES_PER_SUBMISSION = 10
 
@@ -31,12 +32,15 @@ class ConsentSubmission(FormTolerantModel):
     locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}([-_][A-Za-z]{2})?$")
     source: str = Field(default="web-form", max_length=64)
     text_version: int | None = Field(default=None, ge=1)
-    birth_date: date | None = None
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
+    birth_date: IsoDate | None = None
+    # Names are merge fields of campaign subjects, so they must be header-safe too.
+    first_name: HeaderSafeStr | None = Field(default=None, max_length=100)
+    last_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     national_id: str | None = Field(default=None, max_length=32)
     page_url: str | None = Field(default=None, max_length=2048)
-    redirect: str | None = Field(default=None, max_length=2048)
+    redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
+    global_privacy_control: bool | None = None
 
 
 class Evidence(Model):
@@ -50,6 +54,8 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # The browser's Global Privacy Control signal when the form (e.g. the embeddable snippet) sent it.
+    global_privacy_control: bool | None = None
 
 
 class Actor(Model):
@@ -127,6 +133,24 @@ class ContactSummary(Model):
     locale: str | None = None
     created_at: datetime
     consents: list[ConsentState]
+
+
+class ContactListItem(Model):
+    contact_id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    created_at: datetime
+    status: ConsentStatus | None = Field(
+        default=None, description="The consent status for `purpose` when filtered by it"
+    )
+
+
+class ContactList(Model):
+    contacts: list[ContactListItem]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
 
 
 class ConsentLog(Model):
