@@ -107,6 +107,19 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/admin/campaigns/{campaign_id}/approve-unsubscribe-off"): Row(NOTHING, status=409),  # it keeps it
     ("POST", "/v1/admin/campaigns/{campaign_id}/send"): Row("campaign.sent"),
     ("POST", "/v1/admin/campaigns/{campaign_id}/reconcile"): Row("campaigns.reconcile"),
+    # --- webhooks and the change feed ----------------------------------------------------------------------------
+    ("POST", "/v1/admin/webhooks"): Row("webhook.created"),
+    ("GET", "/v1/admin/webhooks"): Row(NOTHING),
+    ("GET", "/v1/admin/webhooks/{subscription_id}"): Row(NOTHING),
+    ("PATCH", "/v1/admin/webhooks/{subscription_id}"): Row("webhook.updated"),
+    ("POST", "/v1/admin/webhooks/{subscription_id}/{action}"): Row("webhook.paused"),
+    ("GET", "/v1/admin/webhooks/{subscription_id}/deliveries"): Row(NOTHING),
+    ("POST", "/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/replay"): Row(
+        NOTHING,
+        status=404,  # no delivery to replay in this walk: refused, nothing changed
+    ),
+    ("DELETE", "/v1/admin/webhooks/{subscription_id}"): Row("webhook.deleted"),
+    ("GET", "/v1/admin/changes"): Row(NOTHING),  # empty here: the feed's contacts are audited like any read
     # --- staff, keys, the audit log ----------------------------------------------------------------------------
     ("GET", "/v1/admin/me"): Row(NOTHING),
     ("POST", "/v1/admin/me/mfa"): Row("mfa.enrolment_started"),
@@ -211,6 +224,7 @@ def world(
         "user_id": other_id,
         "code": "consent",
         "provider": "twilio",
+        "action": "pause",
     }
     return world
 
@@ -225,7 +239,16 @@ def _values_from(world: dict[str, Any], method: str, path: str, response: dict[s
         return
     if not isinstance(body, dict):
         return
-    for name in ("purpose_id", "source_id", "key_id", "keyword_id", "number", "import_id", "campaign_id"):
+    for name in (
+        "purpose_id",
+        "source_id",
+        "key_id",
+        "keyword_id",
+        "number",
+        "import_id",
+        "campaign_id",
+        "subscription_id",
+    ):
         if name in body and path.count("/") <= 4:
             world.setdefault(name, str(body[name]))
     if path == "/v1/admin/me/mfa":
