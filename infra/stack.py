@@ -60,7 +60,10 @@ class SamtykkeStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            env=Environment(account=config.account, region=ensure_eu_region(region)),
+            env=Environment(
+                account=config.account,
+                region=ensure_eu_region(region, allow_adequacy=config.allow_adequacy_regions),
+            ),
             description=f"samtykke: GDPR consent backend ({region})",
             termination_protection=True,
         )

@@ -12,6 +12,7 @@ from samtykke.api.routes import (
     admin_catalog,
     admin_contacts,
     admin_evidence,
+    admin_governance,
     admin_rights,
     admin_staff,
 )
@@ -24,6 +25,7 @@ app = build_resolver(
     admin_rights.router,
     admin_campaigns.router,
     admin_evidence.router,
+    admin_governance.router,
 )
 
 

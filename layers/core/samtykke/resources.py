@@ -28,18 +28,23 @@ from samtykke.environment import ENV_TABLE as ENV_TABLE
 from samtykke.environment import ENV_WEBHOOK_DLQ_URL as ENV_WEBHOOK_DLQ_URL
 from samtykke.environment import ENV_WEBHOOK_QUEUE_URL as ENV_WEBHOOK_QUEUE_URL
 
+# AWS regions in EU/EEA member states (infra/config.py enforces them; docs/deploy.md "Regions"). Add a later one
+# here when AWS opens it in a member state.
 EU_REGIONS: frozenset[str] = frozenset(
     {
-        "eu-north-1",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "eu-south-1",
-        "eu-south-2",
+        "eu-north-1",  # Stockholm, Sweden
+        "eu-central-1",  # Frankfurt, Germany
+        "eu-west-1",  # Ireland
+        "eu-west-3",  # Paris, France
+        "eu-south-1",  # Milan, Italy
+        "eu-south-2",  # Spain (Aragón)
     }
 )
+# Outside the EEA, with a European Commission adequacy decision: only with `-c allow_adequacy_regions=true`.
+ADEQUACY_REGIONS: dict[str, str] = {
+    "eu-west-2": "London, United Kingdom: Commission Implementing Decision (EU) 2021/1772 of 28 June 2021",
+    "eu-central-2": "Zurich, Switzerland: Commission Decision 2000/518/EC of 26 July 2000",
+}
 DEFAULT_REGION = "eu-north-1"
 
 
@@ -320,6 +325,7 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         "rate(5 minutes)",
         "Signs a checkpoint over the consent-log heads changed since the last one",
     ),
+    ScheduleSpec("AuditExport", "audit_export", "rate(1 day)", "Writes yesterday's audit entries to JSONL files"),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -441,6 +447,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="evidence_public",
         description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
         grants=(Grant.TABLE_READ, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
+    ),
+    FunctionSpec(
+        name="audit_export",
+        description="Writes each tenant's audit entries of the day before to the Object-Locked bucket as JSONL",
+        grants=(Grant.TABLE_READ, Grant.EVIDENCE_READ_WRITE),
+        timeout_seconds=300,
     ),
     # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
     FunctionSpec(

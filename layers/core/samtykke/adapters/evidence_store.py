@@ -147,8 +147,10 @@ class EvidenceStore:
 
     # --- writing -----------------------------------------------------------------------------------------
 
-    def put(self, key: str, body: bytes, *, content_type: str, retain_days: int) -> str | None:
-        """Stores a generated object (a big export) with a short governance retention; its version id."""
+    def put(
+        self, key: str, body: bytes, *, content_type: str, retain_days: int, mode: str = "GOVERNANCE"
+    ) -> str | None:
+        """Stores a generated object (a big export, an audit file) with a retention in `mode`; its version id."""
         until = datetime.now(UTC) + timedelta(days=retain_days)
         with s3_errors():
             result = aws.s3().put_object(
@@ -157,7 +159,7 @@ class EvidenceStore:
                 Body=body,
                 ContentType=content_type,
                 ChecksumAlgorithm="SHA256",
-                ObjectLockMode="GOVERNANCE",
+                ObjectLockMode=mode,  # type: ignore[arg-type]
                 ObjectLockRetainUntilDate=until,
             )
         return result.get("VersionId")

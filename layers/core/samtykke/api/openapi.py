@@ -16,6 +16,7 @@ from samtykke.api.routes import (
     admin_contacts,
     admin_events,
     admin_evidence,
+    admin_governance,
     admin_links,
     admin_rights,
     admin_sms,
@@ -44,6 +45,7 @@ ROUTERS = (
     admin_evidence.router,
     public_embed.router,
     admin_events.router,
+    admin_governance.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

@@ -45,6 +45,7 @@ class Tenant(Model):
     tenant_id: str
     name: str
     plan: Plan = Plan.BASIC
+    mfa_required: bool = Field(default=False, description="Set with PUT /v1/admin/settings/security")
     country: str = Field(default="DK", pattern=r"^[A-Z]{2}$")
     default_locale: str = "en"
     privacy_policy_url: str | None = None

@@ -17,7 +17,6 @@ from samtykke.domain.consent import (
     Channel,
     ConsentStatus,
     EventType,
-    LegalBasis,
     aggregate_status,
     can_confirm,
     capture_status,
@@ -26,6 +25,7 @@ from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import Forbidden, InvalidInput, SamtykkeError
 from samtykke.domain.links import accept_language_locale
 from samtykke.domain.mail import OutgoingEmail
+from samtykke.domain.purposes import recorded_basis
 from samtykke.domain.suppression import SuppressionReason, lifted_erasure
 from samtykke.models.catalog import Purpose
 from samtykke.models.consent import (
@@ -229,7 +229,7 @@ def capture_consent(
                         channel,
                         EventType.GRANT,
                         status,
-                        LegalBasis.CONSENT,
+                        recorded_basis(purpose.kind, purpose.default_legal_basis),  # the purpose's, or consent
                         submission.source,
                         text,
                         parental_consent=parental,

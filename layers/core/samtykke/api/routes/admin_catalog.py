@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from samtykke.api.auth import current_principal, guarded
 from samtykke.domain.access import Permission
+from samtykke.domain.audit import AuditAction
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.errors import Conflict
 from samtykke.models.catalog import (
@@ -128,7 +129,7 @@ def get_settings() -> Tenant:
     "/v1/admin/settings",
     summary="Change the tenant's settings",
     tags=["settings"],
-    **guarded(Permission.SETTINGS_WRITE),
+    **guarded(Permission.SETTINGS_WRITE, audit=AuditAction.SETTINGS_UPDATED),
 )
 def update_settings(update: Annotated[TenantSettingsUpdate, Body()]) -> Tenant:
     return catalog_admin.update_settings(services(), _tenant(), update)
