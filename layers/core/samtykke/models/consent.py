@@ -37,6 +37,12 @@ class ConsentSubmission(FormTolerantModel):
     national_id: str | None = Field(default=None, max_length=32)
     page_url: str | None = Field(default=None, max_length=2048)
     redirect: str | None = Field(default=None, max_length=2048)
+    error_redirect: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where a browser form post that is refused goes instead: a 303 with `error=<code>` added. It "
+        "must be on the tenant's allowed redirects; otherwise the browser gets a small localised error page",
+    )
 
 
 class Evidence(Model):
