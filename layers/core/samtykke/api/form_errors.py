@@ -109,7 +109,7 @@ def _allowed_error_redirect(event: APIGatewayProxyEventV2, url: str | None) -> s
 def _with_code(url: str, code: str) -> str:
     parts = urlsplit(url)
     query = [*parse_qsl(parts.query, keep_blank_values=True), ("error", code)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))  # re-encoded: nothing raw reaches Location
 
 
 def _locale(form_locale: str | None, accept_language: str | None) -> str:

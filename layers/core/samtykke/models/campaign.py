@@ -7,6 +7,7 @@ from pydantic import ConfigDict, Field
 
 from samtykke.domain.campaigns import CampaignStatus
 from samtykke.models.common import Model
+from samtykke.models.strict import HeaderSafeStr
 
 
 class CampaignChannel(StrEnum):
@@ -22,7 +23,7 @@ class MessageContent(Model):
     """
 
     model_config = ConfigDict(extra="forbid")
-    subject: str | None = Field(default=None, min_length=1, max_length=200)
+    subject: HeaderSafeStr | None = Field(default=None, min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=20_000)
     html: str | None = Field(default=None, min_length=1, max_length=40_000)
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import Channel, LegalBasis
-from samtykke.models.common import Model
+from samtykke.models.common import Model, PatchModel
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 Locale = Field(pattern=r"^[a-z]{2}$")
@@ -45,7 +45,7 @@ class PurposeCreate(Model):
     marketing: bool = False
 
 
-class PurposeUpdate(Model):
+class PurposeUpdate(PatchModel):
     """Fields to change; purposes are deactivated (`active: false`), never deleted."""
 
     model_config = ConfigDict(
@@ -73,7 +73,7 @@ class SourceCreate(Model):
     label: str = Field(min_length=1, max_length=100)
 
 
-class SourceUpdate(Model):
+class SourceUpdate(PatchModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Trade fair 2026"}})
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None

@@ -7,6 +7,7 @@ from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import ActorType, Channel, ConsentStatus, EventType, LegalBasis
 from samtykke.models.common import FormTolerantModel, Model
+from samtykke.models.strict import HeaderSafeStr, IsoDate
 
 MAX_PURPOSES_PER_SUBMISSION = 10
 
@@ -31,13 +32,14 @@ class ConsentSubmission(FormTolerantModel):
     locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}([-_][A-Za-z]{2})?$")
     source: str = Field(default="web-form", max_length=64)
     text_version: int | None = Field(default=None, ge=1)
-    birth_date: date | None = None
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
+    birth_date: IsoDate | None = None
+    # Names are merge fields of campaign subjects, so they must be header-safe too.
+    first_name: HeaderSafeStr | None = Field(default=None, max_length=100)
+    last_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     national_id: str | None = Field(default=None, max_length=32)
     page_url: str | None = Field(default=None, max_length=2048)
-    redirect: str | None = Field(default=None, max_length=2048)
-    error_redirect: str | None = Field(
+    redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    error_redirect: HeaderSafeStr | None = Field(
         default=None,
         max_length=2048,
         description="Where a browser form post that is refused goes instead: a 303 with `error=<code>` added. It "

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, HttpUrl
 
-from samtykke.models.common import Model
+from samtykke.models.common import Model, PatchModel
+from samtykke.models.strict import HeaderSafeStr
 
 DEFAULT_PENDING_TTL_DAYS = 7
 MAX_PENDING_TTL_DAYS = 90  # the retention sweeper looks this many days back
@@ -66,7 +67,8 @@ class Tenant(Model):
     fine_rate: FineRate | None = None
 
 
-class TenantSettingsUpdate(Model):
+class TenantSettingsUpdate(PatchModel):
+    clearable = frozenset({"privacy_policy_url", "fine_rate"})
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -79,7 +81,7 @@ class TenantSettingsUpdate(Model):
             }
         },
     )
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: HeaderSafeStr | None = Field(default=None, min_length=1, max_length=200)  # the From header's name
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     default_locale: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
     privacy_policy_url: HttpUrl | None = None

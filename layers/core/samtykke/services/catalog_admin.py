@@ -57,6 +57,9 @@ def _create(svc: Services, tenant_id: str, item: dict[str, Any], what: str) -> N
 
 
 def _update(svc: Services, tenant_id: str, sk: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    if not changes:  # `{}`: a valid patch that changes nothing
+        item = svc.repo.get(tenant_pk(tenant_id), sk, consistent=True)
+        return None if item is None else strip_keys(item)
     item = svc.repo.update_existing(tenant_pk(tenant_id), sk, changes)
     svc.catalogs.invalidate(tenant_id)
     return None if item is None else strip_keys(item)
