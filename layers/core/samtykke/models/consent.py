@@ -45,6 +45,8 @@ class ConsentSubmission(FormTolerantModel):
         description="Where a browser form post that is refused goes instead: a 303 with `error=<code>` added. It "
         "must be on the tenant's allowed redirects; otherwise the browser gets a small localised error page",
     )
+    # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
+    global_privacy_control: bool | None = None
 
 
 class Evidence(Model):
@@ -58,6 +60,8 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # The browser's Global Privacy Control signal when the form (e.g. the embeddable snippet) sent it.
+    global_privacy_control: bool | None = None
 
 
 class Actor(Model):
