@@ -11,8 +11,9 @@ import pytest
 from moto import mock_aws
 
 from samtykke import resources as specs
+from samtykke.environment import ENV_WEBHOOK_RETRY
 from samtykke.local import provision as provision_module
-from samtykke.local.provision import Resources, handler_environment, provision
+from samtykke.local.provision import LOCAL_WEBHOOK_RETRY, Resources, handler_environment, provision
 
 pytestmark = pytest.mark.integration
 
@@ -146,4 +147,10 @@ def test_the_handler_environment_names_every_resource(provisioned: Resources) ->
     }
     expected |= {queue.spec.env_var: queue.url for queue in provisioned.queues}
     expected |= {topic.spec.env_var: topic.arn for topic in provisioned.topics}
+    webhook_queue = next(q for q in provisioned.queues if q.spec.logical_id == specs.EVENT_BUS.webhook_queue)
+    expected |= {
+        specs.EVENT_BUS.env_var: provisioned.event_bus_name,
+        specs.ENV_WEBHOOK_DLQ_URL: webhook_queue.dlq_url,
+        ENV_WEBHOOK_RETRY: LOCAL_WEBHOOK_RETRY,
+    }
     assert env == expected

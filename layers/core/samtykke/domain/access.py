@@ -65,8 +65,8 @@ class Permission(StrEnum):
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_WRITE = "campaigns:write"
     CAMPAIGNS_SEND = "campaigns:send"
-    # Change events (services/webhooks, services/events): webhook subscriptions (owner and admin write; reading them
-    # and their delivery log, and the change feed, are read actions, so every role but author has them).
+    # Change events (services/webhooks, services/events): owner and admin write webhook subscriptions; reading them,
+    # their delivery log and the change feed is for every role but author.
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     CHANGES_READ = "changes:read"
@@ -115,6 +115,8 @@ def _editor(permission: Permission) -> bool:
         Permission.SELF,
         Permission.SETTINGS_READ,
         Permission.CATALOG_READ,
+        Permission.WEBHOOKS_READ,
+        Permission.CHANGES_READ,
     )
 
 
