@@ -41,6 +41,12 @@ class ConsentSubmission(FormTolerantModel):
     parent_email: str | None = Field(default=None, max_length=320)
     page_url: str | None = Field(default=None, max_length=2048)
     redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    error_redirect: HeaderSafeStr | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where a browser form post that is refused goes instead: a 303 with `error=<code>` added. It "
+        "must be on the tenant's allowed redirects; otherwise the browser gets a small localised error page",
+    )
     # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
     global_privacy_control: bool | None = None
 
