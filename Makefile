@@ -42,6 +42,7 @@ install: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP)
 run: $(STAMP)
 	$(VENV)/bin/samtykke local
 
+# synth installs node_modules (npm ci): the CDK CLI and axe-core, which the console's browser tests inject.
 test: $(STAMP) browser $(CHECKOV_STAMP) $(CFN_LINT_STAMP) lint typecheck synth
 	$(PY) -m pytest
 

@@ -236,8 +236,8 @@ def test_a_campaign_to_1000_mixed_contacts_reaches_exactly_those_with_a_valid_ba
     )  # Query, SendMessageBatch, sends, records
     print(f"\nAWS calls for the campaign: {counter.as_dict()}; floor {floor}")
     assert counter.counts[("sesv2", "SendEmail")] == eligible
-    # campaign reads (the API, the dispatcher, each sender container), and the tenant's config change counter, read
-    # once per chunk (services/fresh_cache.py)
+    # campaign reads (the API, the dispatcher, each sender container), plus the tenant's configuration counter that
+    # each chunk checks before it uses its cached configuration (services/fresh_cache.py)
     assert counter.counts[("dynamodb", "GetItem")] <= 8 + chunks
     assert counter.counts[("sqs", "SendMessageBatch")] == math.ceil(chunks / 10)
     assert counter.counts[("dynamodb", "TransactWriteItems")] == 2 * chunks  # the claims, and the count once
@@ -335,10 +335,9 @@ def test_throttling_slows_the_sender_and_nothing_is_sent_twice(
     pump: QueuePump,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from samtykke.adapters import aws as clients
-
     # Given 60 subscribers (two chunks) and SES throttling from its 5th call until the throttle is lifted
     from functions.campaign_sender import handler as sender_handler
+    from samtykke.adapters import aws as clients
 
     monkeypatch.setattr(campaign_sender, "PAUSE_SECONDS", 0.2)
     monkeypatch.setattr(sender_handler, "DEFER_SECONDS", 0)  # a throttled chunk is queued again at once
@@ -419,6 +418,15 @@ def test_the_dispatcher_pages_continues_in_a_new_step_when_time_runs_short_and_i
     assert sorted(a for m in read_outbox() for a in m["to"]) == sorted(p.email or "" for p in people)
 
 
+def approve_unsubscribe_off(svc: Services, tenant_id: str, campaign_id: str) -> None:
+    from samtykke.domain.access import Principal, Role
+    from samtykke.services.campaigns import load_campaign
+    from samtykke.services.governance.approvals import approve_unsubscribe_off as approve
+
+    approver = Principal(tenant_id, "usr_second_pair_of_eyes", "staff", Role.ADMIN)
+    approve(svc, approver, load_campaign(svc, tenant_id, campaign_id))
+
+
 def test_a_transactional_campaign_skips_marketing_consent_but_never_bounces_complaints_or_erasure(
     aws: Resources,
     svc: Services,
@@ -451,6 +459,7 @@ def test_a_transactional_campaign_skips_marketing_consent_but_never_bounces_comp
         unsubscribe_link=False,
         content={"en": {"subject": "Our terms change", "text": "Dear {first_name}, our terms change on 1 January."}},
     )
+    approve_unsubscribe_off(svc, tenant.tenant_id, campaign_id)  # four eyes (tests/integration/test_governance.py)
 
     # When it is dry-run and sent
     report = body(admin("POST", f"/v1/admin/campaigns/{campaign_id}/dry-run"))

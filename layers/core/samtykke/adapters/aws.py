@@ -66,6 +66,10 @@ def sns() -> SNSClient:
     return _client("sns")
 
 
+def events() -> Any:
+    return _client("events")
+
+
 def reset_clients() -> None:
     """Forget every client (tests that switch AWS endpoints or credentials)."""
     _client.cache_clear()

@@ -1,7 +1,7 @@
 """Consent capture, the consent log and the current consent state."""
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -37,8 +37,18 @@ class ConsentSubmission(FormTolerantModel):
     first_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     last_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     national_id: str | None = Field(default=None, max_length=32)
+    # Where a minor's consent needs a parent (GDPR Art. 8), the parent's email, who gets a request to confirm it.
+    parent_email: str | None = Field(default=None, max_length=320)
     page_url: str | None = Field(default=None, max_length=2048)
     redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    error_redirect: HeaderSafeStr | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where a browser form post that is refused goes instead: a 303 with `error=<code>` added. It "
+        "must be on the tenant's allowed redirects; otherwise the browser gets a small localised error page",
+    )
+    # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
+    global_privacy_control: bool | None = None
 
 
 class Evidence(Model):
@@ -52,6 +62,13 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # A profile change this write proposed (kept pending) or applied (on the address owner's confirmation).
+    profile_change: Literal["proposed", "applied"] | None = None
+    profile_fields: list[str] | None = None
+    # A minor's grant: the parent asked to confirm it; or, on the parent's confirmation, the parent who confirmed.
+    parent_email: str | None = None
+    # The browser's Global Privacy Control signal when the form (e.g. the embeddable snippet) sent it.
+    global_privacy_control: bool | None = None
 
 
 class Actor(Model):
@@ -82,6 +99,7 @@ class ConsentEvent(Model):
     source: str
     text: TextRef | None = None
     declaration_id: str | None = None  # the lawful-import declaration behind an import event
+    parental_consent: bool | None = None  # a parent confirmed it (GDPR Art. 8)
     actor: Actor
     at: datetime
     evidence: Evidence | None = None
@@ -129,6 +147,24 @@ class ContactSummary(Model):
     locale: str | None = None
     created_at: datetime
     consents: list[ConsentState]
+
+
+class ContactListItem(Model):
+    contact_id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    created_at: datetime
+    status: ConsentStatus | None = Field(
+        default=None, description="The consent status for `purpose` when filtered by it"
+    )
+
+
+class ContactList(Model):
+    contacts: list[ContactListItem]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
 
 
 class ConsentLog(Model):
