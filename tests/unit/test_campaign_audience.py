@@ -69,7 +69,7 @@ def has_valid_basis(channel: Channel, history: list[Step]) -> bool:
         elif step.kind == "capture" and not basis:
             if step.minor:
                 waiting = "parent"
-            elif step.double_opt_in and channel is Channel.EMAIL:
+            elif step.double_opt_in and channel in (Channel.EMAIL, Channel.SMS):  # the link, or a JA/YES reply
                 waiting = "confirm"
             else:
                 basis, waiting = True, None
