@@ -169,3 +169,25 @@ def test_only_the_operator_sets_the_plan_and_the_tenants_log_says_so(svc: Servic
     entry = audit.query(svc, "acme", action="operator.plan_set")[0][0]
     assert entry["actor"] == {"type": "operator", "id": "ops@deployer", "role": None}
     assert entry["details"] == {"from": "plus", "to": "enterprise"}
+
+
+def test_a_national_id_that_is_not_one_is_refused_and_a_valid_one_stored_in_standard_form(
+    staff: dict[str, Any], api_event: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    def capture(national_id: str) -> dict[str, Any]:
+        event = api_event(
+            "consent_capture_json",
+            json_body={"email": "cpr.person@example.dk", "purpose": ["sales-and-service"], "national_id": national_id},
+            path="/v1/public/acme/consents",
+            path_parameters={"tenant_id": "acme"},
+            headers={"origin": None},
+        )
+        return invoke("consent_capture", event)
+
+    refused = capture("hello world <b>")
+    assert (refused["statusCode"], code_of(refused)) == (422, "invalid_national_id")
+    assert "CPR" in body_of(refused)["error"]["message"]
+    stored = capture("2110625629")
+    assert stored["statusCode"] == 201, stored["body"]
+    found = staff["api"].admin("GET", "/v1/admin/contacts", staff["owner"], query={"email": "cpr.person@example.dk"})
+    assert body_of(found)["national_id"] == "211062-5629"

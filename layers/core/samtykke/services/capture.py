@@ -22,6 +22,7 @@ from samtykke.domain.consent import (
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import Forbidden, InvalidInput
 from samtykke.domain.mail import OutgoingEmail
+from samtykke.domain.national_ids import validate_national_id
 from samtykke.domain.purposes import recorded_basis
 from samtykke.models.catalog import Purpose
 from samtykke.models.consent import (
@@ -131,7 +132,7 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
         last_name=submission.last_name,
         birth_date=submission.birth_date,
         locale=locale,
-        national_id=submission.national_id,
+        national_id=validate_national_id(submission.national_id, tenant.country),  # stdnum, per country
     )
     return _Plan(planned, addresses, profile, locale, is_minor(submission.birth_date, tenant.country, today))
 
