@@ -87,6 +87,18 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/admin/contacts/{contact_id}/events/{event_id}/evidence"): Row(
         "contacts.events.evidence", names_contact=True, query=UPLOAD
     ),
+    ("POST", "/v1/admin/contacts/{contact_id}/consents"): Row(
+        "consent.changed_by_staff",
+        names_contact=True,
+        body={
+            "action": "basis_change",
+            "purpose": "sales-and-service",
+            "channel": "email",
+            "source": "letter",
+            "note": "Letter of 1 December: the contract covers this",
+            "legal_basis": "contract",
+        },
+    ),
     ("POST", "/v1/admin/contacts/{contact_id}/links"): Row(
         "contacts.links", names_contact=True, query={"purpose": "sales-and-service"}
     ),

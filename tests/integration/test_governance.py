@@ -191,3 +191,65 @@ def test_a_national_id_that_is_not_one_is_refused_and_a_valid_one_stored_in_stan
     assert stored["statusCode"] == 201, stored["body"]
     found = staff["api"].admin("GET", "/v1/admin/contacts", staff["owner"], query={"email": "cpr.person@example.dk"})
     assert body_of(found)["national_id"] == "211062-5629"
+
+
+def test_staff_record_a_withdrawal_a_basis_change_and_a_grant_for_a_person_with_a_note(
+    svc: Services, staff: dict[str, Any], api_event: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    api: StaffApi = staff["api"]
+    email = "telefon.kunde@example.dk"
+    event = api_event(
+        "consent_capture_json",
+        json_body={"email": email, "purpose": ["sales-and-service"]},
+        path="/v1/public/acme/consents",
+        path_parameters={"tenant_id": "acme"},
+        headers={"origin": None},
+    )
+    contact_id = body_of(invoke("consent_capture", event))["contact_id"]
+    path = f"/v1/admin/contacts/{contact_id}/consents"
+    note = "Rang on 2 December, asked us to stop; confirmed name and address"
+    base = {"purpose": "sales-and-service", "channel": "email", "source": "phone", "note": note}
+
+    no_note = api.admin("POST", path, staff["editor"], json_body={**base, "action": "withdraw", "note": ""})
+    assert (no_note["statusCode"], code_of(no_note)) == (422, "validation_failed")
+    marketing_on_interest = {**base, "purpose": "e-marketing", "action": "grant", "legal_basis": "legitimate_interests"}
+    refused = api.admin("POST", path, staff["editor"], json_body=marketing_on_interest)
+    assert (refused["statusCode"], code_of(refused)) == (422, "marketing_requires_consent")
+    nothing = api.admin(
+        "POST", path, staff["editor"], json_body={**base, "purpose": "e-marketing", "action": "withdraw"}
+    )
+    assert (nothing["statusCode"], code_of(nothing)) == (409, "no_consent_to_change")
+
+    changed = api.admin(
+        "POST",
+        path,
+        staff["editor"],
+        json_body={**base, "action": "basis_change", "legal_basis": "legitimate_interests"},
+    )
+    assert changed["statusCode"] == 201, changed["body"]
+    assert (body_of(changed)["status"], body_of(changed)["legal_basis"]) == ("granted", "legitimate_interests")
+    withdrawn = api.admin("POST", path, staff["editor"], json_body={**base, "action": "withdraw", "source": "letter"})
+    assert body_of(withdrawn)["status"] == "withdrawn"
+    granted = api.admin(
+        "POST",
+        path,
+        staff["editor"],
+        json_body={**base, "purpose": "e-marketing", "action": "grant", "source": "in-person"},
+    )
+    assert (body_of(granted)["status"], body_of(granted)["legal_basis"]) == ("granted", "consent")
+
+    log = body_of(api.admin("GET", "/v1/admin/consent-log", staff["owner"], query={"email": email}))["events"]
+    by_staff = [e for e in log if e["actor"]["type"] == "staff"]
+    assert sorted((e["type"], e["source"]) for e in by_staff) == [
+        ("basis_change", "staff-phone"),
+        ("grant", "staff-in-person"),
+        ("withdraw", "staff-letter"),
+    ]
+    assert all(e["actor"]["id"] == staff["editor_id"] and e["evidence"]["note"] == note for e in by_staff)
+    entries, _ = audit.query(svc, "acme", action="consent.changed_by_staff", contact_id=contact_id)
+    assert len(entries) == 3
+    assert all(e["actor"]["id"] == staff["editor_id"] for e in entries)
+    _, viewer_email = make_staff_factory(svc)("acme", Role.VIEWER)
+    viewer = api.token(viewer_email, PASSWORD)
+    denied = api.admin("POST", path, viewer, json_body={**base, "action": "withdraw"})
+    assert (denied["statusCode"], code_of(denied)) == (403, "permission_denied")

@@ -13,6 +13,7 @@ from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
 from samtykke.models.audit import AuditExport, AuditExportRequest
 from samtykke.models.campaign import Campaign
+from samtykke.models.staff_consent import StaffConsentChange, StaffConsentResult
 from samtykke.services.audit.export import export_month
 from samtykke.services.context import services
 from samtykke.services.evidence import evidence_store
@@ -61,3 +62,19 @@ def approve_unsubscribe_off(campaign_id: str) -> Campaign:
     svc, principal = services(), current_principal(router)
     item = campaigns.load_campaign(svc, principal.tenant_id, campaign_id)
     return campaigns.campaign_view(approvals.approve_unsubscribe_off(svc, principal, item))
+
+
+@router.post(
+    "/v1/admin/contacts/<contact_id>/consents",
+    summary="Record a person's grant, withdrawal or legal-basis change on their behalf (phone, letter, in person)",
+    description="Through the consent log, with the staff member as actor, the source and a required note as "
+    "evidence; audited as `consent.changed_by_staff`. A marketing purpose rests on `consent` only.",
+    tags=["contacts"],
+    **guarded(Permission.CONSENTS_WRITE),
+)
+def record_consent(contact_id: str, change: Annotated[StaffConsentChange, Body()]) -> tuple[StaffConsentResult, int]:
+    from samtykke.services import audit
+    from samtykke.services.governance.staff_consents import record_for_contact
+
+    ip = audit.client_ip(router.current_event)
+    return record_for_contact(services(), current_principal(router), contact_id, change, ip=ip), 201
