@@ -105,6 +105,11 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/admin/messages/test"): Row(
         "messages.test.create", body={"email": CONTACT_EMAIL, "purpose": "sales-and-service"}
     ),
+    ("POST", "/v1/admin/do-not-contact"): Row(
+        "do_not_contact.added", body={"email": "stop.it@example.dk", "note": "Asked on the phone"}
+    ),
+    ("GET", "/v1/admin/do-not-contact"): Row(NOTHING),  # hashes only
+    ("DELETE", "/v1/admin/do-not-contact"): Row("do_not_contact.removed", query={"email": "stop.it@example.dk"}),
     # --- imports and campaigns --------------------------------------------------------------------------------
     ("GET", "/v1/admin/imports"): Row(NOTHING),
     ("POST", "/v1/admin/imports"): Row("imports.create"),

@@ -253,3 +253,54 @@ def test_staff_record_a_withdrawal_a_basis_change_and_a_grant_for_a_person_with_
     viewer = api.token(viewer_email, PASSWORD)
     denied = api.admin("POST", path, viewer, json_body={**base, "action": "withdraw"})
     assert (denied["statusCode"], code_of(denied)) == (403, "permission_denied")
+
+
+def test_the_do_not_contact_list_stops_even_a_transactional_send_and_never_shows_the_address(
+    svc: Services, staff: dict[str, Any], api_event: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    api: StaffApi = staff["api"]
+    email = "never.again@example.dk"
+    event = api_event(
+        "consent_capture_json",
+        json_body={"email": email, "purpose": ["sales-and-service"]},
+        path="/v1/public/acme/consents",
+        path_parameters={"tenant_id": "acme"},
+        headers={"origin": None},
+    )
+    assert invoke("consent_capture", event)["statusCode"] == 201
+    notice = {
+        **EXAMPLE,
+        "segment": None,
+        "purpose": "sales-and-service",
+        "transactional": True,
+        "justification": JUSTIFICATION,
+        "content": {"en": {"subject": "Our terms change", "text": "Dear {first_name}, our terms change."}},
+    }
+    campaign_id = body_of(api.admin("POST", "/v1/admin/campaigns", staff["owner"], json_body=notice))["campaign_id"]
+
+    def included() -> int:
+        report = api.admin("POST", f"/v1/admin/campaigns/{campaign_id}/dry-run", staff["owner"])
+        return int(body_of(report)["included"])
+
+    assert included() == 1
+    added = api.admin("POST", "/v1/admin/do-not-contact", staff["editor"], json_body={"email": email, "note": "Letter"})
+    assert added["statusCode"] == 201, added["body"]
+    assert included() == 0
+    listed = api.admin("GET", "/v1/admin/do-not-contact", staff["owner"])
+    assert [e["hash"] for e in body_of(listed)] == [body_of(added)["hash"]]
+    assert email not in listed["body"]
+    both = api.admin(
+        "POST",
+        "/v1/admin/do-not-contact",
+        staff["editor"],
+        json_body={"email": email, "phone": "+4520304050", "note": "x" * 5},
+    )
+    assert (both["statusCode"], code_of(both)) == (422, "one_address_required")
+
+    removed = api.admin("DELETE", "/v1/admin/do-not-contact", staff["editor"], query={"email": email})
+    assert removed["statusCode"] == 200, removed["body"]
+    assert included() == 1
+    again = api.admin("DELETE", "/v1/admin/do-not-contact", staff["editor"], query={"email": email})
+    assert (again["statusCode"], code_of(again)) == (404, "not_on_do_not_contact_list")
+    actions = [e["action"] for e in audit.query(svc, "acme", actor_id=staff["editor_id"])[0]]
+    assert {"do_not_contact.added", "do_not_contact.removed"} <= set(actions)

@@ -55,3 +55,22 @@ class StaffConsentResult(Model):
     channel: Channel
     status: ConsentStatus
     legal_basis: LegalBasis
+
+
+class DoNotContactAdd(Model):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"example": {"email": "no.more@example.dk", "note": "Asked by letter of 1 December"}},
+    )
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    note: str = Field(min_length=5, max_length=500, description="Why (kept with the entry)")
+
+
+class DoNotContactEntry(Model):
+    kind: str = Field(description="`email` or `phone`")
+    hash: str = Field(description="The address's blind index: the list never shows the address itself")
+    added_at: str
+    added_by: str | None = None
+    note: str | None = None
