@@ -124,6 +124,8 @@ class SamtykkeStack(Stack):
             table=data.table,
             field_key=data.field_key,
             evidence_bucket=evidence.bucket,
+            evidence_key=evidence.key,
+            checkpoint_key=evidence.checkpoint_key,
             queues=messaging.queues,
             ses_send_resources=self._ses_send_resources(config, messaging.configuration_set.configuration_set_name),
             event_bus=change_events.bus if change_events is not None else None,

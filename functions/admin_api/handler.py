@@ -11,6 +11,7 @@ from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
     admin_contacts,
+    admin_evidence,
     admin_governance,
     admin_rights,
     admin_staff,
@@ -23,6 +24,7 @@ app = build_resolver(
     admin_staff.router,
     admin_rights.router,
     admin_campaigns.router,
+    admin_evidence.router,
     admin_governance.router,
 )
 

@@ -112,6 +112,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/admin/do-not-contact"): Row("do_not_contact.removed", query={"email": "stop.it@example.dk"}),
     # --- imports and campaigns --------------------------------------------------------------------------------
     ("GET", "/v1/admin/imports"): Row(NOTHING),
+    # The anchored-log check (docs/evidence.md): chain verdicts by pseudonymous contact id, no contact's data.
+    ("GET", "/v1/admin/evidence/audit"): Row(NOTHING),
     ("POST", "/v1/admin/imports"): Row("imports.create"),
     ("GET", "/v1/admin/imports/{import_id}"): Row(NOTHING),
     ("GET", "/v1/admin/imports/{import_id}/issues"): Row(NOTHING),

@@ -139,6 +139,7 @@ def test_the_handler_environment_names_every_resource(provisioned: Resources) ->
     expected: dict[str, Any] = {
         specs.TABLE.env_var: provisioned.table_name,
         specs.ENV_KMS_KEY_ID: provisioned.kms_key_arn,
+        specs.ENV_CHECKPOINT_KEY_ID: provisioned.checkpoint_key_arn,
         specs.ENV_EVIDENCE_BUCKET: provisioned.evidence_bucket,
         specs.ENV_PUBLIC_BASE_URL: "http://127.0.0.1:3000",
         specs.ENV_SENDER_EMAIL: provisioned.sender_email,

@@ -13,6 +13,7 @@ from typing import Literal
 # Re-exported for the CDK app and the local stack.
 from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL as ENV_CAMPAIGN_DISPATCH_QUEUE_URL
 from samtykke.environment import ENV_CAMPAIGN_QUEUE_URL as ENV_CAMPAIGN_QUEUE_URL
+from samtykke.environment import ENV_CHECKPOINT_KEY_ID as ENV_CHECKPOINT_KEY_ID
 from samtykke.environment import ENV_EVENT_BUS_NAME as ENV_EVENT_BUS_NAME
 from samtykke.environment import ENV_EVIDENCE_BUCKET as ENV_EVIDENCE_BUCKET
 from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_UPLOAD_QUEUE_URL
@@ -91,6 +92,10 @@ class Grant(StrEnum):
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
     SMS_PUBLISH = "sms:publish"
+    # kms:Sign with the checkpoint key, and s3:PutObject (with its Object Lock retention) under checkpoints/.
+    CHECKPOINT_SIGN = "checkpoint:sign"
+    # kms:GetPublicKey of the checkpoint key, and reading checkpoints/ (the public key and checkpoint URLs).
+    CHECKPOINT_READ = "checkpoint:read"
     EVENTS_PUT = "events:put"  # PutEvents on the stack's event bus
     WEBHOOK_QUEUE_SEND = "webhook-queue:send"
     WEBHOOK_DLQ_SEND = "webhook-dlq:send"  # the webhook queue's DLQ: deliveries that failed for the whole window
@@ -314,6 +319,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         "rate(5 minutes)",
         "Re-queues send claims whose worker died, resumes stalled dispatches, and finishes complete campaigns",
     ),
+    ScheduleSpec(
+        "CheckpointSign",
+        "checkpoint_writer",
+        "rate(5 minutes)",
+        "Signs a checkpoint over the consent-log heads changed since the last one",
+    ),
     ScheduleSpec("AuditExport", "audit_export", "rate(1 day)", "Writes yesterday's audit entries to JSONL files"),
 )
 
@@ -321,7 +332,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="consent_capture",
         description="Public consent capture from web forms, and double opt-in confirmation",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND),
+        # SMS: the confirmation SMS of an SMS double opt-in.
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
         hot_path=True,
     ),
     FunctionSpec(
@@ -339,6 +351,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
             Grant.CAMPAIGN_QUEUE_SEND,
+            Grant.CHECKPOINT_SIGN,  # every DSAR export signs a checkpoint covering its contact
         ),
         memory_mb=1024,
         timeout_seconds=29,
@@ -423,6 +436,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
         timeout_seconds=300,
     ),
+    # The anchored consent log (services/evidence_log): scheduled checkpoints, and the public key and receipts.
+    FunctionSpec(
+        name="checkpoint_writer",
+        description="Signs a checkpoint (Merkle root over changed consent-log heads) and archives it (schedule)",
+        grants=(Grant.TABLE_READ_WRITE, Grant.CHECKPOINT_SIGN),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="evidence_public",
+        description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
+        grants=(Grant.TABLE_READ, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
+    ),
     FunctionSpec(
         name="audit_export",
         description="Writes each tenant's audit entries of the day before to the Object-Locked bucket as JSONL",
@@ -503,6 +528,12 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("POST", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("OPTIONS", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("GET", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/parental/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/parental/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/evidence/public-key", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/evidence/checkpoints/latest", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/receipts/{token}", "evidence_public", "public"),
     RouteSpec("GET", "/openapi.json", "openapi", "public"),
     RouteSpec("ANY", "/v1/admin/{proxy+}", "admin_api", "admin"),
     RouteSpec("POST", "/v1/auth/login", "auth", "public"),

@@ -6,6 +6,7 @@ from typing import Any, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from samtykke.domain.consent import Channel, LegalBasis
+from samtykke.domain.defaults import PUBLIC_SOURCES
 from samtykke.domain.purposes import PurposeKind, check_default_basis, kind_of
 from samtykke.models.common import Model, PatchModel
 
@@ -87,6 +88,8 @@ class Source(Model):
     source_id: str
     label: str
     active: bool = True
+    # Whether public form posts may name it. Sources stored before the flag existed take the standard default.
+    public: bool = Field(default_factory=lambda data: data.get("source_id") in PUBLIC_SOURCES)
 
 
 class SourceCreate(Model):
@@ -95,12 +98,14 @@ class SourceCreate(Model):
     )
     source_id: str = Slug
     label: str = Field(min_length=1, max_length=100)
+    public: bool = Field(default=False, description="Public form posts may name this source")
 
 
 class SourceUpdate(PatchModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Trade fair 2026"}})
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
+    public: bool | None = None
 
 
 class LegalBasisLabel(Model):

@@ -128,7 +128,7 @@ def list_sources(svc: Services, tenant_id: str) -> list[Source]:
 
 
 def create_source(svc: Services, tenant_id: str, new: SourceCreate) -> Source:
-    source = Source(source_id=new.source_id, label=new.label)
+    source = Source(source_id=new.source_id, label=new.label, public=new.public)
     item = {"pk": tenant_pk(tenant_id), "sk": f"SOURCE#{new.source_id}", **source.model_dump(mode="json")}
     _create(svc, tenant_id, item, f"Source '{new.source_id}'")
     return source

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from samtykke.api.auth import current_principal, guarded
+from samtykke.api.paging import Cursor, Limit, page, paged_doc
 from samtykke.domain.access import Permission, parse_grants
 from samtykke.domain.audit import AuditAction
 from samtykke.domain.errors import Forbidden, InvalidInput
@@ -128,10 +130,15 @@ def change_password(body: Annotated[PasswordChange, Body()]) -> Accepted:
 
 
 @router.get(
-    "/v1/admin/users", summary="List the tenant's staff users", tags=["users"], **guarded(Permission.USERS_READ)
+    "/v1/admin/users",
+    summary="List the tenant's staff users, by id",
+    tags=["users"],
+    responses=paged_doc("The staff users"),
+    **guarded(Permission.USERS_READ),
 )
-def list_users() -> list[StaffUser]:
-    return staff.list_users(services(), current_principal(router).tenant_id)
+def list_users(limit: Limit = None, cursor: Cursor = None) -> Response[str]:
+    rows = staff.list_users(services(), current_principal(router).tenant_id)
+    return page(router, rows, lambda user: user.user_id, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -182,9 +189,16 @@ def reset_user_mfa(user_id: UserId) -> StaffUser:
 # --- API keys ----------------------------------------------------------------------------------------------
 
 
-@router.get("/v1/admin/api-keys", summary="List API keys", tags=["api keys"], **guarded(Permission.API_KEYS_MANAGE))
-def list_keys() -> list[ApiKey]:
-    return [ApiKey.model_validate(k) for k in api_keys.list_api_keys(services(), current_principal(router).tenant_id)]
+@router.get(
+    "/v1/admin/api-keys",
+    summary="List API keys, oldest first",
+    tags=["api keys"],
+    responses=paged_doc("The API keys, live and revoked"),
+    **guarded(Permission.API_KEYS_MANAGE),
+)
+def list_keys(limit: Limit = None, cursor: Cursor = None) -> Response[str]:
+    rows = [ApiKey.model_validate(k) for k in api_keys.list_api_keys(services(), current_principal(router).tenant_id)]
+    return page(router, rows, lambda key: key.key_id, limit=limit, cursor=cursor)
 
 
 @router.post(
