@@ -144,6 +144,7 @@ def test_everyone_with_a_valid_basis_and_nothing_against_them_is_selected(
         and contact.has_address
         and contact.in_segment
         and not blocking(suppressions, channel, transactional=transactional)
+        and (transactional or not contact.minor or contact.parental_consent)  # GDPR Art. 8, as the test above says
     )
     assert isinstance(decision, Included) == eligible
 
