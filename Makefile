@@ -15,7 +15,7 @@ NODE_STAMP := node_modules/.installed
 # `make synth REGION=eu-central-1`; see the README's deploy section.
 REGION ?= eu-north-1
 
-.PHONY: install run test test-fast lint typecheck synth bench clean
+.PHONY: install run test test-fast lint typecheck synth bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -60,6 +60,10 @@ synth: $(STAMP) $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
+
+# Schemathesis over every operation of /openapi.json on a fresh local stack; fails on any 5xx or schema violation.
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz.run
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(CFN_LINT_VENV) node_modules cdk.out .build .samtykke
