@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,7 +21,7 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.nag import acknowledge, arn_of, kms_family_findings
 from infra.specs import ResourceSpecs
-from samtykke.resources import FunctionSpec, Grant, TableKeys
+from samtykke.resources import ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant, TableKeys
 
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
@@ -41,6 +42,8 @@ class GrantTargets:
     evidence_bucket: s3.IBucket
     queues: Mapping[str, sqs.IQueue]  # by QueueSpec.logical_id
     ses_send_resources: Sequence[str]  # the sending identities' and the configuration set's ARNs
+    event_bus: events.IEventBus | None = None
+    dead_letter_queues: Mapping[str, sqs.IQueue] | None = None  # by the logical id of the queue they serve
 
 
 Findings = dict[str, str]  # cdk-nag IAM5 finding -> reason
@@ -133,6 +136,21 @@ def _sms_publish(function: lambda_.Function, _targets: GrantTargets, _: Grant) -
     return {}
 
 
+def _events_put(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    if targets.event_bus is None:
+        raise ValueError("events:put needs the stack's event bus")
+    targets.event_bus.grant_put_events_to(function)
+    function.add_environment(EVENT_BUS.env_var, targets.event_bus.event_bus_name)
+    return {}
+
+
+def _webhook_dlq_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    queue = (targets.dead_letter_queues or {})[EVENT_BUS.webhook_queue]
+    queue.grant_send_messages(function)
+    function.add_environment(ENV_WEBHOOK_DLQ_URL, queue.queue_url)
+    return kms_family_findings()
+
+
 GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.TABLE_READ: _table_read,
     Grant.TABLE_READ_WRITE: _table_read_write,
@@ -145,6 +163,9 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.EVIDENCE_BYPASS_GOVERNANCE: _evidence_bypass_governance,
     Grant.SES_SEND: _ses_send,
     Grant.SMS_PUBLISH: _sms_publish,
+    Grant.EVENTS_PUT: _events_put,
+    Grant.WEBHOOK_QUEUE_SEND: _queue_send,
+    Grant.WEBHOOK_DLQ_SEND: _webhook_dlq_send,
 }
 
 

@@ -16,6 +16,7 @@ from constructs import Construct
 from infra.config import ConfigError, DeploymentConfig, ensure_eu_region
 from infra.constructs.api import HttpApi
 from infra.constructs.data import DataStore
+from infra.constructs.events import ChangeEvents
 from infra.constructs.evidence import EvidenceStore
 from infra.constructs.function import FUNCTIONS_DIR, FunctionFactory
 from infra.constructs.layers import SharedLayers
@@ -81,6 +82,13 @@ class SamtykkeStack(Stack):
             create_ses_identity=config.create_ses_identity,
             alarm_email=config.alarm_email,
         )
+        change_events = (
+            ChangeEvents(
+                self, "Events", bus=specs.event_bus, stream=specs.table_stream, table=data.table, messaging=messaging
+            )
+            if specs.event_bus is not None and specs.table_stream is not None
+            else None
+        )
         api = HttpApi(
             self,
             "Http",
@@ -115,6 +123,8 @@ class SamtykkeStack(Stack):
             evidence_bucket=evidence.bucket,
             queues=messaging.queues,
             ses_send_resources=self._ses_send_resources(config, messaging.configuration_set.configuration_set_name),
+            event_bus=change_events.bus if change_events is not None else None,
+            dead_letter_queues=messaging.dead_letter_queues,
         )
         async_dead_letter_queues = messaging.topic_consumer_dead_letter_queues()
         for spec in specs.functions:
@@ -123,6 +133,8 @@ class SamtykkeStack(Stack):
         functions = factory.functions
 
         messaging.connect_consumers(functions)
+        if change_events is not None:
+            change_events.connect(functions)
         self._bucket_notifications(specs, {ENV_EVIDENCE_BUCKET: evidence.bucket}, messaging)
         self._schedules(specs, functions, messaging)
         api.add_routes(specs.routes, functions, authorizer_function=functions.get(AUTHORIZER_FUNCTION))

@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from samtykke.api.app import build_resolver
 from samtykke.api.cors import tenant_cors
 from samtykke.api.guards import guard_request
-from samtykke.api.routes import public_consents
+from samtykke.api.routes import public_consents, public_embed
 from samtykke.observability import logger
 
-app = build_resolver(public_consents.router)
+app = build_resolver(public_consents.router, public_embed.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -50,7 +50,8 @@ class FuzzReport:
 
 
 def fuzz(api_url: str, admin_key: str, *, examples: int, seed_value: int) -> FuzzReport:
-    schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json")
+    # The first request cold-starts the openapi function, which builds every model: give it time.
+    schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json", timeout=120)
     report = FuzzReport()
     session = requests.Session()
     started = time.monotonic()

@@ -233,6 +233,8 @@ class TestMonitoring:
         ]
         consumed_topics = [t for t in SYNTHETIC_SPECS.topics if t.consumer]
         expected = len(SYNTHETIC_SPECS.queues) + len(consumed_topics) + len(SYNTHETIC_SPECS.schedules)
+        # Change events: the webhook rule's target DLQ and the table stream's on-failure queue.
+        expected += 2 if SYNTHETIC_SPECS.event_bus is not None else 0
         assert len(dlq_alarms) == expected
         for alarm in dlq_alarms:
             assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")

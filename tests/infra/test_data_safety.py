@@ -156,6 +156,8 @@ class TestQueues:
         consumed_topics = [t for t in SYNTHETIC_SPECS.topics if t.consumer]
         # Each queue with its DLQ, and a DLQ per topic consumer and per schedule.
         expected = 2 * len(SYNTHETIC_SPECS.queues) + len(consumed_topics) + len(SYNTHETIC_SPECS.schedules)
+        # Change events: the webhook rule's target DLQ and the table stream's on-failure queue.
+        expected += 2 if SYNTHETIC_SPECS.event_bus is not None else 0
         assert len(queues) == expected
         for logical_id, queue in queues.items():
             assert queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0].startswith("MessagingKey"), logical_id

@@ -137,7 +137,9 @@ class TestSpecValidation:
 
     def test_a_queue_grant_needs_its_queue(self) -> None:
         with pytest.raises(SpecError, match="campaign-queue"):
-            replace(SYNTHETIC_SPECS, queues=(), bucket_notifications=()).queue_for(Grant.CAMPAIGN_QUEUE_SEND)
+            replace(SYNTHETIC_SPECS, queues=(), bucket_notifications=(), event_bus=None).queue_for(
+                Grant.CAMPAIGN_QUEUE_SEND
+            )
 
     def test_a_bucket_notification_needs_its_queue(self) -> None:
         with pytest.raises(SpecError, match="names no declared queue"):

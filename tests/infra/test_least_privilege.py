@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.constructs.function import pascal_case
-from samtykke.resources import ADMIN_KEYS, FUNCTIONS, ROUTES
+from samtykke.resources import ADMIN_KEYS, FUNCTIONS, ROUTES, TABLE_STREAM
 
 pytestmark = pytest.mark.infra
 
@@ -18,6 +18,8 @@ WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 LEDGER = GET | QUERY | WRITE
 BATCH = {"dynamodb:BatchWriteItem"}
 DELETE = {"dynamodb:DeleteItem"}
+# The table stream's event source mapping reads the stream with its consumer's role.
+STREAM = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 
 # What each function may do to the table's items (index queries apart), and nothing more.
 EXPECTED_ITEM_ACTIONS: dict[str, set[str]] = {
@@ -37,8 +39,23 @@ EXPECTED_ITEM_ACTIONS: dict[str, set[str]] = {
     "campaign_sender": LEDGER | BATCH,
     "ses_events": LEDGER,
     "openapi": set(),
+    # Every item action but Scan, on any key (their keys are not narrowed yet).
+    "console": LEDGER | BATCH | DELETE,
+    "campaign_reconciler": LEDGER | BATCH | DELETE,
+    "change_publisher": LEDGER | BATCH | DELETE,
+    "webhook_delivery": LEDGER | BATCH | DELETE,
+    "events_admin": LEDGER | BATCH | DELETE,
 }
-INDEX_QUERIES = {"admin_api", "retention_sweeper", "campaign_dispatch"}
+INDEX_QUERIES = {
+    "admin_api",
+    "retention_sweeper",
+    "campaign_dispatch",
+    "console",
+    "campaign_reconciler",
+    "change_publisher",
+    "webhook_delivery",
+    "events_admin",
+}
 # Functions that face the internet (a public route) or untrusted input (an SMS), other than staff login itself.
 PUBLIC_DATA_PATHS = {"consent_capture", "unsubscribe", "sms_webhooks", "sms_inbound"}
 
@@ -56,6 +73,10 @@ def _statements(template: Template, function: str) -> list[dict[str, Any]]:
 def _actions(statement: dict[str, Any]) -> set[str]:
     action = statement["Action"]
     return set(action if isinstance(action, list) else [action])
+
+
+def _table_actions(statement: dict[str, Any]) -> set[str]:
+    return {a for a in _actions(statement) if a.startswith("dynamodb:")} - STREAM
 
 
 def _is_index(statement: dict[str, Any]) -> bool:
@@ -77,10 +98,12 @@ def test_every_function_is_in_the_table() -> None:
 @pytest.mark.parametrize("function", sorted(EXPECTED_ITEM_ACTIONS))
 def test_each_function_gets_exactly_the_item_actions_it_uses(real: Template, function: str) -> None:
     allowed = _dynamodb(real, function)
-    on_items = {a for s in allowed if not _is_index(s) for a in _actions(s)}
+    on_items = {a for s in allowed if not _is_index(s) for a in _table_actions(s)}
     assert on_items == EXPECTED_ITEM_ACTIONS[function]
-    on_indexes = {a for s in allowed if _is_index(s) for a in _actions(s)}
+    on_indexes = {a for s in allowed if _is_index(s) for a in _table_actions(s)}
     assert on_indexes == ({"dynamodb:Query"} if function in INDEX_QUERIES else set())
+    stream = {a for s in allowed for a in _actions(s) & STREAM}
+    assert stream == (STREAM if function == TABLE_STREAM.consumer else set())
 
 
 @pytest.mark.parametrize("function", sorted(EXPECTED_ITEM_ACTIONS))
@@ -116,7 +139,8 @@ def test_the_authorizer_reads_api_keys_and_tenant_items_only(real: Template) -> 
 
 
 def test_public_routes_are_served_by_functions_with_scoped_keys(real: Template) -> None:
-    public = {route.function for route in ROUTES if route.auth == "public"} - {"openapi"}
+    # The staff console logs staff in and then runs the admin services, so it has the admin API's reach.
+    public = {route.function for route in ROUTES if route.auth == "public"} - {"openapi", "console"}
     for function in public:
         for statement in _dynamodb(real, function):
             assert "Condition" in statement, (function, statement)
@@ -131,7 +155,8 @@ def test_only_the_functions_whose_job_needs_it_may_bypass_governance_retention(r
     assert bypassing == EXPECTED_GOVERNANCE_BYPASS
 
 
-# Each deletes or re-dates objects that the bucket's default retention has already locked: erasure (admin_api),
+# Each deletes or re-dates objects that the bucket's default retention has already locked: erasure (admin_api and
+# the console, which runs the same services),
 # rejected uploads and the tenant's shorter retention (evidence_check), processed import CSVs (import_processor).
 # No other role may ever get the bypass.
-EXPECTED_GOVERNANCE_BYPASS = {"admin_api", "evidence_check", "import_processor"}
+EXPECTED_GOVERNANCE_BYPASS = {"admin_api", "console", "evidence_check", "import_processor"}

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from samtykke.adapters.crypto import ContactBox, TenantKeys
-from samtykke.adapters.link_keys import LinkKeyVersions
 from samtykke.api.forms import MalformedForm, parse_form
 from samtykke.domain import tokens
 from samtykke.domain.consent import Channel
@@ -77,11 +76,11 @@ class FakeCatalogs:
         return TenantCatalog(self.cached[tenant_id], b"", {}, {}, {}, {})
 
     def invalidate(self, tenant_id: str) -> None:
+        """The change counter moved: every container reloads on its next `get`."""
         self.cached.pop(tenant_id, None)
 
-    def link_key_versions(self, tenant_id: str) -> LinkKeyVersions:
-        tenant = self.stored[tenant_id]
-        return LinkKeyVersions(tenant.link_key_version, tenant.link_key_previous_valid_until)
+    def forget(self, tenant_id: str) -> None:
+        self.cached.pop(tenant_id, None)
 
 
 @dataclass
@@ -303,8 +302,10 @@ class TestKeyRotation:
         # Given a container that verified a link (and so holds a snapshot of version 1)
         old = _token(_signer(svc).unsubscribe(CONTACT, "e-marketing", Channel.EMAIL, "m1"))
         verify_unsubscribe_token(_as_services(svc), old)
-        # When another container rotates the key with no grace, and this one's snapshot is still fresh
+        # When another container rotates the key with no grace (the rotation moves the tenant's change counter,
+        # which this container checks on its next use)
         self._rotate(svc, timedelta(0))
+        svc.catalogs.invalidate("acme")
         # Then the old link is refused here too, at once
         with pytest.raises(LinkKeyRetired):
             verify_unsubscribe_token(_as_services(svc), old)

@@ -13,6 +13,7 @@ from typing import Literal
 # Re-exported for the CDK app and the local stack.
 from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL as ENV_CAMPAIGN_DISPATCH_QUEUE_URL
 from samtykke.environment import ENV_CAMPAIGN_QUEUE_URL as ENV_CAMPAIGN_QUEUE_URL
+from samtykke.environment import ENV_EVENT_BUS_NAME as ENV_EVENT_BUS_NAME
 from samtykke.environment import ENV_EVIDENCE_BUCKET as ENV_EVIDENCE_BUCKET
 from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_UPLOAD_QUEUE_URL
 from samtykke.environment import ENV_IMPORT_QUEUE_URL as ENV_IMPORT_QUEUE_URL
@@ -23,6 +24,8 @@ from samtykke.environment import ENV_SES_CONFIGURATION_SET as ENV_SES_CONFIGURAT
 from samtykke.environment import ENV_SES_EVENTS_TOPIC_ARN as ENV_SES_EVENTS_TOPIC_ARN
 from samtykke.environment import ENV_STAGE as ENV_STAGE
 from samtykke.environment import ENV_TABLE as ENV_TABLE
+from samtykke.environment import ENV_WEBHOOK_DLQ_URL as ENV_WEBHOOK_DLQ_URL
+from samtykke.environment import ENV_WEBHOOK_QUEUE_URL as ENV_WEBHOOK_QUEUE_URL
 
 EU_REGIONS: frozenset[str] = frozenset(
     {
@@ -62,6 +65,8 @@ class TableSpec:
     sort_key: KeyAttribute
     indexes: tuple[IndexSpec, ...]
     ttl_attribute: str
+    # The table's change stream (services/events): only committed writes appear on it, with old and new images.
+    stream_view_type: Literal["NEW_AND_OLD_IMAGES"] | None = None
 
 
 class Grant(StrEnum):
@@ -81,6 +86,9 @@ class Grant(StrEnum):
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
     SMS_PUBLISH = "sms:publish"
+    EVENTS_PUT = "events:put"  # PutEvents on the stack's event bus
+    WEBHOOK_QUEUE_SEND = "webhook-queue:send"
+    WEBHOOK_DLQ_SEND = "webhook-dlq:send"  # the webhook queue's DLQ: deliveries that failed for the whole window
     # Fine table access: each is only the DynamoDB actions named, limited to the function's `table_keys`.
     # TABLE_READ and TABLE_READ_WRITE stay for whole-table access (they include Scan and DeleteItem).
     TABLE_GET = "table:get"  # GetItem, BatchGetItem, ConditionCheckItem (a transaction's condition)
@@ -120,6 +128,13 @@ ADMIN_KEYS: tuple[str, ...] = (
 TENANT_KEYS: tuple[str, ...] = ("T#*",)
 # Reads, writes and transactions (what a consent change takes): no Scan, no DeleteItem.
 LEDGER_GRANTS: tuple[Grant, ...] = (Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_WRITE)
+# Every item action but Scan, on any key: the admin API and the functions whose keys are not yet narrowed.
+ITEM_GRANTS: tuple[Grant, ...] = (
+    *LEDGER_GRANTS,
+    Grant.TABLE_INDEX_QUERY,
+    Grant.TABLE_BATCH_WRITE,
+    Grant.TABLE_DELETE,
+)
 
 
 SES_PUBLISHER = "ses.amazonaws.com"  # a configuration set's event destination
@@ -174,6 +189,31 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class StreamSpec:
+    """The table stream's consumer (a Lambda event source mapping; locally a poller thread).
+
+    A failing batch is retried `max_retries` times, halved each time to isolate a bad record, then sent to an
+    on-failure queue, so one poison record cannot hold up every change behind it.
+    """
+
+    logical_id: str
+    consumer: str
+    batch_size: int = 100
+    max_retries: int = 10
+
+
+@dataclass(frozen=True)
+class EventBusSpec:
+    """The stack's event bus for change events, its archive, and the rule that feeds webhook delivery."""
+
+    logical_id: str
+    env_var: str
+    source: str  # the EventBridge `source` of every event samtykke puts
+    archive_retention_days: int
+    webhook_queue: str  # a QueueSpec.logical_id: the rule's target
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str  # folder under functions/; the handler is functions/<name>/handler.lambda_handler
     description: str
@@ -217,8 +257,25 @@ TABLE = TableSpec(
             sort_key=KeyAttribute("gsi2sk"),
             projected=("contact_id", "status", "source"),
         ),
+        # Directory index: every contact's PROFILE item, under gsi3pk = T#{tenant}#DIR, gsi3sk =
+        # {created_at}#{contact id}. The admin contacts list pages through it, oldest first.
+        IndexSpec(
+            name="directory",
+            partition_key=KeyAttribute("gsi3pk"),
+            sort_key=KeyAttribute("gsi3sk"),
+            projected=("contact_id", "created_at"),
+        ),
     ),
     ttl_attribute="expires_at",
+    stream_view_type="NEW_AND_OLD_IMAGES",
+)
+
+# Change events (services/events/publisher.py): the table stream, read by change_publisher, which puts CloudEvents
+# on the bus and appends the change feed; the bus's rule queues them for webhook delivery.
+TABLE_STREAM = StreamSpec("ChangeStream", "change_publisher")
+EVENT_SOURCE = "dk.samtykke"
+EVENT_BUS = EventBusSpec(
+    "EventBus", ENV_EVENT_BUS_NAME, EVENT_SOURCE, archive_retention_days=365, webhook_queue="WebhookQueue"
 )
 
 QUEUES: tuple[QueueSpec, ...] = (
@@ -262,6 +319,17 @@ QUEUES: tuple[QueueSpec, ...] = (
         batch_size=10,
         send_grant=Grant.CAMPAIGN_QUEUE_SEND,
     ),
+    # Webhook delivery: change events from the bus's rule (fan-out to subscriptions) and one message per delivery
+    # attempt, re-sent with a growing delay while a receiver fails; after the retry window, to its DLQ.
+    QueueSpec(
+        "WebhookQueue",
+        ENV_WEBHOOK_QUEUE_URL,
+        "webhook_delivery",
+        max_receive_count=8,
+        visibility_timeout_seconds=90,
+        batch_size=10,
+        send_grant=Grant.WEBHOOK_QUEUE_SEND,
+    ),
 )
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -282,6 +350,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         "rate(1 hour)",
         "Expires double opt-ins left unconfirmed past their tenant's pending TTL",
     ),
+    ScheduleSpec(
+        "CampaignReconcile",
+        "campaign_reconciler",
+        "rate(5 minutes)",
+        "Re-queues send claims whose worker died, resumes stalled dispatches, and finishes complete campaigns",
+    ),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -296,20 +370,19 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="admin_api",
         description="Tenant admin API",
         # SES: invitations to new staff users (a one-time set-password link). Evidence: presigned uploads and
-        # downloads, big exports; governance bypass for erasure; the import queue for starting imports.
+        # downloads, big exports; governance bypass for erasure; the import queue for starting imports; the campaign
+        # queue for re-queueing a campaign's stranded sends on demand (POST /v1/admin/campaigns/{id}/reconcile).
+        # Table: erasure deletes a contact's partition in batches; campaigns, staff users, configuration items
+        # and step-up counters are deleted one by one.
         grants=(
-            Grant.TABLE_GET,
-            Grant.TABLE_QUERY,
-            Grant.TABLE_INDEX_QUERY,
-            Grant.TABLE_WRITE,
-            Grant.TABLE_BATCH_WRITE,  # erasure deletes a contact's partition in batches
-            Grant.TABLE_DELETE,  # campaigns, staff users, configuration items, step-up counters
+            *ITEM_GRANTS,
             Grant.KMS_ENCRYPT_DECRYPT,
             Grant.SES_SEND,
             Grant.EVIDENCE_READ_WRITE,
             Grant.EVIDENCE_BYPASS_GOVERNANCE,
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+            Grant.CAMPAIGN_QUEUE_SEND,
         ),
         memory_mb=1024,
         timeout_seconds=29,
@@ -441,6 +514,28 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=60,
     ),
+    FunctionSpec(
+        name="campaign_reconciler",
+        description="Re-queues campaign sends stranded by a dead worker, resumes stalled dispatches, ends campaigns",
+        grants=(*ITEM_GRANTS, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
+        timeout_seconds=120,
+    ),
+    # The staff console (console/): the admin services called in-process, so the same grants as admin_api.
+    FunctionSpec(
+        name="console",
+        description="The staff console: server-rendered pages at /console/, logged in with a staff account",
+        grants=(
+            *ITEM_GRANTS,
+            Grant.KMS_ENCRYPT_DECRYPT,
+            Grant.SES_SEND,
+            Grant.EVIDENCE_READ_WRITE,
+            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.IMPORT_QUEUE_SEND,
+            Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+        ),
+        memory_mb=1024,  # scrypt at login
+        timeout_seconds=29,
+    ),
     # KMS Decrypt opens the tenant root key, for the blind index of a bounced or complaining address.
     FunctionSpec(
         name="ses_events",
@@ -449,6 +544,30 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # It counts bounces and complaints on the campaign that sent the mail, so campaigns are not denied.
         table_keys=TableKeys(allow=TENANT_KEYS, deny=tuple(k for k in ADMIN_KEYS if k != "T#*#CAMPAIGN#*")),
         timeout_seconds=30,
+    ),
+)
+
+FUNCTIONS += (
+    FunctionSpec(
+        name="change_publisher",
+        description="Reads the table stream: puts each consent change on the event bus as a CloudEvent, and "
+        "appends the change feed",
+        grants=(*ITEM_GRANTS, Grant.EVENTS_PUT),  # the stream itself is read through its event source mapping
+        timeout_seconds=60,
+    ),
+    # KMS Decrypt opens the tenant root key: sealed webhook secrets, and a contact's addresses for subscriptions
+    # that opt in to them.
+    FunctionSpec(
+        name="webhook_delivery",
+        description="Delivers change events to tenants' webhooks (Standard Webhooks), with retries for 27 hours",
+        grants=(*ITEM_GRANTS, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
+        timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="events_admin",
+        description="Admin API for webhook subscriptions, their delivery log, and the change feed",
+        grants=(*ITEM_GRANTS, Grant.KMS_ENCRYPT_DECRYPT, Grant.WEBHOOK_QUEUE_SEND),
+        timeout_seconds=29,
     ),
 )
 
@@ -488,6 +607,22 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("POST", "/v1/admin/messages/test", "links_admin", "admin"),
     RouteSpec("GET", "/v1/admin/settings/link-key", "links_admin", "admin"),
     RouteSpec("POST", "/v1/admin/settings/link-key/rotate", "links_admin", "admin"),
+    # The embeddable form: its script, and the tenant's purposes and texts it renders.
+    RouteSpec("GET", "/v1/public/{tenant_id}/embed.js", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/{tenant_id}/form", "consent_capture", "public"),
+    # More specific than /v1/admin/{proxy+}, so API Gateway (and the local front) send these to events_admin.
+    RouteSpec("GET", "/v1/admin/webhooks", "events_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/webhooks", "events_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/webhooks/{subscription_id}", "events_admin", "admin"),
+    RouteSpec("PATCH", "/v1/admin/webhooks/{subscription_id}", "events_admin", "admin"),
+    RouteSpec("DELETE", "/v1/admin/webhooks/{subscription_id}", "events_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/webhooks/{subscription_id}/{action}", "events_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/webhooks/{subscription_id}/deliveries", "events_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/replay", "events_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/changes", "events_admin", "admin"),
+    # The console authenticates its own cookie session (console/session.py), so its routes are public to API Gateway.
+    RouteSpec("GET", "/console", "console", "public"),
+    RouteSpec("ANY", "/console/{proxy+}", "console", "public"),
 )
 
 

@@ -20,6 +20,10 @@ class Settings(Model):
     ses_configuration_set: str = ""
     stage: str = "aws"
     max_body_bytes: int = Field(default=64 * 1024)
+    event_bus_name: str = ""
+    webhook_queue_url: str = ""
+    webhook_dlq_url: str = ""
+    webhook_retry: str = ""  # `base,cap,window` seconds; empty: the default (at least 24 h)
 
 
 @lru_cache(maxsize=1)
@@ -33,4 +37,8 @@ def get_settings() -> Settings:
         sender_email=env.get(environment.ENV_SENDER_EMAIL) or "no-reply@example.com",
         ses_configuration_set=env.get(environment.ENV_SES_CONFIGURATION_SET, ""),
         stage=env.get(environment.ENV_STAGE, "aws"),
+        event_bus_name=env.get(environment.ENV_EVENT_BUS_NAME, ""),
+        webhook_queue_url=env.get(environment.ENV_WEBHOOK_QUEUE_URL, ""),
+        webhook_dlq_url=env.get(environment.ENV_WEBHOOK_DLQ_URL, ""),
+        webhook_retry=env.get(environment.ENV_WEBHOOK_RETRY, ""),
     )

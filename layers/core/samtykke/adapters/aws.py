@@ -21,11 +21,15 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+# For sends that no idempotency key protects (SES SendEmail, SNS Publish): botocore would retry a send whose reply
+# was lost, and the recipient would get it twice. The caller retries only what provably was not sent.
+_SEND_ONCE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 
 @cache
-def _client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+def _client(service: str, *, once: bool = False) -> Any:
+    config = _SEND_ONCE if once else _CONFIG
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
 def dynamodb() -> DynamoDBClient:
@@ -40,6 +44,16 @@ def sesv2() -> SESV2Client:
     return _client("sesv2")
 
 
+def sesv2_send_once() -> SESV2Client:
+    """SES without botocore's retries: for campaign sends (adapters/campaign_senders.py)."""
+    return _client("sesv2", once=True)
+
+
+def sns_send_once() -> SNSClient:
+    """SNS without botocore's retries: for campaign SMS."""
+    return _client("sns", once=True)
+
+
 def s3() -> S3Client:
     return _client("s3")
 
@@ -50,6 +64,10 @@ def sqs() -> SQSClient:
 
 def sns() -> SNSClient:
     return _client("sns")
+
+
+def events() -> Any:
+    return _client("events")
 
 
 def reset_clients() -> None:

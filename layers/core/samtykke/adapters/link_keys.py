@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, translate_aws_errors
-from samtykke.adapters.repository import META, from_attributes, tenant_pk, to_attributes
-
-
-@dataclass(frozen=True)
-class LinkKeyVersions:
-    current: int
-    previous_valid_until: datetime | None
+from samtykke.adapters.repository import META, tenant_pk, to_attributes
 
 
 class LinkKeyRepository:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
-
-    def versions(self, tenant_id: str) -> LinkKeyVersions | None:
-        """The versions that verify now, read strongly consistent (two attributes); None for no such tenant."""
-        with translate_aws_errors():
-            result = aws.dynamodb().get_item(
-                TableName=self.table_name,
-                Key=to_attributes({"pk": tenant_pk(tenant_id), "sk": META}),
-                ConsistentRead=True,
-                ProjectionExpression="pk, link_key_version, link_key_previous_valid_until",
-            )
-        if "Item" not in result:
-            return None
-        item = from_attributes(result["Item"])
-        until = item.get("link_key_previous_valid_until")
-        return LinkKeyVersions(int(item.get("link_key_version", 1)), datetime.fromisoformat(until) if until else None)
 
     def advance(self, tenant_id: str, *, expected: int, rotated_at: datetime, previous_valid_until: datetime) -> bool:
         """Moves the version from `expected` to the next one; False if another rotation got there first."""

@@ -14,12 +14,14 @@ from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
     admin_contacts,
+    admin_events,
     admin_links,
     admin_rights,
     admin_sms,
     admin_staff,
     auth_public,
     public_consents,
+    public_embed,
     sms_webhooks,
     unsubscribe,
 )
@@ -36,6 +38,8 @@ ROUTERS = (
     admin_staff.router,
     admin_rights.router,
     admin_campaigns.router,
+    public_embed.router,
+    admin_events.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

@@ -65,6 +65,11 @@ class Permission(StrEnum):
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_WRITE = "campaigns:write"
     CAMPAIGNS_SEND = "campaigns:send"
+    # Change events (services/webhooks, services/events): webhook subscriptions (owner and admin write; reading them
+    # and their delivery log, and the change feed, are read actions, so every role but author has them).
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+    CHANGES_READ = "changes:read"
 
 
 class Role(StrEnum):

@@ -31,6 +31,10 @@ def in_process_aws(public_base_url: str = "https://consent.example.test") -> Ite
     import boto3
     from moto import mock_aws
 
+    from samtykke.local import moto_fixes
+
+    moto_fixes.apply()
+
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"} | LOCAL_AWS_ENVIRONMENT
     with mock.patch.dict(os.environ, environment, clear=True), mock_aws():
         resources = provision(boto3.session.Session(region_name=DEFAULT_REGION))

@@ -39,6 +39,8 @@ class ConsentSubmission(FormTolerantModel):
     national_id: str | None = Field(default=None, max_length=32)
     page_url: str | None = Field(default=None, max_length=2048)
     redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
+    global_privacy_control: bool | None = None
 
 
 class Evidence(Model):
@@ -52,6 +54,8 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # The browser's Global Privacy Control signal when the form (e.g. the embeddable snippet) sent it.
+    global_privacy_control: bool | None = None
 
 
 class Actor(Model):
@@ -129,6 +133,24 @@ class ContactSummary(Model):
     locale: str | None = None
     created_at: datetime
     consents: list[ConsentState]
+
+
+class ContactListItem(Model):
+    contact_id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    created_at: datetime
+    status: ConsentStatus | None = Field(
+        default=None, description="The consent status for `purpose` when filtered by it"
+    )
+
+
+class ContactList(Model):
+    contacts: list[ContactListItem]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
 
 
 class ConsentLog(Model):

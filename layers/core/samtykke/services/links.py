@@ -177,15 +177,14 @@ def _verify(svc: Services, use: LinkUse, token: str) -> VerifiedLink:
     keys = svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob)
     now = svc.clock()
     claims = tokens.verify(keys.signing_key(signing_label(use, version)), use, token, now=int(now.timestamp()))
-    # The catalog snapshot may be older than a rotation made through another container, and a rotation without
-    # grace must stop old links at once: one consistent read of the two version attributes decides. Only a
-    # token that verified gets here, so forged tokens cost no read.
-    versions = svc.catalogs.link_key_versions(tenant_id)
-    if versions.current != catalog.tenant.link_key_version:
-        svc.catalogs.invalidate(tenant_id)
+    if version > catalog.tenant.link_key_version:
+        # Signed after a rotation whose write has not bumped the counter yet. Only a token that verified gets
+        # here, so forged tokens never cause a reload.
+        svc.catalogs.forget(tenant_id)
         catalog = svc.catalogs.get(tenant_id)
+    tenant = catalog.tenant
     if not key_version_accepted(
-        version, current=versions.current, previous_valid_until=versions.previous_valid_until, now=now
+        version, current=tenant.link_key_version, previous_valid_until=tenant.link_key_previous_valid_until, now=now
     ):
         raise LinkKeyRetired("The link was signed with a key that has been retired")
     return VerifiedLink(catalog, keys, claims)
@@ -240,7 +239,7 @@ def rotate_link_key(svc: Services, tenant_id: str, *, grace_days: int) -> LinkKe
     Links of any older version stop verifying at once. `grace_days=0` retires the current key immediately
     (for a key that may have leaked). Two concurrent rotations: one wins, the other gets 409.
     """
-    svc.catalogs.invalidate(tenant_id)
+    svc.catalogs.forget(tenant_id)
     tenant = svc.catalogs.get(tenant_id).tenant
     now = svc.clock()
     valid_until = now + timedelta(days=grace_days)

@@ -52,7 +52,9 @@ def post_consents(tenant_id: TenantId, submission: Annotated[ConsentSubmission, 
         svc,
         tenant_id,
         submission,
-        request_evidence(event, svc.clock(), submission.page_url),
+        request_evidence(event, svc.clock(), submission.page_url).model_copy(
+            update={"global_privacy_control": submission.global_privacy_control}
+        ),
         origin=event.headers.get("origin"),
         public_base_url=public_base_url(event),
     )
