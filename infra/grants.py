@@ -21,7 +21,8 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.nag import acknowledge, arn_of, kms_family_findings
 from infra.specs import ResourceSpecs
-from samtykke.resources import ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant, TableKeys
+from samtykke.domain.uploads import CHECKPOINTS_PREFIX
+from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant, TableKeys
 
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
@@ -40,6 +41,8 @@ class GrantTargets:
     table: dynamodb.Table
     field_key: kms.IKey
     evidence_bucket: s3.IBucket
+    evidence_key: kms.IKey  # the evidence bucket's encryption key
+    checkpoint_key: kms.IKey  # the asymmetric key that signs checkpoints
     queues: Mapping[str, sqs.IQueue]  # by QueueSpec.logical_id
     ses_send_resources: Sequence[str]  # the sending identities' and the configuration set's ARNs
     event_bus: events.IEventBus | None = None
@@ -112,6 +115,31 @@ def _evidence_bypass_governance(function: lambda_.Function, targets: GrantTarget
     return {f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS}
 
 
+_CHECKPOINT_OBJECTS = "Signed checkpoints, one object each, under the evidence bucket's checkpoints/ prefix only."
+
+
+def _checkpoint_access(function: lambda_.Function, targets: GrantTargets, sign: bool) -> Findings:
+    objects = targets.evidence_bucket.arn_for_objects(f"{CHECKPOINTS_PREFIX}*")
+    key_actions = ["kms:GetPublicKey", *(["kms:Sign"] if sign else [])]
+    s3_actions = ["s3:GetObject", *(["s3:PutObject", "s3:PutObjectRetention"] if sign else [])]
+    bucket_key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if sign else [])]
+    function.add_to_role_policy(iam.PolicyStatement(actions=key_actions, resources=[targets.checkpoint_key.key_arn]))
+    function.add_to_role_policy(iam.PolicyStatement(actions=s3_actions, resources=[objects]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=bucket_key_actions, resources=[targets.evidence_key.key_arn])
+    )
+    function.add_environment(ENV_CHECKPOINT_KEY_ID, targets.checkpoint_key.key_arn)
+    return {f"Resource::{arn_of(targets.evidence_bucket)}/{CHECKPOINTS_PREFIX}*": _CHECKPOINT_OBJECTS}
+
+
+def _checkpoint_sign(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    return _checkpoint_access(function, targets, sign=True)
+
+
+def _checkpoint_read(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    return _checkpoint_access(function, targets, sign=False)
+
+
 def _ses_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
     # Raw MIME sends (for the RFC 8058 List-Unsubscribe headers), only as the configured identity and only
     # through the configuration set that publishes bounces and complaints.
@@ -163,6 +191,8 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.EVIDENCE_BYPASS_GOVERNANCE: _evidence_bypass_governance,
     Grant.SES_SEND: _ses_send,
     Grant.SMS_PUBLISH: _sms_publish,
+    Grant.CHECKPOINT_SIGN: _checkpoint_sign,
+    Grant.CHECKPOINT_READ: _checkpoint_read,
     Grant.EVENTS_PUT: _events_put,
     Grant.WEBHOOK_QUEUE_SEND: _queue_send,
     Grant.WEBHOOK_DLQ_SEND: _webhook_dlq_send,

@@ -60,7 +60,10 @@ class SamtykkeStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            env=Environment(account=config.account, region=ensure_eu_region(region)),
+            env=Environment(
+                account=config.account,
+                region=ensure_eu_region(region, allow_adequacy=config.allow_adequacy_regions),
+            ),
             description=f"samtykke: GDPR consent backend ({region})",
             termination_protection=True,
         )
@@ -121,6 +124,8 @@ class SamtykkeStack(Stack):
             table=data.table,
             field_key=data.field_key,
             evidence_bucket=evidence.bucket,
+            evidence_key=evidence.key,
+            checkpoint_key=evidence.checkpoint_key,
             queues=messaging.queues,
             ses_send_resources=self._ses_send_resources(config, messaging.configuration_set.configuration_set_name),
             event_bus=change_events.bus if change_events is not None else None,

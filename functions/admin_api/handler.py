@@ -7,11 +7,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from samtykke.api.app import build_resolver
 from samtykke.api.guards import guard_request
-from samtykke.api.routes import admin_campaigns, admin_catalog, admin_contacts, admin_rights, admin_staff
+from samtykke.api.routes import (
+    admin_campaigns,
+    admin_catalog,
+    admin_contacts,
+    admin_evidence,
+    admin_governance,
+    admin_rights,
+    admin_staff,
+)
 from samtykke.observability import logger, tracer
 
 app = build_resolver(
-    admin_catalog.router, admin_contacts.router, admin_staff.router, admin_rights.router, admin_campaigns.router
+    admin_catalog.router,
+    admin_contacts.router,
+    admin_staff.router,
+    admin_rights.router,
+    admin_campaigns.router,
+    admin_evidence.router,
+    admin_governance.router,
 )
 
 

@@ -132,8 +132,20 @@ def test_login_needs_password_then_totp_and_is_audited(
     console.get_by_label("Authenticator code").fill("000000" if totp.now() != "000000" else "111111")
     console.get_by_role("button", name="Log in").click()
     expect(console.locator("#login-error")).to_contain_text("not valid")
+    # With the keyboard alone: Tab through the fields (skip link first), Enter submits
+    console.goto(f"{base}/console/login")
+    console.keyboard.press("Tab")
+    assert console.evaluate("document.activeElement.textContent") == "Skip to content"
+    console.keyboard.press("Tab")  # the brand link
+    console.keyboard.press("Tab")
+    console.keyboard.type(email)
+    console.keyboard.press("Tab")
+    console.keyboard.type(PASSWORD)
+    console.keyboard.press("Tab")
+    console.keyboard.type(totp.now())
+    console.keyboard.press("Enter")
+    expect(console.get_by_role("navigation", name="Main")).to_be_visible()
     # The session cookie is HttpOnly and SameSite=Strict
-    _log_in(console, base, email, totp)
     cookies = {c["name"]: c for c in console.context.cookies()}
     assert cookies["samtykke_console"]["httpOnly"]
     assert cookies["samtykke_console"]["sameSite"] == "Strict"
@@ -174,6 +186,9 @@ def test_find_a_person_reveal_the_national_id_and_erase_them(
     _log_in(console, base, email, totp)
     # Find the person by email and see the timeline with its verdict and evidence
     console.goto(f"{base}/console/people")
+    console.get_by_label("First name or last name starts with (optional)").fill("Anna")
+    console.get_by_role("button", name="List").click()
+    expect(console.locator(f"#contacts a[href$='{person['contact_id']}']")).to_have_count(1)
     check_accessibility(console, "people")
     console.get_by_label("Email, phone or contact id").fill(person["email"])
     console.get_by_role("button", name="Search").click()
@@ -293,8 +308,10 @@ def test_dry_run_as_a_chart_then_send_with_a_confirm_step_and_follow_progress(
     while admin_api.get(f"/v1/admin/campaigns/{campaign_id}").json()["status"] != "done":
         assert time.monotonic() < deadline, "the send did not finish"
         time.sleep(0.3)
-    console.reload()
-    expect(console.locator("[data-field=sent]")).to_have_text("2")
+    # The page follows the send by itself (console.js polls the progress while it runs): no reload
+    expect(console.locator("[data-field=sent]")).to_have_text("2", timeout=DONE_WITHIN_SECONDS * 1000)
+    expect(console.locator("[data-field=progress]")).to_have_text("100")
+    expect(console.locator("#campaign-status")).to_have_text("Done")
     actions = _audit_actions(console, base, target_id=campaign_id)
     assert {"campaign.dry_run", "campaign.sent"} <= set(actions)
     console.goto(f"{base}/console/dashboard")

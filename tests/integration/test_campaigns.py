@@ -415,6 +415,15 @@ def test_the_dispatcher_pages_continues_in_a_new_step_when_time_runs_short_and_i
     assert sorted(a for m in read_outbox() for a in m["to"]) == sorted(p.email or "" for p in people)
 
 
+def approve_unsubscribe_off(svc: Services, tenant_id: str, campaign_id: str) -> None:
+    from samtykke.domain.access import Principal, Role
+    from samtykke.services.campaigns import load_campaign
+    from samtykke.services.governance.approvals import approve_unsubscribe_off as approve
+
+    approver = Principal(tenant_id, "usr_second_pair_of_eyes", "staff", Role.ADMIN)
+    approve(svc, approver, load_campaign(svc, tenant_id, campaign_id))
+
+
 def test_a_transactional_campaign_skips_marketing_consent_but_never_bounces_complaints_or_erasure(
     aws: Resources,
     svc: Services,
@@ -447,6 +456,7 @@ def test_a_transactional_campaign_skips_marketing_consent_but_never_bounces_comp
         unsubscribe_link=False,
         content={"en": {"subject": "Our terms change", "text": "Dear {first_name}, our terms change on 1 January."}},
     )
+    approve_unsubscribe_off(svc, tenant.tenant_id, campaign_id)  # four eyes (tests/integration/test_governance.py)
 
     # When it is dry-run and sent
     report = body(admin("POST", f"/v1/admin/campaigns/{campaign_id}/dry-run"))

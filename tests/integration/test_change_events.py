@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from samtykke.adapters.repository import ContactChanged, ContactWrite
+from samtykke.domain.access import Role
 from samtykke.domain.consent import ActorType, AddressKind, Channel, ConsentStatus, EventType, LegalBasis
 from samtykke.domain.suppression import SuppressionReason, suppression_key
 from samtykke.models.consent import Actor, Evidence
+from samtykke.services import audit
 from samtykke.services.context import Services
 from samtykke.services.ledger import ContactTarget, Ledger, LoadedContact, StateChange
 from tests.integration.conftest import TenantFixture, body_of
@@ -303,3 +305,47 @@ def _scan(svc: Services) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_webhook_writes_are_for_owners_and_admins_audited_and_never_show_a_secret_again(
+    svc: Services, tenant: TenantFixture, api_event: ApiEvent, invoke: Invoke, receiver: Receiver
+) -> None:
+    def call(role: Role, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        event = api_event("admin_request", path=path, authorizer=tenant.authorizer(role), **kwargs)
+        event["requestContext"]["http"]["method"] = method
+        return invoke("events_admin", event)
+
+    body = {"url": receiver.url, "event_types": [WITHDRAWN]}
+    assert call(Role.EDITOR, "POST", "/v1/admin/webhooks", json_body=body)["statusCode"] == 403
+    assert call(Role.AUTHOR, "GET", "/v1/admin/webhooks")["statusCode"] == 403
+    created = body_of(call(Role.ADMIN, "POST", "/v1/admin/webhooks", json_body=body))
+    path = f"/v1/admin/webhooks/{created['subscription_id']}"
+    rotated = body_of(call(Role.ADMIN, "POST", f"{path}/rotate-secret", query={"overlap_hours": "1"}))
+
+    assert created["secret"].startswith("whsec_")
+    assert rotated["secret"] != created["secret"]
+    assert len(rotated["secrets"]) == 2  # the old one signs on through the overlap
+    listed = call(Role.VIEWER, "GET", "/v1/admin/webhooks")
+    assert listed["statusCode"] == 200
+    assert created["secret"] not in listed["body"]
+    assert rotated["secret"] not in listed["body"]
+    entries, _ = audit.query(svc, tenant.tenant_id, svc.clock().strftime("%Y-%m"), limit=50)
+    actions = [(e["action"], e["target"]["id"]) for e in entries if e["target"]]
+    assert ("webhook.created", created["subscription_id"]) in actions
+    assert ("webhook.secret_rotated", created["subscription_id"]) in actions
+
+
+def test_the_cloud_refuses_plain_http_and_private_receivers(
+    svc: Services, tenant: TenantFixture, api_event: ApiEvent, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(svc.settings, "stage", "aws")
+    for url in ("http://crm.example.com/hooks", "https://127.0.0.1/hooks", "https://localhost/hooks"):
+        event = api_event(
+            "admin_request",
+            path="/v1/admin/webhooks",
+            authorizer=tenant.authorizer(),
+            json_body={"url": url, "event_types": [WITHDRAWN]},
+        )
+        event["requestContext"]["http"]["method"] = "POST"
+        response = invoke("events_admin", event)
+        assert (response["statusCode"], body_of(response)["error"]["code"]) == (422, "webhook_url_refused"), url

@@ -33,7 +33,8 @@ def test_capture_and_confirmation_move_the_dashboard_counters(
     # When the person confirms
     token = confirmation_link("anna@example.dk")
     invoke(
-        "consent_capture", api_event("confirm", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
+        "consent_capture",
+        api_event("confirm_post", path=f"/v1/public/confirm/{token}", path_parameters={"token": token}),
     )
 
     # Then today's counters show the confirmation, and the double opt-in conversion is complete

@@ -13,6 +13,7 @@ from typing import Literal
 # Re-exported for the CDK app and the local stack.
 from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL as ENV_CAMPAIGN_DISPATCH_QUEUE_URL
 from samtykke.environment import ENV_CAMPAIGN_QUEUE_URL as ENV_CAMPAIGN_QUEUE_URL
+from samtykke.environment import ENV_CHECKPOINT_KEY_ID as ENV_CHECKPOINT_KEY_ID
 from samtykke.environment import ENV_EVENT_BUS_NAME as ENV_EVENT_BUS_NAME
 from samtykke.environment import ENV_EVIDENCE_BUCKET as ENV_EVIDENCE_BUCKET
 from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_UPLOAD_QUEUE_URL
@@ -27,18 +28,23 @@ from samtykke.environment import ENV_TABLE as ENV_TABLE
 from samtykke.environment import ENV_WEBHOOK_DLQ_URL as ENV_WEBHOOK_DLQ_URL
 from samtykke.environment import ENV_WEBHOOK_QUEUE_URL as ENV_WEBHOOK_QUEUE_URL
 
+# AWS regions in EU/EEA member states (infra/config.py enforces them; docs/deploy.md "Regions"). Add a later one
+# here when AWS opens it in a member state.
 EU_REGIONS: frozenset[str] = frozenset(
     {
-        "eu-north-1",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "eu-south-1",
-        "eu-south-2",
+        "eu-north-1",  # Stockholm, Sweden
+        "eu-central-1",  # Frankfurt, Germany
+        "eu-west-1",  # Ireland
+        "eu-west-3",  # Paris, France
+        "eu-south-1",  # Milan, Italy
+        "eu-south-2",  # Spain (Aragón)
     }
 )
+# Outside the EEA, with a European Commission adequacy decision: only with `-c allow_adequacy_regions=true`.
+ADEQUACY_REGIONS: dict[str, str] = {
+    "eu-west-2": "London, United Kingdom: Commission Implementing Decision (EU) 2021/1772 of 28 June 2021",
+    "eu-central-2": "Zurich, Switzerland: Commission Decision 2000/518/EC of 26 July 2000",
+}
 DEFAULT_REGION = "eu-north-1"
 
 
@@ -86,6 +92,10 @@ class Grant(StrEnum):
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
     SMS_PUBLISH = "sms:publish"
+    # kms:Sign with the checkpoint key, and s3:PutObject (with its Object Lock retention) under checkpoints/.
+    CHECKPOINT_SIGN = "checkpoint:sign"
+    # kms:GetPublicKey of the checkpoint key, and reading checkpoints/ (the public key and checkpoint URLs).
+    CHECKPOINT_READ = "checkpoint:read"
     EVENTS_PUT = "events:put"  # PutEvents on the stack's event bus
     WEBHOOK_QUEUE_SEND = "webhook-queue:send"
     WEBHOOK_DLQ_SEND = "webhook-dlq:send"  # the webhook queue's DLQ: deliveries that failed for the whole window
@@ -327,7 +337,7 @@ QUEUES: tuple[QueueSpec, ...] = (
         "webhook_delivery",
         max_receive_count=8,
         visibility_timeout_seconds=90,
-        batch_size=10,
+        batch_size=4,  # four attempts of at most 10 s each fit the function's 60 s
         send_grant=Grant.WEBHOOK_QUEUE_SEND,
     ),
 )
@@ -356,13 +366,21 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         "rate(5 minutes)",
         "Re-queues send claims whose worker died, resumes stalled dispatches, and finishes complete campaigns",
     ),
+    ScheduleSpec(
+        "CheckpointSign",
+        "checkpoint_writer",
+        "rate(5 minutes)",
+        "Signs a checkpoint over the consent-log heads changed since the last one",
+    ),
+    ScheduleSpec("AuditExport", "audit_export", "rate(1 day)", "Writes yesterday's audit entries to JSONL files"),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="consent_capture",
         description="Public consent capture from web forms, and double opt-in confirmation",
-        grants=(*LEDGER_GRANTS, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND),
+        # SMS: the confirmation SMS of an SMS double opt-in.
+        grants=(*LEDGER_GRANTS, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
         table_keys=TableKeys(allow=TENANT_KEYS, deny=ADMIN_KEYS),
         hot_path=True,
     ),
@@ -383,6 +401,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
             Grant.CAMPAIGN_QUEUE_SEND,
+            Grant.CHECKPOINT_SIGN,  # every DSAR export signs a checkpoint covering its contact
         ),
         memory_mb=1024,
         timeout_seconds=29,
@@ -486,6 +505,24 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         table_keys=TableKeys(allow=TENANT_KEYS, deny=ADMIN_KEYS, delete=("T#*#A#*",)),
         timeout_seconds=300,
     ),
+    # The anchored consent log (services/evidence_log): scheduled checkpoints, and the public key and receipts.
+    FunctionSpec(
+        name="checkpoint_writer",
+        description="Signs a checkpoint (Merkle root over changed consent-log heads) and archives it (schedule)",
+        grants=(*ITEM_GRANTS, Grant.CHECKPOINT_SIGN),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="evidence_public",
+        description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
+        grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
+    ),
+    FunctionSpec(
+        name="audit_export",
+        description="Writes each tenant's audit entries of the day before to the Object-Locked bucket as JSONL",
+        grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_INDEX_QUERY, Grant.EVIDENCE_READ_WRITE),
+        timeout_seconds=300,
+    ),
     # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
     FunctionSpec(
         name="campaign_dispatch",
@@ -575,6 +612,12 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("POST", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("OPTIONS", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("GET", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/parental/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/parental/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/evidence/public-key", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/evidence/checkpoints/latest", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/receipts/{token}", "evidence_public", "public"),
     RouteSpec("GET", "/openapi.json", "openapi", "public"),
     RouteSpec("ANY", "/v1/admin/{proxy+}", "admin_api", "admin"),
     RouteSpec("POST", "/v1/auth/login", "auth", "public"),

@@ -14,6 +14,7 @@ from samtykke.models.common import Model
 class Settings(Model):
     table_name: str
     kms_key_id: str
+    checkpoint_key_id: str = ""  # the asymmetric KMS key that signs checkpoints (services/evidence_log)
     evidence_bucket: str = ""
     public_base_url: str = ""
     sender_email: str = "no-reply@example.com"
@@ -32,6 +33,7 @@ def get_settings() -> Settings:
     return Settings(
         table_name=env.get(environment.ENV_TABLE, ""),
         kms_key_id=env.get(environment.ENV_KMS_KEY_ID, ""),
+        checkpoint_key_id=env.get(environment.ENV_CHECKPOINT_KEY_ID, ""),
         evidence_bucket=env.get(environment.ENV_EVIDENCE_BUCKET, ""),
         public_base_url=env.get(environment.ENV_PUBLIC_BASE_URL, ""),
         sender_email=env.get(environment.ENV_SENDER_EMAIL) or "no-reply@example.com",

@@ -59,9 +59,11 @@ def _rejection(event: dict[str, Any]) -> tuple[int, str, str] | None:
 def guard_request(handler: Handler, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Every HTTP function's outer check; on admin paths it also shapes the response to what the caller may see."""
     rejection = _rejection(event)
-    response = handler(event, context) if rejection is None else raw_error_response(*rejection)
-    if str(event.get("rawPath", "")).startswith(ADMIN_PREFIX):
-        from samtykke.api.shaping import shape_admin_response  # masking, withholding, sensitive-read audit
+    if not str(event.get("rawPath", "")).startswith(ADMIN_PREFIX):
+        return handler(event, context) if rejection is None else raw_error_response(*rejection)
+    from samtykke.api.shaping import shape_admin_response  # masking, withholding, the read's audit entry
+    from samtykke.services.audit.requests import request_audit  # what the request tells the audit log
 
+    with request_audit():
+        response = handler(event, context) if rejection is None else raw_error_response(*rejection)
         return shape_admin_response(event, response)
-    return response

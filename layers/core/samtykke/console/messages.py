@@ -933,6 +933,31 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Eén per regel: naam | doel | datum (jjjj-mm-dd).",
         "Eine pro Zeile: Name | Zweck | Vertragsdatum (jjjj-mm-tt).",
     ),
+    "browse": (
+        "Browse the newest contacts",
+        "Se de nyeste kontakter",
+        "Bläddra bland de senaste kontakterna",
+        "Bla gjennom de nyeste kontaktene",
+        "Nieuwste contacten bekijken",
+        "Neueste Kontakte durchsehen",
+    ),
+    "browse_button": ("List", "Vis", "Visa", "Vis", "Tonen", "Anzeigen"),
+    "name_prefix": (
+        "First name or last name starts with (optional)",
+        "Fornavn eller efternavn begynder med (valgfrit)",
+        "För- eller efternamn börjar med (valfritt)",
+        "Fornavn eller etternavn begynner med (valgfritt)",
+        "Voor- of achternaam begint met (optioneel)",
+        "Vor- oder Nachname beginnt mit (optional)",
+    ),
+    "browse_audited": (
+        "Each page of the list is recorded in the audit log.",
+        "Hver side af listen noteres i revisionsloggen.",
+        "Varje sida av listan loggas.",
+        "Hver side av listen logges.",
+        "Elke pagina van de lijst wordt gelogd.",
+        "Jede Seite der Liste wird protokolliert.",
+    ),
 }
 
 

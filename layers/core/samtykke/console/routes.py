@@ -28,7 +28,17 @@ from samtykke.domain.masking import has_sensitive_values, sensitive_keys
 from samtykke.domain.uploads import MAX_EVIDENCE_BYTES, OwnerKind
 from samtykke.models.rights import ExportLink
 from samtykke.models.staff import LoginRequest
-from samtykke.services import audit, campaigns, consent_form, contacts, erasure, evidence, export, preferences
+from samtykke.services import (
+    audit,
+    campaigns,
+    consent_form,
+    contact_list,
+    contacts,
+    erasure,
+    evidence,
+    export,
+    preferences,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "templates" / "console" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -150,7 +160,17 @@ def logout(request: Request) -> Response[str]:
 def people(request: Request) -> Response[str]:
     query = request.query("q")
     if not query:
-        return request.render("people.html", section="people", query="")
+        listed = None
+        if request.query("browse"):  # listing is audited per page, so it is asked for rather than shown by default
+            listed = contact_list.list_contacts(
+                request.svc,
+                request.principal,
+                contact_list.ContactFilter(name_prefix=request.query("name") or None),
+                limit=25,
+                cursor=request.query("cursor") or None,
+                ip=request.ip,
+            )
+        return request.render("people.html", section="people", query="", listed=listed)
     try:
         contact_id = views.find_contact(request.svc, request.tenant_id, query)
     except SamtykkeError as exc:
@@ -317,7 +337,9 @@ def campaign(request: Request, campaign_id: str) -> Response[str]:
 def campaign_progress(request: Request, campaign_id: str) -> Response[str]:
     """The live progress fragment console.js polls while a send runs."""
     found = campaigns.get_campaign(request.svc, request.tenant_id, campaign_id)
-    body = json.dumps({"status": found.status.value, "progress": found.progress, **found.counts.model_dump()})
+    label = request.t.get(f"campaign_{found.status.value}", found.status.value)
+    counts = found.counts.model_dump()
+    body = json.dumps({"status": found.status.value, "status_label": label, "progress": found.progress, **counts})
     response = request.respond(200, body)
     response.headers["Content-Type"] = "application/json"
     return response

@@ -4,7 +4,8 @@ Streams and cancelled transactions. moto applies a TransactWriteItems action by 
 back a deep copy of every table it touched. The copy has a stream shard of its own, so (a) stream readers holding an
 iterator keep reading the old shard, which now holds records of writes that never committed, and (b) they never see
 later, committed writes. DynamoDB's stream only ever shows committed writes. The fix keeps the one shard: on
-cancellation it drops the records the transaction added and hands the shard to the restored table.
+cancellation it drops the records the transaction added and hands the shard to the restored table. The table copy
+shares the shard rather than copying it, which also keeps every transaction from copying the whole stream.
 
 Applied once per process, by the local stack's moto server and by in-process moto (`local/inprocess.py`).
 """
@@ -22,7 +23,9 @@ def apply() -> None:
     if _applied:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
 
+    StreamShard.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
     original = DynamoDBBackend.transact_write_items
 
     @wraps(original)

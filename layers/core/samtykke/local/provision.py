@@ -15,6 +15,7 @@ from samtykke.environment import ENV_WEBHOOK_RETRY
 from samtykke.resources import (
     BUCKET_NOTIFICATIONS,
     DEFAULT_REGION,
+    ENV_CHECKPOINT_KEY_ID,
     ENV_EVIDENCE_BUCKET,
     ENV_KMS_KEY_ID,
     ENV_PUBLIC_BASE_URL,
@@ -86,6 +87,7 @@ class Resources:
     table_name: str
     kms_key_arn: str
     kms_alias: str
+    checkpoint_key_arn: str
     evidence_bucket: str
     sender_email: str
     ses_configuration_set: str
@@ -100,6 +102,7 @@ class Resources:
             "table": self.table_name,
             "kms_key_arn": self.kms_key_arn,
             "kms_alias": self.kms_alias,
+            "checkpoint_key_arn": self.checkpoint_key_arn,
             "evidence_bucket": self.evidence_bucket,
             "sender_email": self.sender_email,
             "ses_configuration_set": self.ses_configuration_set,
@@ -142,6 +145,7 @@ def provision(
         event_bus_name=event_bus_name,
         kms_key_arn=kms_key_arn,
         kms_alias=kms_alias,
+        checkpoint_key_arn=_create_checkpoint_key(session.client("kms", endpoint_url=endpoint_url), prefix),
         evidence_bucket=evidence_bucket,
         sender_email=sender_email,
         ses_configuration_set=_create_ses_sender(
@@ -160,6 +164,7 @@ def handler_environment(resources: Resources, *, public_base_url: str, stage: st
     env = {
         TABLE.env_var: resources.table_name,
         ENV_KMS_KEY_ID: resources.kms_key_arn,
+        ENV_CHECKPOINT_KEY_ID: resources.checkpoint_key_arn,
         ENV_EVIDENCE_BUCKET: resources.evidence_bucket,
         ENV_PUBLIC_BASE_URL: public_base_url,
         ENV_SENDER_EMAIL: resources.sender_email,
@@ -239,6 +244,14 @@ def _create_kms_key(kms: KMSClient, prefix: str) -> tuple[str, str]:
     alias = f"alias/{prefix}"
     kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
     return key_arn, alias
+
+
+def _create_checkpoint_key(kms: KMSClient, prefix: str) -> str:
+    """The asymmetric key that signs checkpoints (services/evidence_log/checkpoints.py)."""
+    key_arn: str = kms.create_key(
+        Description=f"{prefix} checkpoint signing", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"
+    )["KeyMetadata"]["Arn"]
+    return key_arn
 
 
 def _create_evidence_bucket(s3: S3Client, name: str, region: str) -> str:

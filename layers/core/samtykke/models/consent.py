@@ -1,7 +1,7 @@
 """Consent capture, the consent log and the current consent state."""
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -37,8 +37,16 @@ class ConsentSubmission(FormTolerantModel):
     first_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     last_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     national_id: str | None = Field(default=None, max_length=32)
+    # Where a minor's consent needs a parent (GDPR Art. 8), the parent's email, who gets a request to confirm it.
+    parent_email: str | None = Field(default=None, max_length=320)
     page_url: str | None = Field(default=None, max_length=2048)
     redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    error_redirect: HeaderSafeStr | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where a browser form post that is refused goes instead: a 303 with `error=<code>` added. It "
+        "must be on the tenant's allowed redirects; otherwise the browser gets a small localised error page",
+    )
     # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
     global_privacy_control: bool | None = None
 
@@ -54,6 +62,11 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # A profile change this write proposed (kept pending) or applied (on the address owner's confirmation).
+    profile_change: Literal["proposed", "applied"] | None = None
+    profile_fields: list[str] | None = None
+    # A minor's grant: the parent asked to confirm it; or, on the parent's confirmation, the parent who confirmed.
+    parent_email: str | None = None
     # The browser's Global Privacy Control signal when the form (e.g. the embeddable snippet) sent it.
     global_privacy_control: bool | None = None
 
@@ -86,6 +99,7 @@ class ConsentEvent(Model):
     source: str
     text: TextRef | None = None
     declaration_id: str | None = None  # the lawful-import declaration behind an import event
+    parental_consent: bool | None = None  # a parent confirmed it (GDPR Art. 8)
     actor: Actor
     at: datetime
     evidence: Evidence | None = None

@@ -45,9 +45,11 @@ class Tenant(Model):
     tenant_id: str
     name: str
     plan: Plan = Plan.BASIC
+    mfa_required: bool = Field(default=False, description="Set with PUT /v1/admin/settings/security")
     country: str = Field(default="DK", pattern=r"^[A-Z]{2}$")
     default_locale: str = "en"
     privacy_policy_url: str | None = None
+    privacy_policy_version: str | None = None  # named in consent receipts
     allowed_origins: list[str] = Field(default_factory=list)
     allowed_redirects: list[str] = Field(default_factory=list)
     sub_processors: list[SubProcessor] = Field(default_factory=list)
@@ -85,6 +87,7 @@ class TenantSettingsUpdate(PatchModel):
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     default_locale: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
     privacy_policy_url: HttpUrl | None = None
+    privacy_policy_version: str | None = Field(default=None, min_length=1, max_length=50)
     allowed_origins: list[HttpUrl] | None = Field(default=None, max_length=50)
     allowed_redirects: list[HttpUrl] | None = Field(default=None, max_length=50)
     sub_processors: list[SubProcessor] | None = Field(default=None, max_length=100)

@@ -47,6 +47,7 @@ from samtykke.domain.errors import NotFound, RetryableError
 from samtykke.domain.ledger import GENESIS_HASH, chain_hash
 from samtykke.models.consent import Actor, ContactProfile, Evidence, TextRef
 from samtykke.services.context import Services
+from samtykke.services.evidence_log.heads import changed_head_index
 
 MAX_ATTEMPTS = 6
 StateKey = tuple[str, Channel]
@@ -67,6 +68,8 @@ class StateChange:
     text: TextRef | None = None
     # The import declaration that vouches for this change (services/imports.py); kept in the event and the state.
     declaration_id: str | None = None
+    # A parent confirmed it (GDPR Art. 8; services/evidence_log/parental.py); kept in the event and the state.
+    parental_consent: bool = False
     # The request this change carries out (say, an import's row), kept in the event: a re-run knows its own work.
     request_id: str | None = None
 
@@ -78,6 +81,7 @@ class CurrentState:
     source: str
     event_id: str
     text: TextRef | None
+    parental_consent: bool = False
 
 
 @dataclass
@@ -90,6 +94,8 @@ class LoadedContact:
     states: dict[StateKey, CurrentState]
     blind_indexes: dict[AddressKind, str] = field(default_factory=dict)
     wrapped_key: bytes | None = None  # only for a contact not stored yet
+    # The profile item as stored (empty for a new contact): its sealed extras, e.g. a pending profile change.
+    item: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class ContactTarget:
     loaded: LoadedContact | None = None
     # The request's receipt (`ContactWrite.receipt`): a redelivery raises `AlreadyApplied` and writes nothing.
     receipt: dict[str, Any] | None = None
+    # More attributes of the profile item, sealed by the caller (services/evidence_log/profile_changes.py).
+    profile_extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,12 +188,14 @@ class Ledger:
                     source=s["source"],
                     event_id=s["event_id"],
                     text=_text_ref(s.get("text")),
+                    parental_consent=bool(s.get("parental_consent")),
                 )
                 for s in states
             },
             blind_indexes={
                 kind: profile[f"{kind.value}_bidx"] for kind in AddressKind if profile.get(f"{kind.value}_bidx")
             },
+            item=profile,
         )
 
     def write(self, target: ContactTarget, decide: Decide, actor: Actor, evidence: Evidence) -> WriteResult:
@@ -326,6 +336,8 @@ class Ledger:
             "updated_at": now.isoformat(),
             "profile": _seal_json(contact.box, "profile", merged.model_dump(mode="json", exclude_none=True)),
             "locale": merged.locale,
+            **target.profile_extras,
+            **changed_head_index(tenant_id, contact.contact_id, now),
         }
         is_new = contact.wrapped_key is not None
         known = {kind for kind in AddressKind if getattr(contact.profile, kind.value)}
@@ -388,6 +400,7 @@ def _event_record(
         "source": change.source,
         "text": change.text.model_dump() if change.text else None,
         "declaration_id": change.declaration_id,
+        "parental_consent": change.parental_consent or None,
         "request_id": change.request_id,
         "actor": actor.model_dump(mode="json", exclude_none=True),
         "at": at.isoformat(),
@@ -413,6 +426,7 @@ def _state_record(
         "seq": seq,
         "text": change.text.model_dump() if change.text else None,
         "declaration_id": change.declaration_id,
+        "parental_consent": change.parental_consent or None,
         "updated_at": at.isoformat(),
     }
     if permits_messaging(change.status):

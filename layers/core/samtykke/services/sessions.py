@@ -23,6 +23,7 @@ from samtykke.domain.sessions import (
     ENROLMENT_TTL_SECONDS,
     SESSION_MAX_SECONDS,
     SessionClaims,
+    check_session_policy,
     new_refresh_token,
     parse_one_time_token,
     parse_refresh_token,
@@ -350,7 +351,9 @@ def refresh(svc: Services, raw_token: str, *, ip: str | None) -> SessionTokens:
     except ConditionFailed:  # another refresh with the same token won the race: that is reuse
         _revoke_after_reuse(svc, store, token.tenant_id, family, ip)
         raise Unauthorized("The refresh token was used before", code="refresh_token_reused") from None
-    claims = _claims(store, user, Scope.FULL, token.family_id, tuple(family.get("amr") or ("pwd",)))
+    amr = tuple(family.get("amr") or ("pwd",))
+    check_session_policy(amr, full_scope=True, mfa_required=svc.catalogs.get(token.tenant_id).tenant.mfa_required)
+    claims = _claims(store, user, Scope.FULL, token.family_id, amr)
     return SessionTokens(
         token=sign_access_token(_session_key(store, token.tenant_id), claims),
         refresh_token=str(new_token),
@@ -443,9 +446,17 @@ def reset_token_valid(svc: Services, raw_token: str) -> bool:
     return item is not None and int(item.get("expires_at", 0)) > int(svc.clock().timestamp())
 
 
+def _check_new_password(svc: Services, store: StaffStore, tenant_id: str, user_id: str, password: str) -> None:
+    """The policy, with the user's email and the tenant's name (neither may be in the password)."""
+    from samtykke.services.staff import tenant_meta, user_view
+
+    user = store.repo.get_user(tenant_id, user_id)
+    email = user_view(store, tenant_id, user).email if user else None
+    check_policy(password, email=email, tenant_names=(str(tenant_meta(svc, tenant_id).get("name", "")), tenant_id))
+
+
 def reset_password(svc: Services, raw_token: str, new_password: str, *, ip: str | None) -> None:
     """Sets the password through a one-time link: the token is consumed and every session ended, atomically."""
-    check_policy(new_password)
     invalid = InvalidToken("The link is invalid, has expired or was used already")
     parsed = parse_one_time_token(RESET_TOKEN_PREFIX, raw_token)
     if parsed is None:
@@ -458,6 +469,7 @@ def reset_password(svc: Services, raw_token: str, new_password: str, *, ip: str 
     if item is None or int(item.get("expires_at", 0)) <= now:
         raise invalid
     user_id = item["user_id"]
+    _check_new_password(svc, store, tenant_id, user_id, new_password)
     try:
         store.repo.transact(
             [
@@ -496,7 +508,7 @@ def change_password(svc: Services, principal: Principal, current: str, new: str,
         account_attempt_failed(store, counters_pk, failures)
         raise InvalidCredentials("The current password is wrong")
     store.repo.delete(counters_pk, "LOCK")
-    check_policy(new)
+    _check_new_password(svc, store, principal.tenant_id, principal.principal_id, new)
     store.repo.update_user(
         principal.tenant_id,
         principal.principal_id,

@@ -136,7 +136,9 @@ def attempt(svc: Services, message: dict[str, Any]) -> None:
     subscription = repo.subscription(tenant_id, subscription_id)
     if item is None or item["attempts"] != number - 1 or item["status"] in ("delivered", "dead"):
         return  # a duplicate of an attempt already recorded, or a delivery that is over
-    if subscription is None or subscription["status"] == "paused":
+    if subscription is None:
+        return  # deleted: its deliveries are dropped
+    if subscription["status"] == "paused":
         repo.record_attempt(tenant_id, subscription_id, delivery, number - 1, {"status": "paused"})
         return
     result = send_once(svc, tenant_id, subscription, json.loads(item["event"]))

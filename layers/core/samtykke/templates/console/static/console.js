@@ -16,11 +16,9 @@
           var name = el.getAttribute("data-field");
           el.textContent = name === "progress" ? percent : data[name];
         });
+        var status = document.getElementById("campaign-status");
+        if (status) status.textContent = data.status_label;
         if (running.indexOf(data.status) >= 0) setTimeout(update, 2000);
-        else if (running.indexOf(section.getAttribute("data-status")) >= 0) {
-          var status = document.getElementById("campaign-status");
-          if (status) status.textContent = data.status;
-        }
       });
   }
   if (running.indexOf(section.getAttribute("data-status")) >= 0) setTimeout(update, 1000);
