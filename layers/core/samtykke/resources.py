@@ -540,12 +540,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="campaign_sender",
         description="Re-checks consent and suppression, then sends campaign email (SES) and SMS (SNS), exactly once",
+        # The campaign queue: a chunk that meets throttling goes back on it, delayed, rather than toward the DLQ.
         grants=(
             *LEDGER_GRANTS,
             Grant.TABLE_BATCH_WRITE,  # send claims, made and released in batches
             Grant.KMS_DECRYPT,
             Grant.SES_SEND,
             Grant.SMS_PUBLISH,
+            Grant.CAMPAIGN_QUEUE_SEND,
         ),
         table_keys=TableKeys(allow=TENANT_KEYS),
         memory_mb=1024,
