@@ -133,7 +133,9 @@ class SmsRepository:
                 ]
             )
         except TransactionConflict as exc:
-            raise NumberTaken("Another tenant has registered that number") from exc
+            # Worded to say no more than that the number is unavailable: whose it is, and that it is somebody's, stay
+            # out of the answer.
+            raise NumberTaken("The number is not available for registration") from exc
 
     def release_number(self, tenant_id: str, e164: str) -> None:
         delete_global: dict[str, Any] = {
