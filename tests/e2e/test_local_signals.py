@@ -23,6 +23,18 @@ def _start(cwd: Path) -> tuple[subprocess.Popen[bytes], Path]:
         return subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT), log_path
 
 
+def _wait_until_it_catches_sigterm(process: subprocess.Popen[bytes]) -> None:
+    """Polls the process's caught-signal mask (Linux `/proc`) until SIGTERM is in it."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    status = Path(f"/proc/{process.pid}/status")
+    while time.monotonic() < deadline:
+        caught = next(line for line in status.read_text().splitlines() if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.01)
+    raise AssertionError("the local stack never installed its SIGTERM handler")
+
+
 def _stopped_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
     try:
         process.wait(timeout=seconds)
@@ -50,7 +62,7 @@ def test_sigterm_stops_a_ready_stack_within_five_seconds(tmp_path: Path) -> None
 
 def test_sigterm_while_starting_up_stops_it_too(tmp_path: Path) -> None:
     process, log_path = _start(tmp_path)
-    time.sleep(3)  # importing and provisioning: long before the ready line
+    _wait_until_it_catches_sigterm(process)  # the stop handler is in place; importing and provisioning follow
     assert "ready" not in log_path.read_text(errors="replace")
 
     process.send_signal(signal.SIGTERM)

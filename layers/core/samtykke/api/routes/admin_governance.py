@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from samtykke.api.auth import current_principal, guarded
+from samtykke.api.params import live_input
 from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
 from samtykke.domain.consent import AddressKind
@@ -77,7 +78,7 @@ def approve_unsubscribe_off(campaign_id: str) -> Campaign:
     description="Through the consent log, with the staff member as actor, the source and a required note as "
     "evidence; audited as `consent.changed_by_staff`. A marketing purpose rests on `consent` only.",
     tags=["contacts"],
-    **guarded(Permission.CONSENTS_WRITE),
+    **live_input(guarded(Permission.CONSENTS_WRITE), "the id of a live contact"),
 )
 def record_consent(contact_id: str, change: Annotated[StaffConsentChange, Body()]) -> tuple[StaffConsentResult, int]:
     from samtykke.services import audit

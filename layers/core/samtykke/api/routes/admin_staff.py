@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from samtykke.api.auth import current_principal, guarded
 from samtykke.api.paging import Cursor, Limit, page, paged_doc
+from samtykke.api.params import live_input
 from samtykke.domain.access import Permission, parse_grants
 from samtykke.domain.audit import AuditAction
 from samtykke.domain.errors import Forbidden, InvalidInput
@@ -46,7 +47,6 @@ class OperatorOnly(Forbidden):
 
 UserId = Annotated[str, Path(pattern=r"^usr_[a-z0-9_]{1,60}$", description="The staff user's id")]
 KeyId = Annotated[str, Path(pattern=r"^key_[a-z0-9_]{1,60}$", description="The API key's id")]
-LIVE_INPUT = "x-samtykke-live-input"  # the body needs a live value (a current TOTP code, a staff session)
 
 
 def _ip() -> str | None:
@@ -57,11 +57,6 @@ def _base_url() -> str:
     from samtykke.api.request import http_event, public_base_url
 
     return public_base_url(http_event(router))
-
-
-def _live(guard: dict[str, Any], needs: str) -> dict[str, Any]:
-    extensions = dict(guard["openapi_extensions"])
-    return {**guard, "openapi_extensions": {**extensions, LIVE_INPUT: needs}}
 
 
 # --- me ----------------------------------------------------------------------------------------------------
@@ -96,7 +91,7 @@ def start_mfa() -> tuple[MfaEnrolment, int]:
     description="Answers the ten one-time recovery codes, shown only now. Ends the current sessions' access "
     "tokens: log in again with a code. 401 `mfa_invalid` for a wrong code; five wrong codes lock for a while.",
     tags=["me"],
-    **_live(guarded(Permission.SELF, enrolment=True), "a staff session and a current TOTP code"),
+    **live_input(guarded(Permission.SELF, enrolment=True), "a staff session and a current TOTP code"),
 )
 def verify_mfa(body: Annotated[MfaCode, Body()]) -> MfaActivated:
     return mfa.verify_enrolment(services(), current_principal(router), body.code, ip=_ip())
@@ -107,7 +102,7 @@ def verify_mfa(body: Annotated[MfaCode, Body()]) -> MfaActivated:
     summary="Remove one's own factor (with a current code or a recovery code)",
     description="409 `mfa_required_by_policy` while the tenant requires MFA.",
     tags=["me"],
-    **_live(guarded(Permission.SELF), "a staff session and a current TOTP code"),
+    **live_input(guarded(Permission.SELF), "a staff session and a current TOTP code"),
 )
 def disable_mfa(body: Annotated[MfaCode, Body()]) -> MfaState:
     return mfa.disable(services(), current_principal(router), body.code, ip=_ip())
@@ -118,7 +113,7 @@ def disable_mfa(body: Annotated[MfaCode, Body()]) -> MfaState:
     summary="Change one's own password",
     description="Every session of the user ends: log in again.",
     tags=["me"],
-    **_live(guarded(Permission.SELF), "a staff session and its current password"),
+    **live_input(guarded(Permission.SELF), "a staff session and its current password"),
 )
 def change_password(body: Annotated[PasswordChange, Body()]) -> Accepted:
     principal = current_principal(router)
@@ -235,7 +230,7 @@ def revoke_key(key_id: KeyId) -> ApiKey:
     description="Always 403 `operator_only`: no tenant credential sets its own plan. The operator, with the "
     "deployment's AWS credentials, runs `samtykke tenant plan <tenant> <plan>` (audited as `operator.plan_set`).",
     tags=["settings"],
-    **guarded(Permission.SETTINGS_READ),
+    **live_input(guarded(Permission.SETTINGS_READ), "the deployment's operator: a tenant always gets 403"),
 )
 def set_plan(update: Annotated[PlanUpdate, Body()]) -> SecuritySettings:
     raise OperatorOnly("The plan is set by the operator of this deployment, not by the tenant")

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from samtykke.api.params import LIVE_INPUT
 from samtykke.api.request import http_event, public_base_url
 from samtykke.api.responses import html_response, json_error_doc
 from samtykke.domain.errors import SamtykkeError
@@ -25,7 +26,6 @@ from samtykke.templates.staff import password_page
 
 router = Router()
 
-LIVE_INPUT = "x-samtykke-live-input"
 ResetToken = Annotated[str, Path(min_length=20, max_length=300, description="The emailed one-time token")]
 
 
