@@ -53,7 +53,8 @@ def check_accessibility(page: Page, name: str) -> None:
             "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
             ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)"
         )
-        assert overflow <= 0, f"{name} scrolls sideways at {width}px: {wide}"
+        # One pixel of subpixel rounding, as the element check above allows
+        assert overflow <= 1, f"{name} scrolls sideways at {width}px: {wide}"
         if SCREENSHOTS and (width == 1440 or name in MOBILE_SHOTS):
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
             suffix = "" if width == 1440 else f"-{width}"
