@@ -116,16 +116,14 @@ def confirm_page(token: Token) -> Response[str]:
     except SamtykkeError as exc:
         return _confirm_error(event, exc)
     m = messages(prompt.locale)
-    page = render_page(
-        "confirm_prompt.html",
+    return _prompt_page(
         prompt.locale,
-        tenant=prompt.tenant_name,
+        prompt.tenant_name,
         button=m["confirm_button"],
         intro=m["confirm_page_intro"].format(tenant=prompt.tenant_name),
         note=m["confirm_page_changes"] if prompt.updates_profile else None,
         ignore=m["confirm_ignore"],
     )
-    return html_response(200, page, headers=LINK_PAGE_HEADERS)
 
 
 @router.post(
@@ -144,14 +142,7 @@ def confirm(token: Token) -> Response[str]:
         return _confirm_error(event, exc)
     m = messages(outcome.locale)
     key = "confirmed" if outcome.confirmed else "already"
-    page = render_page(
-        "confirm_page.html",
-        outcome.locale,
-        title=m[f"{key}_title"],
-        body=m[f"{key}_body"].format(tenant=outcome.tenant_name),
-        error_code=None,
-    )
-    return html_response(200, page, headers=LINK_PAGE_HEADERS)
+    return _done_page(outcome.locale, m[f"{key}_title"], m[f"{key}_body"].format(tenant=outcome.tenant_name))
 
 
 @router.get(
@@ -168,16 +159,14 @@ def parental_page(token: Token) -> Response[str]:
     except SamtykkeError as exc:
         return _confirm_error(event, exc)
     m = messages(prompt.locale)
-    page = render_page(
-        "confirm_prompt.html",
+    return _prompt_page(
         prompt.locale,
-        tenant=prompt.tenant_name,
+        prompt.tenant_name,
         button=m["parent_button"],
         intro=m["parent_page_intro"].format(tenant=prompt.tenant_name, purposes=prompt.purposes),
         note=None,
         ignore=m["parent_ignore"],
     )
-    return html_response(200, page, headers=LINK_PAGE_HEADERS)
 
 
 @router.post(
@@ -195,11 +184,19 @@ def parental_confirm(token: Token) -> Response[str]:
     except SamtykkeError as exc:
         return _confirm_error(event, exc)
     m = messages(outcome.locale)
-    page = render_page(
-        "confirm_page.html",
-        outcome.locale,
-        title=m["parent_confirmed_title"],
-        body=m["parent_confirmed_body"].format(tenant=outcome.tenant_name),
-        error_code=None,
+    return _done_page(
+        outcome.locale, m["parent_confirmed_title"], m["parent_confirmed_body"].format(tenant=outcome.tenant_name)
     )
+
+
+def _prompt_page(locale: str, tenant: str, *, button: str, intro: str, note: str | None, ignore: str) -> Response[str]:
+    """The one-button page a link opens: a GET shows it and changes nothing; its button POSTs."""
+    page = render_page(
+        "confirm_prompt.html", locale, tenant=tenant, button=button, intro=intro, note=note, ignore=ignore
+    )
+    return html_response(200, page, headers=LINK_PAGE_HEADERS)
+
+
+def _done_page(locale: str, title: str, body: str) -> Response[str]:
+    page = render_page("confirm_page.html", locale, title=title, body=body, error_code=None)
     return html_response(200, page, headers=LINK_PAGE_HEADERS)
