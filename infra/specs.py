@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from samtykke import resources
+from samtykke.api.sharding import split_functions, split_routes
 from samtykke.resources import (
     BucketNotificationSpec,
     FunctionSpec,
@@ -44,10 +45,19 @@ class ResourceSpecs:
     bucket_notifications: tuple[BucketNotificationSpec, ...] = resources.BUCKET_NOTIFICATIONS
     schedules: tuple[ScheduleSpec, ...] = resources.SCHEDULES
     _functions_by_name: dict[str, FunctionSpec] = field(init=False, repr=False, compare=False)
+    # What is deployed: every function and route above, plus the functions split off by `FunctionSpec.routers`
+    # and their routes (samtykke.api.sharding).
+    deployed_functions: tuple[FunctionSpec, ...] = field(init=False, repr=False, compare=False)
+    deployed_routes: tuple[RouteSpec, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_functions_by_name", {spec.name: spec for spec in self.functions})
         self._validate()
+        deployed = tuple(split for spec in self.functions for split in split_functions(spec))
+        routes = (*self.routes, *(route for spec in self.functions for route in split_routes(spec)))
+        object.__setattr__(self, "deployed_functions", deployed)
+        object.__setattr__(self, "deployed_routes", routes)
+        self._validate_deployed()
 
     def function(self, name: str) -> FunctionSpec:
         return self._functions_by_name[name]
@@ -89,6 +99,15 @@ class ResourceSpecs:
         logical_ids = [queue.logical_id for queue in self.queues] + [topic.logical_id for topic in self.topics]
         if len(set(logical_ids)) != len(logical_ids):
             raise SpecError(f"queue and topic logical ids must be unique: {logical_ids}")
+
+    def _validate_deployed(self) -> None:
+        names = [spec.name for spec in self.deployed_functions]
+        if len(set(names)) != len(names):
+            raise SpecError(f"a function split off by its routers takes a declared function's name: {sorted(names)}")
+        keys = [(route.method, route.path) for route in self.deployed_routes]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise SpecError(f"routes declared twice (ROUTES or a router of a split function): {twice}")
 
     def _validate_queue(self, queue: QueueSpec) -> None:
         consumer = self._require_function(queue.consumer, f"queue {queue.logical_id}")

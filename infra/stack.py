@@ -117,7 +117,7 @@ class SamtykkeStack(Stack):
             ses_send_resources=self._ses_send_resources(config, messaging.configuration_set.configuration_set_name),
         )
         async_dead_letter_queues = messaging.topic_consumer_dead_letter_queues()
-        for spec in specs.functions:
+        for spec in specs.deployed_functions:
             function = factory.build(spec, dead_letter_queue=async_dead_letter_queues.get(spec.name))
             apply_grants(function, spec, grant_targets)
         functions = factory.functions
@@ -125,7 +125,7 @@ class SamtykkeStack(Stack):
         messaging.connect_consumers(functions)
         self._bucket_notifications(specs, {ENV_EVIDENCE_BUCKET: evidence.bucket}, messaging)
         self._schedules(specs, functions, messaging)
-        api.add_routes(specs.routes, functions, authorizer_function=functions.get(AUTHORIZER_FUNCTION))
+        api.add_routes(specs.deployed_routes, functions, authorizer_function=functions.get(AUTHORIZER_FUNCTION))
         Monitoring(
             self,
             "Monitoring",

@@ -1,5 +1,7 @@
 """Sends campaign chunks from the campaign queue, each recipient once in effect (services/campaign_sender.py)."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -57,3 +59,6 @@ def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+samtykke.coldstart.imported()

@@ -18,6 +18,7 @@ from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_U
 from samtykke.environment import ENV_IMPORT_QUEUE_URL as ENV_IMPORT_QUEUE_URL
 from samtykke.environment import ENV_KMS_KEY_ID as ENV_KMS_KEY_ID
 from samtykke.environment import ENV_PUBLIC_BASE_URL as ENV_PUBLIC_BASE_URL
+from samtykke.environment import ENV_ROUTERS as ENV_ROUTERS
 from samtykke.environment import ENV_SENDER_EMAIL as ENV_SENDER_EMAIL
 from samtykke.environment import ENV_SES_CONFIGURATION_SET as ENV_SES_CONFIGURATION_SET
 from samtykke.environment import ENV_SES_EVENTS_TOPIC_ARN as ENV_SES_EVENTS_TOPIC_ARN
@@ -144,6 +145,16 @@ class FunctionSpec:
     # Public, latency-sensitive paths skip the X-Ray SDK import (see FACTS: Tracer costs ~1.9x boto3).
     hot_path: bool = False
     environment: dict[str, str] = field(default_factory=dict)
+    # Admin routers (modules of samtykke.api.routes) this function serves, one entry each. Deployed, every router
+    # gets a function of its own: the same code, loading only that router, with API Gateway routes for its routes
+    # (samtykke.api.sharding). Locally, and for routers registered in the handler itself, the function serves all.
+    routers: tuple[str, ...] = ()
+    # The folder under functions/ holding the code, when it is not `name` (the functions split off by `routers`).
+    code: str = ""
+
+    @property
+    def folder(self) -> str:
+        return self.code or self.name
 
 
 @dataclass(frozen=True)
@@ -267,6 +278,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         memory_mb=1024,
         timeout_seconds=29,
+        routers=(
+            "admin_catalog",
+            "admin_contacts",
+            "admin_staff",
+            "admin_rights",
+            "admin_campaigns",
+        ),
     ),
     FunctionSpec(
         name="authorizer",

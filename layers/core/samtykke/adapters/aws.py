@@ -1,4 +1,8 @@
-"""boto3 clients, built on first use and kept for the life of the container.
+"""boto3 clients, built on first use and kept for the life of the container, all from one Session.
+
+A Session loads botocore's endpoint, partition and service data; a client made in a Session of its own loads them
+again, which was two thirds of a first request's cost. So the container has one Session, made with the first client,
+and each client is made once, when first used. Clients are thread-safe, Sessions are not: a lock guards the making.
 
 The endpoint comes from boto3's own `AWS_ENDPOINT_URL`, which is how the local stack points every
 client at moto.
@@ -6,6 +10,7 @@ client at moto.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +28,23 @@ if TYPE_CHECKING:
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
 
+_making = threading.Lock()
+_clients: dict[str, Any] = {}
+
+
 @cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 def _client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    client = _clients.get(service)
+    if client is None:
+        with _making:
+            client = _clients.get(service)
+            if client is None:
+                client = _clients[service] = _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return client
 
 
 def dynamodb() -> DynamoDBClient:
@@ -53,5 +72,7 @@ def sns() -> SNSClient:
 
 
 def reset_clients() -> None:
-    """Forget every client (tests that switch AWS endpoints or credentials)."""
-    _client.cache_clear()
+    """Forget the Session and every client (tests that switch AWS endpoints or credentials)."""
+    with _making:
+        _clients.clear()
+        _session.cache_clear()
