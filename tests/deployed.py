@@ -96,15 +96,23 @@ def lambda_environment(function: str) -> dict[str, str]:
     return environment | spec.environment
 
 
-def run_as_deployed(tree: DeployedTree, function: str, code: str, *, importtime: bool = False) -> dict[str, Any]:
-    """Runs `code` in a fresh interpreter laid out as `function`'s Lambda container; `code` prints one JSON line."""
+def run_as_deployed(
+    tree: DeployedTree,
+    function: str,
+    code: str,
+    *,
+    importtime: bool = False,
+    environment: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Runs `code` in a fresh interpreter laid out as `function`'s Lambda container; `code` prints one JSON line.
+    `environment` overrides Lambda's variables (e.g. the endpoint and names of a local stack)."""
     prologue = f"import sys; sys.path[:0] = {tree.sys_path(function)!r}\n"
     completed = subprocess.run(
         [host_interpreter(), "-I", "-S", *(["-X", "importtime"] if importtime else []), "-c", prologue + code],
         capture_output=True,
         text=True,
         check=False,
-        env=lambda_environment(function),
+        env=lambda_environment(function) | (environment or {}),
         cwd="/",
     )
     if completed.returncode != 0:
