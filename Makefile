@@ -15,7 +15,7 @@ NODE_STAMP := node_modules/.installed
 # `make synth REGION=eu-central-1`; see the README's deploy section.
 REGION ?= eu-north-1
 
-.PHONY: install run test test-fast lint typecheck synth bench clean
+.PHONY: install run test test-fast lint typecheck browser synth bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,8 +42,12 @@ install: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP)
 run: $(STAMP)
 	$(VENV)/bin/samtykke local
 
-test: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP) lint typecheck
+test: $(STAMP) browser $(CHECKOV_STAMP) $(CFN_LINT_STAMP) lint typecheck synth
 	$(PY) -m pytest
+
+# Finds a Chromium for the e2e tests or gets one (apt as root, else Playwright's download); else stops with one line.
+browser: $(STAMP)
+	$(PY) -m tests.browser $(PY)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit tests/integration -q
@@ -55,8 +59,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/core/samtykke functions infra
 
+# Offline, with every way to AWS credentials closed: the app needs no account, and cdk-nag fails it on any finding.
 synth: $(STAMP) $(NODE_STAMP)
-	npx cdk synth --quiet -c region=$(REGION)
+	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
+	  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+	  npx cdk synth --quiet -c region=$(REGION)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench.run

@@ -27,7 +27,8 @@ processor = BatchProcessor(event_type=EventType.SQS, model=DispatchRecord, raise
 def record_handler(record: DispatchRecord, lambda_context: LambdaContext) -> None:
     step: DispatchStep = record.body
     try:
-        result = dispatch(services(), step, time_left_ms=lambda_context.get_remaining_time_in_millis)
+        owner = f"{record.messageId}/{record.attributes.ApproximateReceiveCount}/{lambda_context.aws_request_id}"
+        result = dispatch(services(), step, time_left_ms=lambda_context.get_remaining_time_in_millis, owner=owner)
     except SamtykkeError as exc:
         if exc.status >= 500:
             raise  # transient: the step returns to the queue; duplicates of a page are harmless

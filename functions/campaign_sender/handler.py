@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from samtykke.adapters.campaign_senders import CampaignMailer, SmsSender
 from samtykke.domain.errors import SamtykkeError
+from samtykke.domain.work import WorkItem
 from samtykke.models.campaign import RecipientChunk
 from samtykke.observability import logger
 from samtykke.services.campaign_sender import ChunkSender, SenderState
@@ -37,7 +38,13 @@ def _sender(svc: Services) -> ChunkSender:
 def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
     chunk: RecipientChunk = record.body
     try:
-        result = _sender(services()).send(chunk, time_left_ms=lambda_context.get_remaining_time_in_millis)
+        work = WorkItem(
+            scope=chunk.campaign_id,
+            unit=chunk.chunk,
+            attempt=int(record.attributes.ApproximateReceiveCount),
+            request_id=lambda_context.aws_request_id,
+        )
+        result = _sender(services()).send(chunk, work, time_left_ms=lambda_context.get_remaining_time_in_millis)
     except SamtykkeError as exc:
         if exc.status >= 500:
             raise  # throttled or transient: the chunk comes back after the visibility timeout
@@ -52,6 +59,8 @@ def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
             "failed": result.failed,
             "skipped": sum(result.skipped.values()),
             "duplicates": result.duplicates,
+            "in_flight": result.in_flight,
+            "taken_over": result.taken_over,
         },
     )
 

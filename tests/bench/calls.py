@@ -36,7 +36,16 @@ def our_clients() -> list[Any]:
     """The clients samtykke's adapters use in this process (built on first use, like a Lambda container's)."""
     from samtykke.adapters import aws
 
-    return [aws.dynamodb(), aws.kms(), aws.sesv2(), aws.s3(), aws.sqs(), aws.sns()]
+    return [
+        aws.dynamodb(),
+        aws.kms(),
+        aws.sesv2(),
+        aws.s3(),
+        aws.sqs(),
+        aws.sns(),
+        aws.sesv2_send_once(),
+        aws.sns_send_once(),
+    ]
 
 
 @contextmanager

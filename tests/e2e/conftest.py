@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.browser import HOW_TO_INSTALL, system_chromium
+
 STARTUP_TIMEOUT_SECONDS = 60
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -46,10 +48,9 @@ class RunningStack:
             return log.read().decode("utf-8", errors="replace")
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """Start `samtykke local --port 0` in a fresh directory and wait for its ready line."""
-    cwd = tmp_path_factory.mktemp("samtykke-local")
+@contextmanager
+def running_stack(cwd: Path) -> Iterator[RunningStack]:
+    """`samtykke local --port 0` in `cwd`, from its ready line until the block ends."""
     log_path = cwd / "stack.log"
     command = [str(Path(sys.executable).with_name("samtykke")), "local", "--port", "0"]
     with log_path.open("wb") as log:
@@ -66,6 +67,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """Start `samtykke local --port 0` in a fresh directory and wait for its ready line."""
+    with running_stack(tmp_path_factory.mktemp("samtykke-local")) as stack:
+        yield stack
 
 
 def _wait_for_ready(process: subprocess.Popen[bytes], log_path: Path) -> str:
@@ -105,8 +113,12 @@ def admin_api(local_stack: RunningStack) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    """The machine's Chromium (see tests/browser.py), else the one Playwright downloaded."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        executable = system_chromium()
+        if executable is None and not Path(playwright.chromium.executable_path).is_file():
+            pytest.fail(HOW_TO_INSTALL)
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

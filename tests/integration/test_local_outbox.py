@@ -103,3 +103,38 @@ def test_to_keeps_only_what_was_sent_to_that_recipient(session: boto3.session.Se
     assert [entry["to"] for entry in read_outbox("Bo@Example.dk")] == [["bo@example.dk"]]
     assert [entry["channel"] for entry in read_outbox("+4512345678")] == ["sms"]
     assert [entry["to"] for entry in read_outbox()] == [["anna@example.dk"], ["bo@example.dk"], ["+4512345678"]]
+
+
+def test_each_email_has_its_decoded_bodies_and_every_link(
+    session: boto3.session.Session, provisioned: Resources
+) -> None:
+    # Given a mail whose long link a quoted-printable body breaks across lines
+    link = "https://consent.example/v1/public/confirm/" + "x" * 120 + "?a=1&b=2"
+    mail = EmailMessage()
+    mail["From"] = provisioned.sender_email
+    mail["To"] = "anna@example.dk"
+    mail["Subject"] = "Bekræft"
+    mail["List-Unsubscribe"] = "<https://consent.example/u/tok>"
+    mail.set_content(f"Bekræft her: {link}\nTak.", cte="quoted-printable")
+    mail.add_alternative(f'<p>Bekræft <a href="{link.replace("&", "&amp;")}">her</a></p>', subtype="html")
+    raw = mail.as_bytes()
+    assert link.encode() not in raw  # the raw MIME does not hold the link in one piece
+
+    session.client("sesv2").send_email(
+        FromEmailAddress=provisioned.sender_email,
+        Destination={"ToAddresses": ["anna@example.dk"]},
+        Content={"Raw": {"Data": raw}},
+    )
+
+    (entry,) = read_outbox()
+    assert entry["text"] == f"Bekræft her: {link}\nTak.\n"
+    assert entry["html"].startswith("<p>Bekræft")
+    assert entry["links"] == [link, "https://consent.example/u/tok"]
+
+
+def test_an_sms_lists_its_links(session: boto3.session.Session, provisioned: Resources) -> None:
+    session.client("sns").publish(PhoneNumber="+4512345678", Message="Tilbud: https://shop.example/a. Svar STOP")
+
+    (sms,) = read_outbox()
+
+    assert sms["links"] == ["https://shop.example/a"]

@@ -10,7 +10,14 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-COMMAND_MODULES = ("samtykke.local.cli", "samtykke.import_cli", "samtykke.staff_cli", "samtykke.campaign_cli")
+COMMAND_MODULES = (
+    "samtykke.local.cli",
+    "samtykke.local.outbox_cli",
+    "samtykke.import_cli",
+    "samtykke.staff_cli",
+    "samtykke.campaign_cli",
+    "samtykke.list_cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

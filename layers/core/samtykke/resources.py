@@ -253,6 +253,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         "rate(1 hour)",
         "Expires double opt-ins left unconfirmed past their tenant's pending TTL",
     ),
+    ScheduleSpec(
+        "CampaignReconcile",
+        "campaign_reconciler",
+        "rate(5 minutes)",
+        "Re-queues send claims whose worker died, resumes stalled dispatches, and finishes complete campaigns",
+    ),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -266,7 +272,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="admin_api",
         description="Tenant admin API",
         # SES: invitations to new staff users (a one-time set-password link). Evidence: presigned uploads and
-        # downloads, big exports; governance bypass for erasure; the import queue for starting imports.
+        # downloads, big exports; governance bypass for erasure; the import queue for starting imports; the campaign
+        # queue for re-queueing a campaign's stranded sends on demand (POST /v1/admin/campaigns/{id}/reconcile).
         grants=(
             Grant.TABLE_READ_WRITE,
             Grant.KMS_ENCRYPT_DECRYPT,
@@ -275,6 +282,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.EVIDENCE_BYPASS_GOVERNANCE,
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+            Grant.CAMPAIGN_QUEUE_SEND,
         ),
         memory_mb=1024,
         timeout_seconds=29,
@@ -380,6 +388,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
         memory_mb=1024,
         timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="campaign_reconciler",
+        description="Re-queues campaign sends stranded by a dead worker, resumes stalled dispatches, ends campaigns",
+        grants=(Grant.TABLE_READ_WRITE, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
+        timeout_seconds=120,
     ),
     # KMS Decrypt opens the tenant root key, for the blind index of a bounced or complaining address.
     FunctionSpec(

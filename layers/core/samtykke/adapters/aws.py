@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
-
+# For sends that no idempotency key protects (SES SendEmail, SNS Publish): botocore would retry a send whose reply
+# was lost, and the recipient would get it twice. The caller retries only what provably was not sent.
+_SEND_ONCE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 _making = threading.Lock()
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, bool], Any] = {}
 
 
 @cache
@@ -37,13 +39,14 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-def _client(service: str) -> Any:
-    client = _clients.get(service)
+def _client(service: str, *, once: bool = False) -> Any:
+    client = _clients.get((service, once))
     if client is None:
         with _making:
-            client = _clients.get(service)
+            client = _clients.get((service, once))
             if client is None:
-                client = _clients[service] = _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+                config = _SEND_ONCE if once else _CONFIG
+                client = _clients[service, once] = _session().client(service, config=config)  # type: ignore[call-overload]
     return client
 
 
@@ -57,6 +60,16 @@ def kms() -> KMSClient:
 
 def sesv2() -> SESV2Client:
     return _client("sesv2")
+
+
+def sesv2_send_once() -> SESV2Client:
+    """SES without botocore's retries: for campaign sends (adapters/campaign_senders.py)."""
+    return _client("sesv2", once=True)
+
+
+def sns_send_once() -> SNSClient:
+    """SNS without botocore's retries: for campaign SMS."""
+    return _client("sns", once=True)
 
 
 def s3() -> S3Client:

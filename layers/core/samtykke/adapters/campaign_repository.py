@@ -3,14 +3,19 @@
 | item | pk | sk |
 | --- | --- | --- |
 | a campaign (content, status, counters, dispatch position) | `T#{tenant}#CAMPAIGN#{campaign}` | `META` |
+| the tenant's campaign list (id, purpose, channel) | `T#{tenant}#CAMPAIGNS` | `{campaign}` |
 | a send claim / send record (one per campaign and contact) | `T#{tenant}#C#{contact}` | `MSG#{campaign}` |
+| a unit of work's count marker (expires after 14 days) | `T#{tenant}#CAMPAIGN#{campaign}` | `TALLY#{owner}` |
+
+A live claim (`state=claimed`) also carries `gsi1pk=T#{tenant}#INFLIGHT#{campaign}`, `gsi1sk={contact}`, so the
+sparse `audience` index lists a campaign's claims in flight; the record that replaces a claim drops them.
 
 Campaign ids are time-ordered, so a contact's send records read back oldest first (the Art. 15 export lists them).
 They sort between `PROFILE` and `STATE#`, so the ledger's "profile and current states" Query (`sk >= PROFILE`) reads
 them too: about 400 bytes per campaign the contact was in.
 
 Every call here is a batch where DynamoDB has one: BatchGetItem (100 keys), BatchWriteItem (25 items),
-TransactWriteItems (100 actions) for claims, and ADD for counters.
+TransactWriteItems (100 actions) for claims, and ADD for counters (with a marker, in one transaction).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import ADDR, address_pk, from_attributes, send_sk, to_attributes
 from samtykke.domain.errors import RetryableError
+from samtykke.domain.work import WorkItem
 
 AUDIENCE_INDEX = "audience"  # granted consent states only
 CANDIDATES_INDEX = "candidates"  # every consent state
@@ -36,6 +42,8 @@ BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACTION_LIMIT = 100
 UNPROCESSED_ATTEMPTS = 6
+TALLY_PREFIX = "TALLY#"  # one marker per unit of work that counted, so that a retried count adds nothing
+TALLY_TTL_SECONDS = 14 * 24 * 3600
 
 Key = tuple[str, str]  # (pk, sk)
 
@@ -44,8 +52,25 @@ def campaign_pk(tenant_id: str, campaign_id: str) -> str:
     return f"T#{tenant_id}#CAMPAIGN#{campaign_id}"
 
 
+def campaigns_index_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#CAMPAIGNS"
+
+
+ACTIVE_CAMPAIGNS = "CAMPAIGNS#ACTIVE"  # `audience`-index partition of every campaign sent and not done yet
+
+
+def inflight_pk(tenant_id: str, campaign_id: str) -> str:
+    """The `audience`-index partition listing a campaign's live send claims (the record that replaces one drops it)."""
+    return f"T#{tenant_id}#INFLIGHT#{campaign_id}"
+
+
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+
+
+def _owner(raw: dict[str, Any] | None) -> str | None:
+    owner = (raw or {}).get("owner", {})
+    return owner.get("S") if isinstance(owner, dict) else None
 
 
 @dataclass(frozen=True)
@@ -63,19 +88,58 @@ class CampaignRepository:
     # --- the campaign item ---------------------------------------------------------------------------
 
     def create(self, item: dict[str, Any]) -> None:
+        """The campaign and its entry in the tenant's campaign list, in one transaction."""
+        entry = {
+            "pk": campaigns_index_pk(item["tenant_id"]),
+            "sk": item["campaign_id"],
+            "purpose": item["purpose"],
+            "channel": item["channel"],
+        }
+        puts = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_attributes(row),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for row in (item, entry)
+        ]
         with translate_aws_errors():
-            aws.dynamodb().put_item(
-                TableName=self.table_name,
-                Item=to_attributes(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            aws.dynamodb().transact_write_items(TransactItems=puts)  # type: ignore[arg-type]
+
+    def list_page(
+        self, tenant_id: str, *, limit: int, start: dict[str, Any] | None, filters: Mapping[str, str]
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Campaign ids, newest first, matching every filter (purpose, channel); and where the next page starts.
+
+        A filtered page may hold fewer than `limit` ids (DynamoDB filters after it reads); follow the cursor.
+        """
+        names = {f"#{name}": name for name in filters}
+        values = {":pk": campaigns_index_pk(tenant_id)} | {f":{name}": value for name, value in filters.items()}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": to_attributes(values),
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(f"#{name} = :{name}" for name in filters)
+            request["ExpressionAttributeNames"] = names
+        if start:
+            request["ExclusiveStartKey"] = to_attributes(start)
+        with translate_aws_errors():
+            page = aws.dynamodb().query(**request)
+        last = page.get("LastEvaluatedKey")
+        return [from_attributes(row)["sk"] for row in page.get("Items", [])], from_attributes(last) if last else None
 
     def delete(self, tenant_id: str, campaign_id: str) -> None:
-        with translate_aws_errors():
-            aws.dynamodb().delete_item(
-                TableName=self.table_name,
-                Key=to_attributes({"pk": campaign_pk(tenant_id, campaign_id), "sk": CAMPAIGN_SK}),
-            )
+        keys = [(campaign_pk(tenant_id, campaign_id), CAMPAIGN_SK), (campaigns_index_pk(tenant_id), campaign_id)]
+        for pk, sk in keys:
+            with translate_aws_errors():
+                aws.dynamodb().delete_item(TableName=self.table_name, Key=to_attributes({"pk": pk, "sk": sk}))
 
     def get(self, tenant_id: str, campaign_id: str) -> dict[str, Any] | None:
         with translate_aws_errors():
@@ -123,17 +187,46 @@ class CampaignRepository:
         )
 
     def advance_dispatch(
-        self, tenant_id: str, campaign_id: str, *, expected_page: int, queued: int, done: bool, status: str
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        *,
+        expected_page: int,
+        queued: int,
+        done: bool,
+        status: str,
+        owner: str,
+        next_start: str | None,
+        at: str,
     ) -> bool:
-        """Records one dispatched page: only the dispatcher holding page `expected_page` wins (duplicates lose)."""
-        expression = "SET dispatch_page = :next, dispatch_done = :done, #status = :status ADD n_queued :queued"
+        """Records one dispatched page: only the dispatcher holding page `expected_page` wins (duplicates lose).
+
+        The campaign keeps where the next page starts (`dispatch_start_key`, JSON) and who recorded the last one, so
+        the reconciler can resume a dispatch that stalled, and a retried update that committed before its reply was
+        lost knows its own write.
+        """
+        expression = (
+            "SET dispatch_page = :next, dispatch_done = :done, #status = :status, dispatch_owner = :owner,"
+            " dispatch_at = :at, dispatch_start_key = :start ADD n_queued :queued"
+        )
+        values = {":next": expected_page + 1, ":page": expected_page, ":done": done, ":status": status}
+        values |= {":queued": queued, ":owner": owner, ":at": at, ":start": next_start or ""}
+        if self._conditional_update(
+            tenant_id, campaign_id, expression, "dispatch_page = :page", {"#status": "status"}, values
+        ):
+            return True
+        item = self.get(tenant_id, campaign_id) or {}
+        return int(item.get("dispatch_page", -1)) == expected_page + 1 and item.get("dispatch_owner") == owner
+
+    def finish(self, tenant_id: str, campaign_id: str, *, expected: str, at: str) -> bool:
+        """Writes `done` on a campaign whose recipients are all accounted for, and takes it off the active list."""
         return self._conditional_update(
             tenant_id,
             campaign_id,
-            expression,
-            "dispatch_page = :page",
+            "SET #status = :done, done_at = :at REMOVE gsi1pk, gsi1sk",
+            "#status = :expected",
             {"#status": "status"},
-            {":next": expected_page + 1, ":page": expected_page, ":done": done, ":status": status, ":queued": queued},
+            {":done": "done", ":at": at, ":expected": expected},
         )
 
     def add_counts(self, tenant_id: str, campaign_id: str, counts: Mapping[str, int]) -> None:
@@ -225,18 +318,21 @@ class CampaignRepository:
             else:
                 raise RetryableError("DynamoDB left writes unprocessed; retry", code="throttled")
 
-    def claim(self, claims: list[Claim], *, condition: str, values: Mapping[str, Any]) -> set[Key]:
-        """Puts each claim under `condition` in one transaction (<= 100); returns the keys that were claimed.
+    def claim(self, claims: list[Claim], *, condition: str, values: Mapping[str, Any], work: WorkItem) -> set[Key]:
+        """Puts each claim under `condition` in one transaction (<= 100); returns the keys that are now `work`'s.
 
-        A claim whose condition fails (someone holds the key) is dropped and the rest retried, so a chunk that
-        overlaps another worker's still claims what is free.
+        A claim whose condition fails is looked at: if the item there already names `work` as its owner, an earlier
+        try of this same transaction committed and its reply was lost, and the claim is ours. Otherwise someone else
+        holds the key, the claim is dropped and the rest retried, so a chunk that overlaps another worker's still
+        claims what is free. Each round carries its own ClientRequestToken, so DynamoDB answers botocore's retry of
+        a committed round as a success instead of applying it again.
         """
         if len(claims) > TRANSACTION_LIMIT:
             raise ValueError(f"at most {TRANSACTION_LIMIT} claims per transaction")
-        remaining = list(claims)
+        remaining, ours = list(claims), set[Key]()
         for attempt in range(UNPROCESSED_ATTEMPTS):
             if not remaining:
-                return set()
+                return ours
             actions = [
                 {
                     "Put": {
@@ -245,19 +341,79 @@ class CampaignRepository:
                         "ConditionExpression": condition,
                         "ExpressionAttributeNames": {"#state": "state"},
                         "ExpressionAttributeValues": to_attributes(values),
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 }
                 for claim in remaining
             ]
             try:
                 with translate_aws_errors():
-                    aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+                    aws.dynamodb().transact_write_items(
+                        TransactItems=actions,  # type: ignore[arg-type]
+                        ClientRequestToken=work.token("claim", attempt),
+                    )
             except TransactionConflict as exc:
-                remaining = [claim for i, claim in enumerate(remaining) if not exc.failed_at(i)]
-                _backoff(attempt)
+                still = []
+                for i, claim in enumerate(remaining):
+                    if not exc.failed_at(i):
+                        still.append(claim)
+                    elif _owner(exc.item_at(i)) == work.owner:
+                        ours.add(claim.key)
+                remaining = still
+                if remaining:
+                    _backoff(attempt)
                 continue
-            return {claim.key for claim in remaining}
+            return ours | {claim.key for claim in remaining}
         raise RetryableError("Send claims kept conflicting; retry", code="contention")
+
+    def count_once(self, tenant_id: str, campaign_id: str, counts: Mapping[str, int], *, work: WorkItem) -> bool:
+        """ADDs `counts` to the campaign's counters once per unit of work; False if `work` had counted already.
+
+        One transaction: the counters' ADD and a marker item for the work (`TALLY#{owner}`, expiring), put only if
+        absent. A retried transaction that committed before its reply was lost finds its own marker and adds nothing.
+        """
+        present = {name: n for name, n in counts.items() if n}
+        if not present:
+            return True
+        pk = campaign_pk(tenant_id, campaign_id)
+        names = {f"#c{i}": name for i, name in enumerate(present)}
+        values = {f":c{i}": n for i, n in enumerate(present.values())}
+        marker = {"pk": pk, "sk": f"{TALLY_PREFIX}{work.owner}", "expires_at": int(time.time()) + TALLY_TTL_SECONDS}
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_attributes(marker | {"counts": present}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": to_attributes({"pk": pk, "sk": CAMPAIGN_SK}),
+                    "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(present))),
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": to_attributes(values),
+                }
+            },
+        ]
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            try:
+                with translate_aws_errors():
+                    aws.dynamodb().transact_write_items(
+                        TransactItems=actions,  # type: ignore[arg-type]
+                        ClientRequestToken=work.token("count", attempt),
+                    )
+            except TransactionConflict as exc:
+                if exc.failed_at(0):
+                    return False  # counted by this work already
+                if exc.failed_at(1):
+                    return False  # the campaign is gone
+                _backoff(attempt)  # another transaction on the campaign item at the same moment
+                continue
+            return True
+        raise RetryableError("The campaign's counters kept conflicting; retry", code="contention")
 
     # --- feedback on addresses and sends -------------------------------------------------------------
 

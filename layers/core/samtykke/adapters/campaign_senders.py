@@ -5,21 +5,30 @@ Errors are sorted three ways, so the sender can tell what to do with the recipie
 - throttling and service faults: `RetryableError` (the queue message comes back later; nothing is recorded as sent);
 - a recipient SES or SNS refuses (a malformed address, a rejected message): `RecipientRejected`, recorded as failed;
 - anything else (access denied, a missing configuration set, sending paused): `RetryableError` as well, so a
-  misconfiguration ends in the DLQ, with its alarm, instead of marking a whole audience as failed.
+  misconfiguration ends in the DLQ, with its alarm, instead of marking a whole audience as failed;
+- a connection that failed after the request may have reached the provider (a lost reply, a read timeout):
+  `OutcomeUnknown`. Neither SES nor SNS takes an idempotency key, so such a send is never repeated: a recipient may
+  miss one message, but never gets two. Sends go through clients without botocore's retries for that reason;
+  a provider fault (5xx) and a connection that never opened are retried here, since nothing was sent.
 """
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import error_code, translate_aws_errors
 from samtykke.domain.errors import RetryableError, SamtykkeError
 from samtykke.domain.mail import OutgoingEmail, compose
+
+T = TypeVar("T")
 
 RECIPIENT_ERRORS = frozenset(
     {
@@ -33,6 +42,17 @@ RECIPIENT_ERRORS = frozenset(
 )
 
 
+SEND_ATTEMPTS = 3
+PROVIDER_FAULTS = frozenset({"InternalFailure", "InternalServerError", "InternalError", "ServiceUnavailable"})
+
+
+class OutcomeUnknown(SamtykkeError):
+    """The send may or may not have reached the provider; it must not be repeated."""
+
+    code = "outcome_unknown"
+    status = 502
+
+
 class RecipientRejected(SamtykkeError):
     """The provider refused this one recipient or message; retrying would not help."""
 
@@ -40,11 +60,30 @@ class RecipientRejected(SamtykkeError):
     status = 422
 
 
+def _send_once(send: Callable[[], T]) -> T:
+    """Calls `send`, retrying only what provably sent nothing: a provider fault, a connection that never opened."""
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return send()
+        except ClientError as exc:
+            if error_code(exc) not in PROVIDER_FAULTS or attempt == SEND_ATTEMPTS - 1:
+                raise
+        except (EndpointConnectionError, ConnectTimeoutError):
+            if attempt == SEND_ATTEMPTS - 1:
+                raise
+        except BotoCoreError as exc:
+            raise OutcomeUnknown("The provider's answer was lost; the message may have gone out") from exc
+        time.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def _sorted_errors() -> Iterator[None]:
     try:
         with translate_aws_errors():
             yield
+    except (EndpointConnectionError, ConnectTimeoutError) as exc:
+        raise RetryableError("The provider could not be reached; retry", code="provider_unavailable") from exc
     except ClientError as exc:
         code = error_code(exc)
         if code in RECIPIENT_ERRORS:
@@ -75,21 +114,19 @@ class CampaignMailer:
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
         with _sorted_errors():
-            return aws.sesv2().send_email(**request)["MessageId"]  # type: ignore[arg-type]
+            return _send_once(lambda: aws.sesv2_send_once().send_email(**request))["MessageId"]  # type: ignore[arg-type]
 
 
 class SmsSender:
     def send(self, phone: str, text: str, *, transactional: bool) -> str:
         """Publishes one SMS to an E.164 number; returns SNS's message id."""
+        sms_type = "Transactional" if transactional else "Promotional"
         with _sorted_errors():
-            result = aws.sns().publish(
-                PhoneNumber=phone,
-                Message=text,
-                MessageAttributes={
-                    "AWS.SNS.SMS.SMSType": {
-                        "DataType": "String",
-                        "StringValue": "Transactional" if transactional else "Promotional",
-                    }
-                },
+            result = _send_once(
+                lambda: aws.sns_send_once().publish(
+                    PhoneNumber=phone,
+                    Message=text,
+                    MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": sms_type}},
+                )
             )
         return result["MessageId"]

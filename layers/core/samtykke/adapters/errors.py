@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -31,13 +32,20 @@ class ConditionFailed(Conflict):
 
 
 class TransactionConflict(Conflict):
-    """A TransactWriteItems was cancelled. `reasons[i]` is the cancellation code of action i ('None' if fine)."""
+    """A TransactWriteItems was cancelled. `reasons[i]` is the cancellation code of action i ('None' if fine);
+    `items[i]` the item that failed its condition, where the action asked for it (ReturnValuesOnConditionCheckFailure).
+    """
 
     code = "transaction_conflict"
 
-    def __init__(self, reasons: list[str]) -> None:
+    def __init__(self, reasons: list[str], items: list[dict[str, Any] | None] | None = None) -> None:
         super().__init__(f"Transaction cancelled: {reasons}")
         self.reasons = reasons
+        self.items = items or [None] * len(reasons)
+
+    def item_at(self, index: int) -> dict[str, Any] | None:
+        """The raw (attribute-value) item that failed action `index`'s condition, if it was returned."""
+        return self.items[index] if index < len(self.items) else None
 
     def failed_at(self, index: int) -> bool:
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
@@ -58,8 +66,9 @@ def translate_aws_errors() -> Iterator[None]:
         if code == "ConditionalCheckFailedException":
             raise ConditionFailed("The item changed concurrently") from exc
         if code == "TransactionCanceledException":
-            reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+            cancelled = exc.response.get("CancellationReasons", [])
+            reasons = [str(r.get("Code", "None")) for r in cancelled]
             if any(r in THROTTLING_CODES or r == "ThrottlingError" for r in reasons):
                 raise RetryableError("The service is busy; retry shortly", code="throttled", retry_after=1) from exc
-            raise TransactionConflict(reasons) from exc
+            raise TransactionConflict(reasons, [dict(r["Item"]) if "Item" in r else None for r in cancelled]) from exc
         raise

@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         local_json.parent.mkdir(exist_ok=True)
         local_json.write_text(json.dumps(stack.describe(), indent=2) + "\n", encoding="utf-8")
         print(f"samtykke local ready at {stack.api_url} (details in {LOCAL_JSON})", flush=True)
+        print(
+            f"  outbox: {stack.api_url}/_local/outbox, every email and SMS sent (`samtykke outbox --last`)", flush=True
+        )
+        print(f"  demo form: {stack.describe()['demo_url']}", flush=True)
         stopping.wait()
     finally:
         stack.stop()

@@ -1,5 +1,9 @@
 """What the stack "sent": emails from moto's SES backend and SMS from its SNS backend, read in-process.
 
+Each email entry has its raw MIME and, decoded from it, `text`, `html` and `links`: every URL in the message (the
+bodies and the `List-Unsubscribe` header), in order of appearance, with quoted-printable soft breaks undone. An SMS
+entry has its `text` and `links`.
+
 moto keeps sent messages without a time, so `record_send_times` swaps its two containers for ones that note when each
 message arrived. Without it (e.g. under a bare `mock_aws`), `sent_at` is null.
 """
@@ -8,6 +12,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html as html_lib
+import re
 from collections import OrderedDict
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -19,6 +25,8 @@ from moto.sns.models import sns_backends
 
 from samtykke.local.lambdas import LOCAL_ACCOUNT_ID
 from samtykke.resources import DEFAULT_REGION
+
+URL = re.compile(r"""https?://[^\s<>"')]+""")
 
 _sent_at: dict[str, str] = {}  # message id -> ISO time, filled by the containers below
 
@@ -56,7 +64,14 @@ def read_outbox(
     """Every email and SMS sent so far, oldest first; `to` keeps those sent to that address or phone number."""
     emails = [_email_entry(message) for message in list(ses_backends[account_id][region].sent_messages)]
     sms = [
-        {"channel": "sms", "message_id": message_id, "sent_at": _sent_at.get(message_id), "to": [phone], "text": text}
+        {
+            "channel": "sms",
+            "message_id": message_id,
+            "sent_at": _sent_at.get(message_id),
+            "to": [phone],
+            "text": text,
+            "links": links_in(text),
+        }
         for message_id, (phone, text) in list(sns_backends[account_id][region].sms_messages.items())
     ]
     entries = sorted(emails + sms, key=lambda entry: entry["sent_at"] or "")
@@ -67,9 +82,11 @@ def read_outbox(
 
 def _email_entry(message: Any) -> dict[str, Any]:
     raw = _raw_mime(message)
+    parsed = email.message_from_string(raw, policy=email.policy.default) if raw else None
     headers: dict[str, str] = {}
-    for name, value in email.message_from_string(raw, policy=email.policy.default).items() if raw else ():
+    for name, value in parsed.items() if parsed else ():
         headers[name] = f"{headers[name]}, {value}" if name in headers else str(value)
+    text, html = (_body(parsed, "plain"), _body(parsed, "html")) if parsed else (None, None)
     return {
         "channel": "email",
         "message_id": message.id,
@@ -79,8 +96,25 @@ def _email_entry(message: Any) -> dict[str, Any]:
         "subject": headers.get("Subject"),
         "headers": headers,
         "raw": raw,
+        "text": text,
+        "html": html,
+        "links": links_in(text or "", html_lib.unescape(html or ""), headers.get("List-Unsubscribe", "")),
         "template": getattr(message, "template", None),  # SES templated sends keep only the template name
     }
+
+
+def links_in(*texts: str) -> list[str]:
+    """Every URL in the texts, first appearance first, each once."""
+    return list(dict.fromkeys(url.rstrip(".,;:") for text in texts for url in URL.findall(text)))
+
+
+def _body(message: EmailMessage, subtype: str) -> str | None:
+    """The decoded text/plain or text/html part, or None; an attachment never counts as the body."""
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_subtype() != subtype:
+        return None
+    content = part.get_content()
+    return content if isinstance(content, str) else None
 
 
 def _raw_mime(message: Any) -> str | None:

@@ -91,6 +91,10 @@ class CampaignCounts(Model):
     skipped: int = 0
     skipped_by_reason: dict[str, int] = Field(default_factory=dict)
     minors: int = Field(default=0, description="Messages that went to minors (flagged)")
+    unconfirmed: int = Field(
+        default=0,
+        description="Of `sent`: sends whose provider answer was lost (maybe delivered); never repeated",
+    )
     bounced: int = 0
     complaints: int = 0
 
@@ -112,6 +116,11 @@ class Campaign(Model):
     send_requested_by: str | None = None
     counts: CampaignCounts
     progress: float = Field(description="Share of the queued recipients processed so far, 0..1")
+
+
+class CampaignList(Model):
+    campaigns: list[Campaign]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
 
 
 class FineExposure(Model):
@@ -145,6 +154,17 @@ class SendAccepted(Model):
     campaign_id: str
     status: CampaignStatus
     status_url: str
+
+
+class CampaignReconciled(Model):
+    """What one reconciliation of a campaign found and did."""
+
+    campaign_id: str
+    status: CampaignStatus
+    stale_claims: int = Field(description="Claims whose worker's lease ran out before it recorded a send; re-queued")
+    requeued_chunks: int = Field(description="Queue messages that carry those recipients to the sender again")
+    in_flight: int = Field(description="Claims held by live workers, left to them")
+    dispatch_resumed: bool = Field(description="Whether a dispatch that had stalled was queued again")
 
 
 # --- queue messages ----------------------------------------------------------------------------------------------

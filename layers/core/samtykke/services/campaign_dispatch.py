@@ -13,6 +13,7 @@ runs short it queues the next step and returns, so a campaign of any size fits L
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -64,7 +65,8 @@ def chunks(step: DispatchStep, page: int, contact_ids: list[str]) -> list[Recipi
     ]
 
 
-def dispatch(svc: Services, step: DispatchStep, *, time_left_ms: Callable[[], int]) -> DispatchResult:
+def dispatch(svc: Services, step: DispatchStep, *, time_left_ms: Callable[[], int], owner: str) -> DispatchResult:
+    """Queues the step's pages. `owner` names this attempt at the step: a retried page record knows itself by it."""
     repo = CampaignRepository(svc.settings.table_name)
     item = repo.get(step.tenant_id, step.campaign_id)
     if (
@@ -97,6 +99,9 @@ def dispatch(svc: Services, step: DispatchStep, *, time_left_ms: Callable[[], in
             queued=len(contact_ids),
             done=done,
             status=(CampaignStatus.SENDING if done else CampaignStatus.DISPATCHING).value,
+            owner=owner,
+            next_start=json.dumps(last_key, sort_keys=True) if last_key else None,
+            at=svc.clock().isoformat(),
         )
         if not recorded:  # another copy of this step got there first; its recipients are the ones counted
             return DispatchResult(DispatchOutcome.STALE, pages, queued)

@@ -7,12 +7,17 @@ For a chunk of up to 50 contacts:
 2. One TransactWriteItems claims every contact not claimed yet, each under `attribute_not_exists` (or an expired
    claim's lease): a `claimed` item for each one to send, a final `skipped` record (with its reason) for each one the
    filter excluded. The key is (campaign, contact), so a redelivered or duplicated message claims nothing again and
-   sends nothing twice.
+   sends nothing twice. Every claim names its owner (chunk, receive attempt, invocation; `domain/work.py`) and the
+   transaction carries a ClientRequestToken derived from it: when a committed claim's reply is lost and the retry
+   meets the claims, the sender knows them as its own and sends them. A claim held by another live worker is left to
+   it; one whose lease ran out is taken over. Live claims are listed in the sparse `audience` index under
+   `T#{tenant}#INFLIGHT#{campaign}` until their record replaces them, which is how `campaign_reconciler` finds the
+   ones a dead invocation left behind.
 3. The claimed messages go out (SES v2 raw MIME with both List-Unsubscribe headers and a visible link; SNS SMS with
    the tenant's opt-out hint), a few at a time.
 4. BatchWriteItem turns each claim into its send record (campaign, contact, the consent event relied on, the
-   provider's message id, the time), or releases it when the provider was throttling; then one ADD updates the
-   campaign's counters.
+   provider's message id, the time), or releases it when the provider was throttling; then one transaction ADDs to
+   the campaign's counters, once per unit of work (a marker item makes a retried count add nothing).
 Throttling stops the chunk where it is and raises `RetryableError`: the queue brings it back later, and the chunks
 after it in the same invocation give way at once (`pause`) instead of hammering the provider.
 
@@ -31,8 +36,8 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 from typing import Any, Protocol
 
-from samtykke.adapters.campaign_repository import CampaignRepository, Claim, send_sk
-from samtykke.adapters.campaign_senders import RecipientRejected
+from samtykke.adapters.campaign_repository import CampaignRepository, Claim, inflight_pk, send_sk
+from samtykke.adapters.campaign_senders import OutcomeUnknown, RecipientRejected
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import contact_pk
 from samtykke.domain.audience import Excluded, Included
@@ -42,6 +47,7 @@ from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import RetryableError
 from samtykke.domain.mail import OutgoingEmail
 from samtykke.domain.merge import render
+from samtykke.domain.work import CLAIMED, FAILED, SENT, SKIPPED, ClaimStanding, WorkItem, standing
 from samtykke.models.campaign import RecipientChunk
 from samtykke.observability import logger
 from samtykke.services.catalog import TenantCatalog
@@ -56,11 +62,6 @@ SEND_WORKERS = 8
 PLAN_TTL_SECONDS = 60.0  # a campaign's content cannot change once it is sending
 MIN_TIME_LEFT_MS = 15_000
 PAUSE_SECONDS = 2.0
-
-CLAIMED = "claimed"
-SENT = "sent"
-SKIPPED = "skipped"
-FAILED = "failed"
 
 
 class EmailSender(Protocol):
@@ -98,6 +99,9 @@ class ChunkResult:
     duplicates: int = 0
     minors: int = 0
     released: int = 0  # claims given back for a retry (throttling)
+    in_flight: int = 0  # claimed by another live worker, which finishes them
+    unconfirmed: int = 0  # counted as sent, though the provider's answer was lost
+    taken_over: int = 0  # claims whose lease had run out, taken over from a worker that died
 
 
 @dataclass(frozen=True)
@@ -106,11 +110,8 @@ class _Outcome:
     message_id: str | None = None
     error: str | None = None  # a permanent failure's code
     retry: bool = False  # throttled, or never attempted after a throttle
-
-
-def _reclaimable(claim: dict[str, Any], now: float) -> bool:
-    """A claim left by an invocation that died before recording its send may be taken over once its lease ends."""
-    return claim.get("state") == CLAIMED and float(claim.get("lease_until", 0)) < now
+    skipped: bool = False  # excluded by the filter after it was claimed
+    unconfirmed: bool = False  # the provider's answer was lost: maybe sent, never to be repeated
 
 
 class ChunkSender:
@@ -127,7 +128,9 @@ class ChunkSender:
         self._state = state
         self._repo = CampaignRepository(svc.settings.table_name)
 
-    def send(self, chunk: RecipientChunk, *, time_left_ms: Callable[[], int] = lambda: 60_000) -> ChunkResult:
+    def send(
+        self, chunk: RecipientChunk, work: WorkItem, *, time_left_ms: Callable[[], int] = lambda: 60_000
+    ) -> ChunkResult:
         if time.monotonic() < self._state.paused_until:
             raise RetryableError("The provider is throttling; this chunk waits its turn", code="throttled")
         if time_left_ms() < MIN_TIME_LEFT_MS:
@@ -150,27 +153,41 @@ class ChunkSender:
         )
         result = ChunkResult()
         fresh: list[Recipient] = []
+        mine: list[Recipient] = []
         for recipient in recipients:
-            claim = recipient.claim
-            if claim is None or _reclaimable(claim, now.timestamp()):
+            found = standing(recipient.claim, work.owner, now.timestamp())
+            if found in (ClaimStanding.FREE, ClaimStanding.STALE):
                 fresh.append(recipient)
-            elif claim.get("chunk") != chunk.chunk:
+                result.taken_over += found is ClaimStanding.STALE
+            elif found is ClaimStanding.MINE:
+                mine.append(recipient)
+            elif found is ClaimStanding.IN_FLIGHT:
+                result.in_flight += 1
+            elif (recipient.claim or {}).get("chunk") != chunk.chunk:
                 result.duplicates += 1  # queued twice by the dispatcher; processed once
-        claimed = self._claim(plan, chunk, fresh, now.timestamp())
+        claimed = self._claim(plan, chunk, work, fresh, now.timestamp())
         to_send = [r for r in fresh if isinstance(r.decision, Included) and r.contact_id in claimed]
+        to_send += [r for r in mine if isinstance(r.decision, Included)]
         for recipient in fresh:
             if isinstance(recipient.decision, Excluded) and recipient.contact_id in claimed:
                 result.skipped[recipient.decision.reason.value] += 1
+        # A claim of ours that the filter now excludes (a withdrawal since it was claimed) ends skipped, not sent.
+        excluded_mine = [r for r in mine if isinstance(r.decision, Excluded)]
+        for recipient in excluded_mine:
+            result.skipped[recipient.decision.reason.value] += 1  # type: ignore[union-attr]
 
         outcomes = self._send_all(plan, catalog, keys_signer(self._svc, catalog, plan, keys), to_send)
-        self._record(plan, chunk, outcomes, result, now.isoformat())
+        outcomes += [_Outcome(r, skipped=True) for r in excluded_mine]
+        self._record(plan, chunk, work, outcomes, result, now.isoformat())
         if any(o.retry for o in outcomes):
             raise RetryableError("The provider throttled part of the chunk; it comes back later", code="throttled")
         return result
 
     # --- steps -------------------------------------------------------------------------------------------------
 
-    def _claim(self, plan: CampaignPlan, chunk: RecipientChunk, fresh: list[Recipient], now: float) -> set[str]:
+    def _claim(
+        self, plan: CampaignPlan, chunk: RecipientChunk, work: WorkItem, fresh: list[Recipient], now: float
+    ) -> set[str]:
         claims = []
         for recipient in fresh:
             pk = contact_pk(plan.tenant_id, recipient.contact_id)
@@ -184,9 +201,15 @@ class ChunkSender:
                 "chunk": chunk.chunk,
                 "consent_event_id": recipient.event_id,
                 "transactional": plan.transactional,
+                "owner": work.owner,
             }
             if isinstance(recipient.decision, Included):
-                item |= {"state": CLAIMED, "lease_until": int(now) + LEASE_SECONDS}
+                item |= {
+                    "state": CLAIMED,
+                    "lease_until": int(now) + LEASE_SECONDS,
+                    "gsi1pk": inflight_pk(plan.tenant_id, plan.campaign_id),
+                    "gsi1sk": recipient.contact_id,
+                }
             else:
                 item |= {
                     "state": SKIPPED,
@@ -198,6 +221,7 @@ class ChunkSender:
             claims,
             condition="attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
             values={":claimed": CLAIMED, ":now": int(now)},
+            work=work,
         )
         by_key = {claim.key: claim.item["contact_id"] for claim in claims}
         return {by_key[key] for key in keys}
@@ -217,6 +241,8 @@ class ChunkSender:
                 return _Outcome(recipient, message_id=self._send_one(plan, catalog, signer, recipient))
             except RecipientRejected as exc:
                 return _Outcome(recipient, error=exc.code)
+            except OutcomeUnknown:
+                return _Outcome(recipient, unconfirmed=True)
             except RetryableError:
                 throttled = True
                 return _Outcome(recipient, retry=True)
@@ -284,7 +310,13 @@ class ChunkSender:
         return self._email.send(message, tags)
 
     def _record(
-        self, plan: CampaignPlan, chunk: RecipientChunk, outcomes: list[_Outcome], result: ChunkResult, at: str
+        self,
+        plan: CampaignPlan,
+        chunk: RecipientChunk,
+        work: WorkItem,
+        outcomes: list[_Outcome],
+        result: ChunkResult,
+        at: str,
     ) -> None:
         puts: list[dict[str, Any]] = []
         releases = []
@@ -305,17 +337,22 @@ class ChunkSender:
                 "chunk": chunk.chunk,
                 "consent_event_id": recipient.event_id,
                 "transactional": plan.transactional,
+                "owner": work.owner,
             }
-            if outcome.message_id is not None:
+            if outcome.skipped and isinstance(recipient.decision, Excluded):
+                record |= {"state": SKIPPED, "reason": recipient.decision.reason.value, "skipped_at": at}
+            elif outcome.message_id is not None or outcome.unconfirmed:
                 minor = isinstance(recipient.decision, Included) and recipient.decision.minor
                 record |= {
                     "state": SENT,
                     "provider": "sns" if plan.channel is Channel.SMS else "ses",
                     "message_id": outcome.message_id,
+                    "unconfirmed": outcome.unconfirmed or None,
                     "sent_at": at,
                     "minor": minor or None,
                 }
                 result.sent += 1
+                result.unconfirmed += int(outcome.unconfirmed)
                 result.minors += int(minor)
             else:
                 record |= {"state": FAILED, "error": outcome.error, "failed_at": at}
@@ -327,10 +364,11 @@ class ChunkSender:
             "n_failed": result.failed,
             "n_skipped": sum(result.skipped.values()),
             "n_minors": result.minors,
+            "n_unconfirmed": result.unconfirmed,
             "n_duplicates": result.duplicates,
             **{f"n_skip_{reason}": n for reason, n in result.skipped.items()},
         }
-        self._repo.add_counts(plan.tenant_id, plan.campaign_id, counts)
+        self._repo.count_once(plan.tenant_id, plan.campaign_id, counts, work=work)
 
 
 def keys_signer(svc: Services, catalog: TenantCatalog, plan: CampaignPlan, keys: TenantKeys) -> LinkSigner:

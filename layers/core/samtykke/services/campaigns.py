@@ -8,6 +8,7 @@ services/campaign_sender.py).
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from samtykke.adapters import campaign_queues
-from samtykke.adapters.campaign_repository import CANDIDATES_INDEX, CampaignRepository, campaign_pk
+from samtykke.adapters.campaign_repository import (
+    ACTIVE_CAMPAIGNS,
+    CANDIDATES_INDEX,
+    CampaignRepository,
+    campaign_pk,
+    campaigns_index_pk,
+)
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import candidates_pk
+from samtykke.adapters.rights_repository import decode_cursor, encode_cursor
 from samtykke.domain.access import Principal
 from samtykke.domain.audience import (
     COMPLIANCE_REASONS,
@@ -36,13 +44,14 @@ from samtykke.domain.campaigns import (
 )
 from samtykke.domain.consent import Channel, ConsentStatus
 from samtykke.domain.defaults import SUPPORTED_LOCALES
-from samtykke.domain.errors import InvalidInput, RetryableError, SamtykkeError
+from samtykke.domain.errors import BadRequest, InvalidInput, RetryableError, SamtykkeError
 from samtykke.domain.fines import FineRate, exposure, rate_for
 from samtykke.domain.merge import MERGE_FIELDS, merge_fields
 from samtykke.models.campaign import (
     Campaign,
     CampaignCounts,
     CampaignCreate,
+    CampaignList,
     DispatchStep,
     DryRunReport,
     FineExposure,
@@ -55,6 +64,7 @@ from samtykke.services.recipients import CampaignPlan, evaluate
 
 CAMPAIGN_ID_PATTERN = r"^cmp_[0-9a-f]{32}$"
 SMS_MAX_LENGTH = 1000  # before the opt-out hint; about 7 concatenated segments
+MAX_LIST_PAGE = 100
 DRY_RUN_SLICE = 1000  # contacts read per evaluate() call
 COUNTER_PREFIX = "n_"
 SKIP_PREFIX = "n_skip_"
@@ -157,6 +167,21 @@ def create_campaign(svc: Services, principal: Principal, new: CampaignCreate) ->
     return campaign_view(item)
 
 
+def list_campaigns(
+    svc: Services, tenant_id: str, *, limit: int, cursor: str | None, purpose: str | None, channel: str | None
+) -> CampaignList:
+    """One page of the tenant's campaigns, newest first (ids are time-ordered), and the next page's cursor."""
+    start = decode_cursor(cursor) if cursor else None
+    if start is not None and start.get("pk") != campaigns_index_pk(tenant_id):
+        raise BadRequest("The cursor is not one this API gave out", code="invalid_cursor")
+    filters = {name: value for name, value in (("purpose", purpose), ("channel", channel)) if value}
+    repo = _repo(svc)
+    ids, last = repo.list_page(tenant_id, limit=max(1, min(limit, MAX_LIST_PAGE)), start=start, filters=filters)
+    found = repo.batch_get([(campaign_pk(tenant_id, campaign_id), "META") for campaign_id in ids])
+    views = [campaign_view(found[key]) for key in ((campaign_pk(tenant_id, i), "META") for i in ids) if key in found]
+    return CampaignList(campaigns=views, next_cursor=encode_cursor(last) if last else None)
+
+
 def _audit(
     svc: Services, principal: Principal, action: str, campaign_id: str, item: dict[str, Any], *, ip: str | None
 ) -> None:
@@ -186,6 +211,7 @@ def counts_of(item: dict[str, Any]) -> tuple[CampaignCounts, int]:
         skipped=int(item.get("n_skipped", 0)),
         skipped_by_reason=dict(sorted(by_reason.items())),
         minors=int(item.get("n_minors", 0)),
+        unconfirmed=int(item.get("n_unconfirmed", 0)),
         bounced=int(item.get("n_bounced", 0)),
         complaints=int(item.get("n_complaints", 0)),
     )
@@ -336,6 +362,7 @@ def request_send(
     if item["status"] != CampaignStatus.DRAFT.value:
         raise CampaignAlreadySent("This campaign has been sent already")
     repo = _repo(svc)
+    send_token = uuid.uuid4().hex  # names this request on the campaign, so that a retried update knows its own write
     accepted = repo.set_status(
         tenant_id,
         campaign_id,
@@ -344,12 +371,17 @@ def request_send(
         changes={
             "send_requested_at": svc.clock().isoformat(),
             "send_requested_by": principal.principal_id,
+            "send_token": send_token,
             "base_url": base_url,
             "dispatch_page": 0,
             "dispatch_done": False,
+            "dispatch_at": svc.clock().isoformat(),
+            # listed as active until the reconciler sees it done (services/campaign_reconciler.py)
+            "gsi1pk": ACTIVE_CAMPAIGNS,
+            "gsi1sk": f"{tenant_id}#{campaign_id}",
         },
     )
-    if not accepted:
+    if not accepted and (repo.get(tenant_id, campaign_id) or {}).get("send_token") != send_token:
         raise CampaignAlreadySent("This campaign has been sent already")
     try:
         _audit(svc, principal, "campaign.sent", campaign_id, item, ip=ip)

@@ -1,27 +1,27 @@
 """A tenant's configuration (settings, purposes, sources, basis labels, consent texts) as one snapshot.
 
-The whole configuration is one DynamoDB partition, so one Query loads it. Snapshots are cached per
-container for a short time, which keeps the public capture path at one write per post; a change made
-through this container's admin API invalidates its cache at once, other containers see it within
-`TTL_SECONDS`.
+The whole configuration is one DynamoDB partition, so one Query loads it. Each container caches the snapshot
+and, on every use, checks the tenant's `config` change counter (one consistent GetItem of a tiny item): every
+configuration write bumps it, so a change takes effect at once in every container (`services/fresh_cache.py`).
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from samtykke.adapters.change_counters import ChangeCounters
 from samtykke.adapters.repository import META, ConsentRepository, tenant_pk
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.defaults import LEGAL_BASIS_LABELS
 from samtykke.domain.errors import NotFound
 from samtykke.models.catalog import ConsentText, LegalBasisLabel, Purpose, Source
 from samtykke.models.tenant import Tenant
+from samtykke.services.fresh_cache import FreshCache
 
-TTL_SECONDS = 30.0
+CONFIG_COUNTER = "config"
 
 
 class TenantNotFound(NotFound):
@@ -102,17 +102,22 @@ class TenantCatalog:
 
 
 class CatalogCache:
+    """Tenant configuration snapshots, current on every `get`."""
+
     def __init__(self, repo: ConsentRepository) -> None:
         self._repo = repo
-        self._entries: dict[str, tuple[float, TenantCatalog]] = {}
+        self._cache = FreshCache(ChangeCounters(repo.table_name), CONFIG_COUNTER, self._load)
+
+    def _load(self, tenant_id: str) -> TenantCatalog:
+        return TenantCatalog.from_items(list(self._repo.query_partition(tenant_pk(tenant_id))))
 
     def get(self, tenant_id: str) -> TenantCatalog:
-        entry = self._entries.get(tenant_id)
-        if entry is not None and time.monotonic() - entry[0] < TTL_SECONDS:
-            return entry[1]
-        catalog = TenantCatalog.from_items(list(self._repo.query_partition(tenant_pk(tenant_id))))
-        self._entries[tenant_id] = (time.monotonic(), catalog)
-        return catalog
+        return self._cache.get(tenant_id)
 
     def invalidate(self, tenant_id: str) -> None:
-        self._entries.pop(tenant_id, None)
+        """The tenant's configuration changed (call after the write): every container reloads it on next use."""
+        self._cache.changed(tenant_id)
+
+    def forget(self, tenant_id: str) -> None:
+        """Drops this container's snapshot only, for a reader that must see writes not yet counted."""
+        self._cache.forget(tenant_id)

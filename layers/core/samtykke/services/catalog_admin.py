@@ -1,6 +1,6 @@
 """Tenant-maintained catalogue: purposes (deactivated, never deleted), sources, basis labels, texts, settings.
 
-Every change invalidates this container's cached snapshot of the tenant's configuration.
+Every change bumps the tenant's configuration counter, so every container reloads it on its next request.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def add_text_version(svc: Services, tenant_id: str, new: ConsentTextCreate) -> C
     """Appends the next version. Versions are immutable: a change is always a new version."""
     get_purpose(svc, tenant_id, new.purpose_id)
     for _ in range(MAX_TEXT_VERSION_ATTEMPTS):
-        svc.catalogs.invalidate(tenant_id)
+        svc.catalogs.forget(tenant_id)
         current = _catalog(svc, tenant_id).text(new.purpose_id, new.locale)
         version = 1 if current is None else current.version + 1
         item = text_item(tenant_id, new.purpose_id, new.locale, version, new.text, svc.clock().isoformat())

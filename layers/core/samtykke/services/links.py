@@ -178,9 +178,9 @@ def _verify(svc: Services, use: LinkUse, token: str) -> VerifiedLink:
     now = svc.clock()
     claims = tokens.verify(keys.signing_key(signing_label(use, version)), use, token, now=int(now.timestamp()))
     if version > catalog.tenant.link_key_version:
-        # Signed after a rotation this container has not seen yet (its snapshot is up to 30 s old). Only a
-        # token that verified gets here, so forged tokens never cause a reload.
-        svc.catalogs.invalidate(tenant_id)
+        # Signed after a rotation whose write has not bumped the counter yet. Only a token that verified gets
+        # here, so forged tokens never cause a reload.
+        svc.catalogs.forget(tenant_id)
         catalog = svc.catalogs.get(tenant_id)
     tenant = catalog.tenant
     if not key_version_accepted(
@@ -239,7 +239,7 @@ def rotate_link_key(svc: Services, tenant_id: str, *, grace_days: int) -> LinkKe
     Links of any older version stop verifying at once. `grace_days=0` retires the current key immediately
     (for a key that may have leaked). Two concurrent rotations: one wins, the other gets 409.
     """
-    svc.catalogs.invalidate(tenant_id)
+    svc.catalogs.forget(tenant_id)
     tenant = svc.catalogs.get(tenant_id).tenant
     now = svc.clock()
     valid_until = now + timedelta(days=grace_days)

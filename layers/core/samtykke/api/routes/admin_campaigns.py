@@ -1,17 +1,25 @@
-"""Admin: campaigns. Create, dry-run, send (202, then the fan-out runs), and follow the progress."""
+"""Admin: campaigns. Create, dry-run, send (202, then the fan-out runs), follow the progress, reconcile."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from samtykke.api.auth import current_principal, guarded
 from samtykke.api.request import http_event, public_base_url
 from samtykke.domain.access import Permission
-from samtykke.models.campaign import Campaign, CampaignCreate, DryRunReport, SendAccepted
-from samtykke.services import campaigns
+from samtykke.models.campaign import (
+    Campaign,
+    CampaignChannel,
+    CampaignCreate,
+    CampaignList,
+    CampaignReconciled,
+    DryRunReport,
+    SendAccepted,
+)
+from samtykke.services import campaign_reconciler, campaigns
 from samtykke.services.context import services
 
 router = Router()
@@ -31,6 +39,30 @@ CAMPAIGN_PATH = "/v1/admin/campaigns/<campaign_id>"
 )
 def create_campaign(new: Annotated[CampaignCreate, Body()]) -> tuple[Campaign, int]:
     return campaigns.create_campaign(services(), current_principal(router), new), 201
+
+
+@router.get(
+    "/v1/admin/campaigns",
+    summary="The tenant's campaigns, newest first",
+    description="Cursor-paged: pass the answer's `next_cursor` as `cursor` until it is null. Filters: `purpose`, "
+    "`channel`. A filtered page may hold fewer than `limit` campaigns while more follow.",
+    tags=["campaigns"],
+    **guarded(Permission.CAMPAIGNS_READ),
+)
+def list_campaigns(
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` from the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    purpose: Annotated[str | None, Query(max_length=63, examples=["e-marketing"])] = None,
+    channel: Annotated[CampaignChannel | None, Query()] = None,
+) -> CampaignList:
+    return campaigns.list_campaigns(
+        services(),
+        current_principal(router).tenant_id,
+        limit=limit,
+        cursor=cursor,
+        purpose=purpose,
+        channel=channel.value if channel else None,
+    )
 
 
 @router.get(
@@ -78,3 +110,17 @@ def send_campaign(campaign_id: str) -> tuple[SendAccepted, int]:
         status_url=f"/v1/admin/campaigns/{campaign_id}",
     )
     return accepted, 202
+
+
+@router.post(
+    f"{CAMPAIGN_PATH}/reconcile",
+    summary="Reconcile the campaign now: re-queue sends stranded by a dead worker, resume a stalled dispatch",
+    description="What the 5-minute schedule does, for this campaign at once. A claim whose worker's lease ran out "
+    "before it recorded a send is queued to the sender again, which decides it again now and sends or skips it, "
+    "once. A dispatch without progress for 15 minutes is queued again from where it stopped. A campaign whose "
+    "recipients are all sent, skipped or failed is marked `done`. Safe to repeat.",
+    tags=["campaigns"],
+    **guarded(Permission.CAMPAIGNS_SEND),
+)
+def reconcile_campaign(campaign_id: str) -> CampaignReconciled:
+    return campaign_reconciler.reconcile_campaign(services(), current_principal(router).tenant_id, campaign_id)
