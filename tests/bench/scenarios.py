@@ -57,11 +57,11 @@ class ScenarioResult:
 @contextmanager
 def _moto() -> Iterator[Resources]:
     """In-process moto, with its transaction rollback made proportional to the transaction rather than the table
-    (tests/moto_speedups.py): moto would otherwise copy the whole table on every write, and time and memory would
-    measure moto, not us. Call counts are the same either way."""
+    (samtykke/local/moto_speedups.py): moto would otherwise copy the whole table on every write, and time and memory
+    would measure moto, not us. Call counts are the same either way."""
     import pytest
 
-    from tests.moto_speedups import cheap_transaction_rollback
+    from samtykke.local.moto_speedups import cheap_transaction_rollback
 
     with in_process_aws() as resources, pytest.MonkeyPatch.context() as patch, cheap_transaction_rollback(patch):
         yield resources

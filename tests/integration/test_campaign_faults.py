@@ -35,7 +35,7 @@ G, W = ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN
 
 @pytest.fixture(autouse=True)
 def fast_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from tests.moto_speedups import cheap_transaction_rollback
+    from samtykke.local.moto_speedups import cheap_transaction_rollback
 
     with cheap_transaction_rollback(monkeypatch):
         yield

@@ -51,7 +51,7 @@ MINOR_BIRTH_DATE = date(2016, 5, 1)  # under 13 in Denmark
 @pytest.fixture(autouse=True)
 def fast_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto copies the whole table for each transaction; seeding 1,000 contacts needs the cheap rollback."""
-    from tests.moto_speedups import cheap_transaction_rollback
+    from samtykke.local.moto_speedups import cheap_transaction_rollback
 
     with cheap_transaction_rollback(monkeypatch):
         yield

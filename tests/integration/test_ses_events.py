@@ -25,7 +25,7 @@ EXAMPLE: dict[str, Any] = CampaignCreate.model_config["json_schema_extra"]["exam
 
 @pytest.fixture(autouse=True)
 def fast_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from tests.moto_speedups import cheap_transaction_rollback
+    from samtykke.local.moto_speedups import cheap_transaction_rollback
 
     with cheap_transaction_rollback(monkeypatch):
         yield

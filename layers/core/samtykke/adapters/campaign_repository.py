@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samtykke.adapters import aws
-from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
+from samtykke.adapters.errors import AwsUnreachable, ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import ADDR, address_pk, from_attributes, send_sk, to_attributes
 from samtykke.domain.errors import RetryableError
 from samtykke.domain.work import WorkItem
@@ -363,6 +363,9 @@ class CampaignRepository:
                 if remaining:
                     _backoff(attempt)
                 continue
+            except AwsUnreachable:
+                _backoff(attempt)  # maybe committed: the next round meets its own claims and knows them
+                continue
             return ours | {claim.key for claim in remaining}
         raise RetryableError("Send claims kept conflicting; retry", code="contention")
 
@@ -411,6 +414,9 @@ class CampaignRepository:
                 if exc.failed_at(1):
                     return False  # the campaign is gone
                 _backoff(attempt)  # another transaction on the campaign item at the same moment
+                continue
+            except AwsUnreachable:
+                _backoff(attempt)  # maybe committed: the next round finds its marker
                 continue
             return True
         raise RetryableError("The campaign's counters kept conflicting; retry", code="contention")

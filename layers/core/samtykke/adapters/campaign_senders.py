@@ -82,8 +82,6 @@ def _sorted_errors() -> Iterator[None]:
     try:
         with translate_aws_errors():
             yield
-    except (EndpointConnectionError, ConnectTimeoutError) as exc:
-        raise RetryableError("The provider could not be reached; retry", code="provider_unavailable") from exc
     except ClientError as exc:
         code = error_code(exc)
         if code in RECIPIENT_ERRORS:

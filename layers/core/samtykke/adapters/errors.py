@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from samtykke.domain.errors import Conflict, RetryableError
 
@@ -51,6 +52,12 @@ class TransactionConflict(Conflict):
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
+class AwsUnreachable(RetryableError):
+    """No answer came back, after botocore's own retries: the write may or may not have committed."""
+
+    code = "aws_unavailable"
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -72,3 +79,5 @@ def translate_aws_errors() -> Iterator[None]:
                 raise RetryableError("The service is busy; retry shortly", code="throttled", retry_after=1) from exc
             raise TransactionConflict(reasons, [dict(r["Item"]) if "Item" in r else None for r in cancelled]) from exc
         raise
+    except (HTTPClientError, BotocoreConnectionError) as exc:
+        raise AwsUnreachable("AWS did not answer; retry shortly", retry_after=1) from exc

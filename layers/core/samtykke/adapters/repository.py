@@ -21,6 +21,7 @@ audience index that campaigns page through.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +32,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.domain.errors import Conflict, RetryableError
+from samtykke.domain.work import request_token
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -484,5 +486,8 @@ class ConsentRepository:
         }
 
     def _transact(self, actions: list[TransactWriteItemTypeDef]) -> None:
+        # The token is the request's own digest: botocore's retry of a committed write is answered as a success by
+        # DynamoDB (within 10 minutes), while any other write (fresh event ids, a new head) gets a token of its own.
+        token = request_token(json.dumps(actions, sort_keys=True, default=str))
         with translate_aws_errors():
-            aws.dynamodb().transact_write_items(TransactItems=actions)
+            aws.dynamodb().transact_write_items(TransactItems=actions, ClientRequestToken=token)

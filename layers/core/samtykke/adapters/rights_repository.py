@@ -244,18 +244,19 @@ class RightsRepository:
             None,
         )
 
-    def has_declaration_event(self, tenant_id: str, contact_id: str, declaration_id: str) -> bool:
-        """Whether the contact's log holds an event under this import declaration (an import's idempotency)."""
-        return any(
-            True
-            for _ in self.query(
+    def declaration_requests(self, tenant_id: str, contact_id: str, declaration_id: str) -> set[str]:
+        """The request ids (an import's `{import}:{line}`) of the contact's events under this import declaration;
+        empty if there are none. An event from before request ids were kept counts as `""`."""
+        return {
+            str(event.get("request_id", ""))
+            for event in self.query(
                 contact_pk(tenant_id, contact_id),
                 prefix=EVENT,
                 filter_expression="declaration_id = :d",
                 filter_values={":d": declaration_id},
-                projection="sk",
+                projection="sk, request_id",
             )
-        )
+        }
 
     def addresses(self, tenant_id: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Address items by (kind, blind index); an address nobody has used is absent."""

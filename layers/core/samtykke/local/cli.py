@@ -22,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP front (default: %(default)s)")
     parser.add_argument("--port", type=int, default=3000, help="port of the HTTP front; 0 picks a free one")
+    parser.add_argument(
+        "--aws-endpoint",
+        metavar="URL",
+        help="run against this already-running AWS endpoint (a moto server, LocalStack, a proxy in front of one) "
+        "instead of starting moto here, and provision the resources there",
+    )
     parser.set_defaults(run=run)
 
 
@@ -34,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from samtykke.local.stack import LocalStack  # heavy: boto3, moto
 
-    stack = LocalStack(args.host, args.port)  # a port in use: werkzeug says so and exits with 1
+    stack = LocalStack(args.host, args.port, aws_endpoint=args.aws_endpoint)  # a port in use: werkzeug exits with 1
     local_json = Path.cwd() / LOCAL_JSON
     try:
         stack.start()

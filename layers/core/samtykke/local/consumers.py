@@ -58,8 +58,9 @@ class _Source:
 class Consumers:
     """Runs every queue and topic consumer, and tells when all of them are idle."""
 
-    def __init__(self, sqs: SQSClient, invoke: Invoker, *, region: str) -> None:
+    def __init__(self, sqs: SQSClient, invoke: Invoker, *, region: str, pollers: int = 1) -> None:
         self._sqs = sqs
+        self._pollers = pollers  # concurrent pollers per queue, as Lambda's event source mapping runs several
         self._invoke = invoke
         self._region = region
         self._sources: list[_Source] = []
@@ -96,11 +97,12 @@ class Consumers:
 
     def start(self) -> None:
         for source in self._sources:
-            thread = threading.Thread(
-                target=self._poll, args=(source,), name=f"consumer-{source.function}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            for poller in range(self._pollers):
+                thread = threading.Thread(
+                    target=self._poll, args=(source,), name=f"consumer-{source.function}-{poller}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()

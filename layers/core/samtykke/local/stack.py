@@ -1,12 +1,22 @@
-"""`LocalStack`: the whole system on this machine, on a moto server, for `samtykke local` and for tests."""
+"""`LocalStack`: the whole system on this machine, on a moto server, for `samtykke local` and for tests.
+
+By default the stack starts its own moto server, in this process, with the DynamoDB speed-ups of
+`moto_speedups.py` (transaction rollback proportional to the transaction, no whole-table copies). Given
+`aws_endpoint`, it runs against an endpoint that is already running instead (another moto server, LocalStack, a
+fault-injecting proxy) and provisions its resources there under a name prefix of their own. The outbox then shows
+what the moto in this process sent, which is nothing unless that endpoint leads back to it (as the chaos harness's
+proxy does).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import secrets
 import threading
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +30,7 @@ from samtykke.local.consumers import Consumers
 from samtykke.local.front import Front, LocalEndpoint
 from samtykke.local.lambdas import LOCAL_ACCOUNT_ID, Invoker, LambdaRuntime
 from samtykke.local.moto_server import MotoServer
+from samtykke.local.moto_speedups import cheap_transaction_rollback
 from samtykke.local.outbox import read_outbox, record_send_times
 from samtykke.local.provision import (
     DEFAULT_PREFIX,
@@ -47,14 +58,20 @@ class LocalStack:
     the AWS endpoint and the demo tenant's seeding, and restores it on `stop()`.
     """
 
-    def __init__(self, host: str = LOOPBACK, port: int = 3000) -> None:
+    def __init__(
+        self, host: str = LOOPBACK, port: int = 3000, *, aws_endpoint: str | None = None, pollers: int = 1
+    ) -> None:
         self._front = Front(
             Router(ROUTES), self._invoke, region=DEFAULT_REGION, local_endpoints=self._local_endpoints()
         )
         self._front_server: BaseWSGIServer = make_server(host, port, self._front, threaded=True)  # binds the port now
         self.api_url = f"http://{host}:{self._front_server.server_port}"
-        self._moto = MotoServer(LOOPBACK)
-        self.aws_endpoint_url = self._moto.endpoint_url
+        self._moto = MotoServer(LOOPBACK) if aws_endpoint is None else None
+        self.aws_endpoint_url = aws_endpoint or self._moto.endpoint_url  # type: ignore[union-attr]
+        # Resources of their own on an endpoint that may hold others' (a second run against the same server).
+        self.prefix = DEFAULT_PREFIX if aws_endpoint is None else f"{DEFAULT_PREFIX}-{secrets.token_hex(3)}"
+        self._pollers = pollers
+        self._patches = ExitStack()
         self._saved_environ: dict[str, str | None] = {}
         self._front_thread = threading.Thread(target=self._front_server.serve_forever, name="front", daemon=True)
         self.env: dict[str, str] = {}
@@ -65,20 +82,24 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the front logs its own requests; moto's are noise
-        self._moto.start()
+        if self._moto is not None:
+            self._patches.enter_context(cheap_transaction_rollback())
+            self._moto.start()
+            record_send_times()
         aws_environ = self._aws_environ()
         self._set_environ(aws_environ)
         session = boto3.session.Session(region_name=DEFAULT_REGION)
-        self.resources = provision(session, endpoint_url=self.aws_endpoint_url)
+        self.resources = provision(session, endpoint_url=self.aws_endpoint_url, prefix=self.prefix)
         self.env = handler_environment(self.resources, public_base_url=self.api_url)
         self._set_environ(self.env)  # this process seeds the demo tenant with the real adapters
         self._runtime = LambdaRuntime({**aws_environ, **self.env})
-        record_send_times()
 
         from samtykke.bootstrap import seed_demo_tenant  # after the environment is set: it builds the real adapters
 
         self.demo = seed_demo_tenant(self.api_url)
-        self._consumers = _consumers(session, self.resources, self.aws_endpoint_url, self._runtime)
+        self._consumers = _consumers(
+            session, self.resources, self.aws_endpoint_url, self._runtime, prefix=self.prefix, pollers=self._pollers
+        )
         self._consumers.start()
         self._front_thread.start()
         return self
@@ -91,7 +112,9 @@ class LocalStack:
             self._consumers.stop()
         if self._runtime is not None:
             self._runtime.close()
-        self._moto.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        self._patches.close()
         for name, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -184,13 +207,22 @@ class LocalStack:
         return _html(page)
 
 
-def _consumers(session: boto3.session.Session, resources: Resources, endpoint_url: str, invoke: Invoker) -> Consumers:
-    consumers = Consumers(session.client("sqs", endpoint_url=endpoint_url), invoke, region=resources.region)
+def _consumers(
+    session: boto3.session.Session,
+    resources: Resources,
+    endpoint_url: str,
+    invoke: Invoker,
+    *,
+    prefix: str,
+    pollers: int,
+) -> Consumers:
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    consumers = Consumers(sqs, invoke, region=resources.region, pollers=pollers)
     for queue in resources.queues:
         consumers.add_queue(queue)
     sns = session.client("sns", endpoint_url=endpoint_url)
     for topic in resources.topics:
-        name = resource_name(DEFAULT_PREFIX, topic.spec.logical_id) + "-subscription"
+        name = resource_name(prefix, topic.spec.logical_id) + "-subscription"
         consumers.add_topic(topic, sns, queue_name=name)
     return consumers
 

@@ -28,11 +28,12 @@ transaction per 50 recipients, and the send record doubles as the completion mar
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formataddr
 from typing import Any, Protocol
 
@@ -62,6 +63,8 @@ SEND_WORKERS = 8
 PLAN_TTL_SECONDS = 60.0  # a campaign's content cannot change once it is sending
 MIN_TIME_LEFT_MS = 15_000
 PAUSE_SECONDS = 2.0
+RECORD_ATTEMPTS = 4
+RECORD_BACKOFF_SECONDS = 0.2
 
 
 class EmailSender(Protocol):
@@ -178,7 +181,18 @@ class ChunkSender:
 
         outcomes = self._send_all(plan, catalog, keys_signer(self._svc, catalog, plan, keys), to_send)
         outcomes += [_Outcome(r, skipped=True) for r in excluded_mine]
-        self._record(plan, chunk, work, outcomes, result, now.isoformat())
+        # What went out must be written down: a claim left unrecorded would wait for the reconciler, which cannot
+        # know it was sent. Every write of the record step is idempotent, so it is simply done again.
+        for attempt in range(RECORD_ATTEMPTS):
+            recorded = replace(result, skipped=Counter(result.skipped))  # the counts of this try only
+            try:
+                self._record(plan, chunk, work, outcomes, recorded, now.isoformat())
+                result = recorded
+                break
+            except RetryableError:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, RECORD_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
         if any(o.retry for o in outcomes):
             raise RetryableError("The provider throttled part of the chunk; it comes back later", code="throttled")
         return result

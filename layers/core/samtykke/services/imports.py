@@ -11,9 +11,14 @@
    and queues the next chunk.
 3. Every good row goes through the ledger: an `import` event per purpose and channel, with the declared legal
    basis and source, the declaration's id, the import's actor, and the import's id and line in the sealed
-   evidence. New contacts are written several to a transaction (`Ledger.create_many`); a row whose address
-   already has a contact is written on its own, and skipped if the contact's log already holds an event under
-   this declaration, which makes a re-run, or the same address twice in one file, harmless.
+   evidence, and the row as the event's `request_id` (`{import}:{line}`). New contacts are written several to a
+   transaction (`Ledger.create_many`); a row whose address already has a contact is written on its own, and
+   skipped if the contact's log already holds an event under this declaration, which makes a re-run, or the same
+   address twice in one file, harmless. An event of the same row is this import's own earlier write (a batch that
+   committed and was then redone): the row counts as imported, not as a duplicate.
+5. A transient fault (throttling, a lost answer) in a batch retries the batch at once, a few times (every write in
+   it is idempotent); if AWS stays unwell, the import saves nothing more and queues itself again after a short
+   delay, instead of waiting out the queue's 15-minute visibility timeout.
 4. Suppressed addresses (unsubscribed, SMS STOP, bounce, complaint, erased) are never granted; withdrawn consents
    are never overridden; minors are never imported. Each such row, and each bad row, is reported with its line
    number and reason (`ISSUE#` items, never the address). When the file is done, it is deleted from S3.
@@ -22,6 +27,9 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -47,7 +55,7 @@ from samtykke.domain.consent import (
     EventType,
     LegalBasis,
 )
-from samtykke.domain.errors import Conflict, InvalidInput
+from samtykke.domain.errors import Conflict, InvalidInput, RetryableError
 from samtykke.domain.imports import (
     FileProblem,
     Header,
@@ -89,6 +97,9 @@ BATCH_ROWS = 100  # rows per address lookup and per saved cursor
 ROWS_PER_INVOCATION = 20_000  # then the next chunk goes on the queue
 TIME_MARGIN_MS = 45_000  # stop this long before the Lambda's timeout
 MAX_ISSUES_PAGE = 500
+BATCH_ATTEMPTS = 4  # a batch that meets a transient fault is redone at once, this many times in all
+BATCH_BACKOFF_SECONDS = 0.2
+RESUME_DELAY_SECONDS = 30  # then the import queues itself again, this much later
 META = "IMPORT"
 AUDIT_STARTED = "contacts.import_started"
 
@@ -347,15 +358,12 @@ def process(svc: Services, tenant_id: str, import_id: str, *, remaining_ms: Call
         batch_records = [r for _, r in zip(range(BATCH_ROWS), stream, strict=False)]
         if not batch_records:
             return _complete(svc, context.item)
-        batch = _apply(context, batch_records)
-        repo.batch_put([{"pk": import_pk(tenant_id, import_id), "sk": issue_sk(i["line"]), **i} for i in batch.issues])
-        counts = dict(context.item["counts"])
-        for name, delta in batch.counts.items():
-            counts[name] = int(counts.get(name, 0)) + delta
-        last = batch_records[-1]
-        advanced = _advance(
-            repo, context.item, {"offset": last.end_offset, "next_line": last.next_line, "counts": counts}
-        )
+        try:
+            advanced = _run_batch(context, repo, batch_records)
+        except RetryableError:
+            logger.warning("Import batch kept failing; resuming shortly", extra={"import_id": import_id})
+            enqueue_chunk(tenant_id, import_id, delay_seconds=RESUME_DELAY_SECONDS)
+            return ImportStatus.RUNNING
         if advanced is None:
             logger.info("Import advanced by another worker; stopping", extra={"import_id": import_id})
             return ImportStatus.RUNNING
@@ -366,16 +374,47 @@ def process(svc: Services, tenant_id: str, import_id: str, *, remaining_ms: Call
             return ImportStatus.RUNNING
 
 
+def _run_batch(context: _Context, repo: RightsRepository, batch_records: list[Record]) -> dict[str, Any] | None:
+    """Applies one batch and saves the cursor after it, retrying the whole batch on a transient fault."""
+    for attempt in range(BATCH_ATTEMPTS):
+        try:
+            batch = _apply(context, batch_records)
+            issues = [{"pk": context.item["pk"], "sk": issue_sk(i["line"]), **i} for i in batch.issues]
+            repo.batch_put(issues)
+            counts = dict(context.item["counts"])
+            for name, delta in batch.counts.items():
+                counts[name] = int(counts.get(name, 0)) + delta
+            last = batch_records[-1]
+            return _advance(
+                repo, context.item, {"offset": last.end_offset, "next_line": last.next_line, "counts": counts}
+            )
+        except RetryableError:
+            if attempt == BATCH_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, BATCH_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")
+
+
 def _advance(repo: RightsRepository, item: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
-    """Saves `changes` if nobody else moved the import on since `item` was read; the new item, or None."""
+    """Saves `changes` if nobody else moved the import on since `item` was read; the new item, or None.
+
+    The update names itself (`advanced_by`), so that when its commit's answer was lost and botocore's retry finds
+    the generation moved, it knows the move as its own.
+    """
     generation = int(item.get("generation", 0))
-    return repo.update(
+    mark = uuid.uuid4().hex
+    updated = repo.update(
         item["pk"],
         item["sk"],
-        {**changes, "generation": generation + 1},
+        {**changes, "generation": generation + 1, "advanced_by": mark},
         condition="generation = :g",
         values={":g": generation},
     )
+    if updated is None:
+        now = repo.get(item["pk"], item["sk"])
+        if now is not None and now.get("advanced_by") == mark:
+            return now
+    return updated
 
 
 def _verify_file(svc: Services, item: dict[str, Any]) -> FileProblem | None:
@@ -529,7 +568,7 @@ def _plan(context: _Context, row: ImportRow, addresses: list[Address], items: li
     return _Row(row, addresses, wanted, suppressed)
 
 
-def _changes(context: _Context, pairs: list[tuple[str, Channel]]) -> list[StateChange]:
+def _changes(context: _Context, row: ImportRow, pairs: list[tuple[str, Channel]]) -> list[StateChange]:
     declaration = context.item["declaration"]
     texts = context.item.get("texts") or {}
     return [
@@ -542,6 +581,7 @@ def _changes(context: _Context, pairs: list[tuple[str, Channel]]) -> list[StateC
             declaration["source"],
             TextRef.model_validate(texts[purpose_id]) if purpose_id in texts else None,
             declaration_id=context.item["declaration_id"],
+            request_id=_request_id(context, row),
         )
         for purpose_id, channel in pairs
     ]
@@ -606,10 +646,15 @@ def _update(context: _Context, planned: _Row, batch: _Batch) -> None:
 def _decider(context: _Context, planned: _Row, outcome: dict[str, Any]) -> Callable[[LoadedContact], list[StateChange]]:
     def decide(contact: LoadedContact) -> list[StateChange]:
         outcome.clear()
-        if contact.wrapped_key is None and rights_repo(context.svc).has_declaration_event(
-            context.tenant_id, contact.contact_id, context.item["declaration_id"]
-        ):
-            outcome["duplicate"] = True
+        requests = (
+            rights_repo(context.svc).declaration_requests(
+                context.tenant_id, contact.contact_id, context.item["declaration_id"]
+            )
+            if contact.wrapped_key is None
+            else set()
+        )
+        if requests:
+            outcome["mine" if _request_id(context, planned.row) in requests else "duplicate"] = True
             return []
         pairs: list[tuple[str, Channel]] = []
         for purpose_id, channel in planned.wanted:
@@ -620,13 +665,18 @@ def _decider(context: _Context, planned: _Row, outcome: dict[str, Any]) -> Calla
                 outcome.setdefault("parental", []).append(f"{purpose_id}/{channel.value}")
             else:
                 pairs.append((purpose_id, channel))
-        return _changes(context, pairs)
+        return _changes(context, planned.row, pairs)
 
     return decide
 
 
+def _request_id(context: _Context, row: ImportRow) -> str:
+    return f"{context.item['import_id']}:{row.line}"
+
+
 def _settle(planned: _Row, written: bool, outcome: dict[str, Any], batch: _Batch) -> None:
     line = planned.row.line
+    written = written or bool(outcome.get("mine"))  # this row's own write, committed by an earlier try
     if outcome.get("duplicate"):
         batch.count("duplicates")
         batch.issue(line, IssueKind.SKIPPED, IssueCode.DUPLICATE)

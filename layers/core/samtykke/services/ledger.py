@@ -4,6 +4,10 @@ A write finds (or creates) the contact, lets the caller decide the state changes
 states, and commits the events, the new states and the log head in one transaction. If another writer
 got there first, it reloads and decides again, so concurrent grants and withdrawals all land, in order,
 and the state always matches the last event.
+
+A commit can succeed and its answer be lost (a timeout, a dropped connection). The new log head that a write
+would leave is unique (its hash covers fresh event ids), so when a retry finds that head in place, the write knows
+the commit as its own and answers as if the reply had come, instead of deciding again on its own changes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from samtykke.adapters.crypto import ContactBox, TenantKeys
+from samtykke.adapters.errors import AwsUnreachable
 from samtykke.adapters.repository import (
     AddressTaken,
     ContactChanged,
@@ -61,6 +66,8 @@ class StateChange:
     text: TextRef | None = None
     # The import declaration that vouches for this change (services/imports.py); kept in the event and the state.
     declaration_id: str | None = None
+    # The request this change carries out (say, an import's row), kept in the event: a re-run knows its own work.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,17 +191,23 @@ class Ledger:
         """Finds or creates the contact, applies `decide`'s changes atomically, and retries on contention."""
         assume_new = target.contact_id is None and target.create_if_missing
         index_addresses = True
+        attempted: tuple[str, list[RecordedEvent]] | None = None  # the head a try that may have committed leaves
         for attempt in range(MAX_ATTEMPTS):
             if attempt == 0 and target.loaded is not None:
                 contact = target.loaded
             else:
                 contact = self._new_contact() if assume_new else self._find(target)
+            if attempted is not None and contact.last_hash == attempted[0]:
+                return WriteResult(contact, attempted[1])  # an earlier try committed; its answer was lost
             changes = decide(contact)
             if not changes and contact.wrapped_key is None:
                 return WriteResult(contact, [])
             write, recorded = self._build(contact, target, changes, actor, evidence, index_addresses)
+            attempted = (write.profile["last_hash"], recorded) if recorded else None
             try:
                 self._svc.repo.write_contact(write)
+            except AwsUnreachable:
+                assume_new = False  # maybe committed: look again
             except AddressTaken:
                 # A new contact's address has an owner: write to the owner's log instead. An existing
                 # contact's extra address belongs to someone else: leave that index alone.
@@ -227,8 +240,11 @@ class Ledger:
                 return
             try:
                 self._svc.repo.write_contacts([write for _, write, _ in group])
-            except ContactChanged:
-                for index, _, _ in group:
+            except (ContactChanged, AwsUnreachable):
+                for index, write, result in group:
+                    if self._landed(write, result):
+                        results[index] = result  # the transaction committed; its answer was lost
+                        continue
                     target, decide, evidence = requests[index]
                     results[index] = self.write(target, decide, actor, evidence)
             else:
@@ -252,6 +268,13 @@ class Ledger:
             claimed.update(write.new_addresses)
         flush()
         return [result for result in results if result is not None]
+
+    def _landed(self, write: ContactWrite, result: WriteResult) -> bool:
+        """Whether `write` is in the table: the contact's log head is the one it leaves."""
+        if not result.events:
+            return False
+        profile, _ = self._svc.repo.load_contact_head(self._keys.tenant_id, write.contact_id)
+        return profile is not None and profile.get("last_hash") == write.profile["last_hash"]
 
     def _find(self, target: ContactTarget) -> LoadedContact:
         contact_id = target.contact_id
@@ -362,6 +385,7 @@ def _event_record(
         "source": change.source,
         "text": change.text.model_dump() if change.text else None,
         "declaration_id": change.declaration_id,
+        "request_id": change.request_id,
         "actor": actor.model_dump(mode="json", exclude_none=True),
         "at": at.isoformat(),
         "evidence": base64.b64encode(sealed).decode(),
