@@ -29,6 +29,7 @@ LOCAL_ONLY_PATH_PREFIX = "/_local/"
 _MAX_SQS_BATCH = 10
 S3_NOTIFICATION_EVENTS = frozenset({"s3:ObjectCreated:*", "s3:ObjectRemoved:*"})
 _MAX_RECEIVE_COUNT = 1000
+_MAX_CONCURRENCY = 1000  # an SQS event source's maximum concurrency
 
 
 class SpecError(ValueError):
@@ -113,6 +114,8 @@ class ResourceSpecs:
         consumer = self._require_function(queue.consumer, f"queue {queue.logical_id}")
         if not 1 <= queue.batch_size <= _MAX_SQS_BATCH:
             raise SpecError(f"queue {queue.logical_id}: batch_size must be 1..{_MAX_SQS_BATCH}")
+        if queue.max_concurrency is not None and not 2 <= queue.max_concurrency <= _MAX_CONCURRENCY:
+            raise SpecError(f"queue {queue.logical_id}: max_concurrency must be 2..{_MAX_CONCURRENCY}")
         if not 1 <= queue.max_receive_count <= _MAX_RECEIVE_COUNT:
             raise SpecError(f"queue {queue.logical_id}: max_receive_count must be 1..{_MAX_RECEIVE_COUNT}")
         # Lambda refuses an SQS event source whose visibility timeout is shorter than the function's timeout.

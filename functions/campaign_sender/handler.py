@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from samtykke.adapters.campaign_senders import CampaignMailer, SmsSender
+from samtykke.adapters.campaign_senders import BulkMailer, SmsSender
 from samtykke.domain.errors import SamtykkeError
 from samtykke.domain.work import WorkItem
 from samtykke.models.campaign import RecipientChunk
@@ -32,7 +32,7 @@ def _sender(svc: Services) -> ChunkSender:
     if state is None:
         _state.clear()
         state = _state[id(svc)] = SenderState()
-    return ChunkSender(svc, CampaignMailer(svc.settings.ses_configuration_set), SmsSender(), state)
+    return ChunkSender(svc, BulkMailer(svc.settings.ses_configuration_set), SmsSender(), state)
 
 
 def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:

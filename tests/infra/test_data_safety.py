@@ -183,5 +183,8 @@ class TestQueues:
                     },
                     "BatchSize": queue.batch_size,
                     "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "ScalingConfig": (
+                        {"MaximumConcurrency": queue.max_concurrency} if queue.max_concurrency else Match.absent()
+                    ),
                 },
             )

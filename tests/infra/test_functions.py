@@ -188,13 +188,24 @@ class TestLeastPrivilege:
 
     def test_ses_send_is_scoped_to_the_identity_and_configuration_set(self, synthetic: Template) -> None:
         (statement,) = [
-            s for _, s in _policy_statements(synthetic, "campaign_sender") if "ses:SendEmail" in s["Action"]
+            s for _, s in _policy_statements(synthetic, "consent_capture") if "ses:SendEmail" in s["Action"]
         ]
         resources = _as_list(statement["Resource"])
         assert "arn:aws:ses:eu-west-1:111111111111:identity/mail.example.org" in resources
         assert "arn:aws:ses:eu-west-1:111111111111:identity/news@mail.example.org" in resources
         (configuration_set,) = [r for r in resources if isinstance(r, dict)]
         assert configuration_set["Fn::Join"][1][0].endswith(":configuration-set/")
+
+    def test_campaign_sender_sends_in_bulk_through_its_own_templates_only(self, synthetic: Template) -> None:
+        statements = [s for _, s in _policy_statements(synthetic, "campaign_sender")]
+        actions = {a for s in statements for a in _as_list(s["Action"]) if a.startswith("ses:")}
+        assert actions == {"ses:SendBulkEmail", "ses:CreateEmailTemplate"}
+        (bulk,) = [s for s in statements if s["Action"] == "ses:SendBulkEmail"]
+        resources = _as_list(bulk["Resource"])
+        assert "arn:aws:ses:eu-west-1:111111111111:identity/news@mail.example.org" in resources
+        (create,) = [s for s in statements if s["Action"] == "ses:CreateEmailTemplate"]
+        assert create["Resource"] == "arn:aws:ses:eu-west-1:111111111111:template/samtykke-campaign-*"
+        assert create["Resource"] in resources
 
     def test_queue_send_grant_sets_the_queue_url(self, synthetic: Template) -> None:
         (queue,) = [q for q in SYNTHETIC_SPECS.queues if q.send_grant is Grant.CAMPAIGN_QUEUE_SEND]

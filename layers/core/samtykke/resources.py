@@ -81,6 +81,7 @@ class Grant(StrEnum):
     EVIDENCE_BYPASS_GOVERNANCE = "evidence:bypass-governance"
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
+    SES_BULK_SEND = "ses:bulk-send"  # SendBulkEmail through the campaign templates, which it may create
     SMS_PUBLISH = "sms:publish"
 
 
@@ -98,6 +99,8 @@ class QueueSpec:
     batch_size: int
     # The grant that lets a function send to this queue (e.g. Grant.CAMPAIGN_QUEUE_SEND), if any.
     send_grant: Grant | None = None
+    # The most concurrent consumer invocations the event source starts (2-1000), or None for Lambda's default.
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,9 @@ QUEUES: tuple[QueueSpec, ...] = (
         visibility_timeout_seconds=360,
         batch_size=10,
         send_grant=Grant.CAMPAIGN_QUEUE_SEND,
+        # SES paces the account, not the function: a new account sends 14 messages a second, which two senders
+        # fill with one 50-recipient SendBulkEmail each. Raise it with the account's SES sending rate.
+        max_concurrency=2,
     ),
 )
 
@@ -385,7 +391,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="campaign_sender",
         description="Re-checks consent and suppression, then sends campaign email (SES) and SMS (SNS), exactly once",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_BULK_SEND, Grant.SMS_PUBLISH),
         memory_mb=1024,
         timeout_seconds=60,
     ),
