@@ -15,7 +15,7 @@ NODE_STAMP := node_modules/.installed
 # `make synth REGION=eu-central-1`; see the README's deploy section.
 REGION ?= eu-north-1
 
-.PHONY: install run test test-fast lint typecheck browser synth bench clean
+.PHONY: install run test test-fast lint typecheck browser synth bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +42,7 @@ install: $(STAMP) $(CHECKOV_STAMP) $(CFN_LINT_STAMP)
 run: $(STAMP)
 	$(VENV)/bin/samtykke local
 
+# synth installs node_modules (npm ci): the CDK CLI and axe-core, which the console's browser tests inject.
 test: $(STAMP) browser $(CHECKOV_STAMP) $(CFN_LINT_STAMP) lint typecheck synth
 	$(PY) -m pytest
 
@@ -67,6 +68,10 @@ synth: $(STAMP) $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
+
+# The chaos scenarios at the issue's sizes, behind the fault proxy (docs/reliability.md); `make test` runs them small.
+chaos: $(STAMP)
+	$(PY) -m tests.chaos.run
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(CFN_LINT_VENV) node_modules cdk.out .build .samtykke

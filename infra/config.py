@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_cdk import aws_logs as logs
 
-from samtykke.resources import DEFAULT_REGION, EU_REGIONS
+from samtykke.resources import ADEQUACY_REGIONS, DEFAULT_REGION, EU_REGIONS
 
 ContextGetter = Callable[[str], Any]
 
@@ -31,16 +31,24 @@ class ConfigError(ValueError):
 class RegionNotAllowedError(ConfigError):
     def __init__(self, region: str, source: str | None = None) -> None:
         origin = f" (from {source})" if source else ""
+        adequacy = ADEQUACY_REGIONS.get(region)
+        why = (
+            f"{region!r} is outside the EU/EEA ({adequacy}); deploying there needs `-c allow_adequacy_regions=true`"
+            if adequacy
+            else f"refusing to synthesize for {region!r}"
+        )
         super().__init__(
-            f"samtykke deploys only to EU regions (data residency); refusing to synthesize for {region!r}{origin}. "
-            f"Choose one of {', '.join(sorted(EU_REGIONS))}, e.g. `cdk deploy -c region={DEFAULT_REGION}`."
+            f"samtykke deploys only to EU regions (data residency): {why}{origin}. "
+            f"Allowed regions: {', '.join(sorted(EU_REGIONS))}, e.g. `cdk deploy -c region={DEFAULT_REGION}`; "
+            f"with -c allow_adequacy_regions=true also {', '.join(sorted(ADEQUACY_REGIONS))}."
         )
 
 
-def ensure_eu_region(region: str, source: str | None = None) -> str:
-    if region not in EU_REGIONS:
-        raise RegionNotAllowedError(region, source)
-    return region
+def ensure_eu_region(region: str, source: str | None = None, *, allow_adequacy: bool = False) -> str:
+    """The region, if it is in an EU/EEA member state, or in an adequacy country and `allow_adequacy` says so."""
+    if region in EU_REGIONS or (allow_adequacy and region in ADEQUACY_REGIONS):
+        return region
+    raise RegionNotAllowedError(region, source)
 
 
 # The CDK CLI sets CDK_DEFAULT_REGION from the AWS profile, and to us-east-1 when no region is configured
@@ -69,6 +77,8 @@ class CustomDomain:
 class DeploymentConfig:
     regions: tuple[str, ...]
     account: str | None
+    # London and Zurich (adequacy decisions, outside the EEA) need `-c allow_adequacy_regions=true`.
+    allow_adequacy_regions: bool
     sender_email: str
     # The SES identity that sends: the sender's domain unless `sesIdentity` says otherwise.
     ses_identity: str
@@ -89,8 +99,10 @@ class DeploymentConfig:
         sender_match = _EMAIL.match(sender_email)
         if sender_match is None:
             raise ConfigError(f"senderEmail {sender_email!r} is not an email address")
+        allow_adequacy = _bool(get, "allow_adequacy_regions", default=False)
         return cls(
-            regions=_regions(get, environ),
+            regions=_regions(get, environ, allow_adequacy=allow_adequacy),
+            allow_adequacy_regions=allow_adequacy,
             account=_account(get, environ),
             sender_email=sender_email,
             ses_identity=_text(get, "sesIdentity") or sender_match.group(1),
@@ -120,7 +132,7 @@ def _text(get: ContextGetter, key: str) -> str | None:
     return text or None
 
 
-def _regions(get: ContextGetter, environ: Mapping[str, str]) -> tuple[str, ...]:
+def _regions(get: ContextGetter, environ: Mapping[str, str], *, allow_adequacy: bool) -> tuple[str, ...]:
     """`-c regions=a,b` (one stack each), else `-c region=a`, else the CLI's region, else DEFAULT_REGION."""
     raw, source = _text(get, "regions") or _text(get, "region"), "context"
     if raw is None and environ.get("CDK_DEFAULT_REGION"):
@@ -128,7 +140,7 @@ def _regions(get: ContextGetter, environ: Mapping[str, str]) -> tuple[str, ...]:
     regions = tuple(dict.fromkeys(part.strip() for part in (raw or DEFAULT_REGION).split(",") if part.strip()))
     if not regions:
         raise ConfigError(f"no region given: pass e.g. `-c region={DEFAULT_REGION}`")
-    return tuple(ensure_eu_region(region, source) for region in regions)
+    return tuple(ensure_eu_region(region, source, allow_adequacy=allow_adequacy) for region in regions)
 
 
 def _account(get: ContextGetter, environ: Mapping[str, str]) -> str | None:

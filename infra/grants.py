@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,7 +21,8 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.nag import acknowledge, arn_of, kms_family_findings
 from infra.specs import ResourceSpecs
-from samtykke.resources import FunctionSpec, Grant
+from samtykke.domain.uploads import CHECKPOINTS_PREFIX
+from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant
 
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
@@ -39,8 +41,12 @@ class GrantTargets:
     table: dynamodb.Table
     field_key: kms.IKey
     evidence_bucket: s3.IBucket
+    evidence_key: kms.IKey  # the evidence bucket's encryption key
+    checkpoint_key: kms.IKey  # the asymmetric key that signs checkpoints
     queues: Mapping[str, sqs.IQueue]  # by QueueSpec.logical_id
     ses_send_resources: Sequence[str]  # the sending identities' and the configuration set's ARNs
+    event_bus: events.IEventBus | None = None
+    dead_letter_queues: Mapping[str, sqs.IQueue] | None = None  # by the logical id of the queue they serve
 
 
 Findings = dict[str, str]  # cdk-nag IAM5 finding -> reason
@@ -110,6 +116,31 @@ def _evidence_bypass_governance(function: lambda_.Function, targets: GrantTarget
     return {f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS}
 
 
+_CHECKPOINT_OBJECTS = "Signed checkpoints, one object each, under the evidence bucket's checkpoints/ prefix only."
+
+
+def _checkpoint_access(function: lambda_.Function, targets: GrantTargets, sign: bool) -> Findings:
+    objects = targets.evidence_bucket.arn_for_objects(f"{CHECKPOINTS_PREFIX}*")
+    key_actions = ["kms:GetPublicKey", *(["kms:Sign"] if sign else [])]
+    s3_actions = ["s3:GetObject", *(["s3:PutObject", "s3:PutObjectRetention"] if sign else [])]
+    bucket_key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if sign else [])]
+    function.add_to_role_policy(iam.PolicyStatement(actions=key_actions, resources=[targets.checkpoint_key.key_arn]))
+    function.add_to_role_policy(iam.PolicyStatement(actions=s3_actions, resources=[objects]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=bucket_key_actions, resources=[targets.evidence_key.key_arn])
+    )
+    function.add_environment(ENV_CHECKPOINT_KEY_ID, targets.checkpoint_key.key_arn)
+    return {f"Resource::{arn_of(targets.evidence_bucket)}/{CHECKPOINTS_PREFIX}*": _CHECKPOINT_OBJECTS}
+
+
+def _checkpoint_sign(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    return _checkpoint_access(function, targets, sign=True)
+
+
+def _checkpoint_read(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    return _checkpoint_access(function, targets, sign=False)
+
+
 def _ses_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
     # Raw MIME sends (for the RFC 8058 List-Unsubscribe headers), only as the configured identity and only
     # through the configuration set that publishes bounces and complaints.
@@ -149,6 +180,21 @@ def _sms_publish(function: lambda_.Function, _targets: GrantTargets, _: Grant) -
     return {}
 
 
+def _events_put(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    if targets.event_bus is None:
+        raise ValueError("events:put needs the stack's event bus")
+    targets.event_bus.grant_put_events_to(function)
+    function.add_environment(EVENT_BUS.env_var, targets.event_bus.event_bus_name)
+    return {}
+
+
+def _webhook_dlq_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    queue = (targets.dead_letter_queues or {})[EVENT_BUS.webhook_queue]
+    queue.grant_send_messages(function)
+    function.add_environment(ENV_WEBHOOK_DLQ_URL, queue.queue_url)
+    return kms_family_findings()
+
+
 GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.TABLE_READ: _table_read,
     Grant.TABLE_READ_WRITE: _table_read_write,
@@ -162,6 +208,11 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.SES_SEND: _ses_send,
     Grant.SES_BULK_SEND: _ses_bulk_send,
     Grant.SMS_PUBLISH: _sms_publish,
+    Grant.CHECKPOINT_SIGN: _checkpoint_sign,
+    Grant.CHECKPOINT_READ: _checkpoint_read,
+    Grant.EVENTS_PUT: _events_put,
+    Grant.WEBHOOK_QUEUE_SEND: _queue_send,
+    Grant.WEBHOOK_DLQ_SEND: _webhook_dlq_send,
 }
 
 

@@ -12,11 +12,13 @@ from samtykke import resources
 from samtykke.api.sharding import split_functions, split_routes
 from samtykke.resources import (
     BucketNotificationSpec,
+    EventBusSpec,
     FunctionSpec,
     Grant,
     QueueSpec,
     RouteSpec,
     ScheduleSpec,
+    StreamSpec,
     TableSpec,
     TopicSpec,
 )
@@ -45,6 +47,9 @@ class ResourceSpecs:
     routes: tuple[RouteSpec, ...] = resources.ROUTES
     bucket_notifications: tuple[BucketNotificationSpec, ...] = resources.BUCKET_NOTIFICATIONS
     schedules: tuple[ScheduleSpec, ...] = resources.SCHEDULES
+    # Change events: the bus (with its archive and webhook rule) and the table stream's consumer.
+    event_bus: EventBusSpec | None = resources.EVENT_BUS
+    table_stream: StreamSpec | None = resources.TABLE_STREAM
     _functions_by_name: dict[str, FunctionSpec] = field(init=False, repr=False, compare=False)
     # What is deployed: every function and route above, plus the functions split off by `FunctionSpec.routers`
     # and their routes (samtykke.api.sharding).
@@ -55,7 +60,7 @@ class ResourceSpecs:
         object.__setattr__(self, "_functions_by_name", {spec.name: spec for spec in self.functions})
         self._validate()
         deployed = tuple(split for spec in self.functions for split in split_functions(spec))
-        routes = (*self.routes, *(route for spec in self.functions for route in split_routes(spec)))
+        routes = (*self.routes, *(route for spec in self.functions for route in split_routes(spec, self.routes)))
         object.__setattr__(self, "deployed_functions", deployed)
         object.__setattr__(self, "deployed_routes", routes)
         self._validate_deployed()
@@ -94,6 +99,12 @@ class ResourceSpecs:
                 raise SpecError(
                     f"bucket notification {notification.logical_id}: events must be in {S3_NOTIFICATION_EVENTS}"
                 )
+        if self.table_stream is not None:
+            self._require_function(self.table_stream.consumer, f"stream {self.table_stream.logical_id}")
+            if self.table.stream_view_type is None:
+                raise SpecError("the table stream's consumer needs a table with stream_view_type")
+        if self.event_bus is not None and self.event_bus.webhook_queue not in queue_ids:
+            raise SpecError(f"event bus {self.event_bus.logical_id}: its webhook queue is no declared queue")
         for topic in self.topics:
             if topic.consumer is not None:
                 self._require_function(topic.consumer, f"topic {topic.logical_id}")

@@ -16,6 +16,7 @@ from constructs import Construct
 from infra.config import ConfigError, DeploymentConfig, ensure_eu_region
 from infra.constructs.api import HttpApi
 from infra.constructs.data import DataStore
+from infra.constructs.events import ChangeEvents
 from infra.constructs.evidence import EvidenceStore
 from infra.constructs.function import FUNCTIONS_DIR, FunctionFactory
 from infra.constructs.layers import SharedLayers
@@ -59,7 +60,10 @@ class SamtykkeStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            env=Environment(account=config.account, region=ensure_eu_region(region)),
+            env=Environment(
+                account=config.account,
+                region=ensure_eu_region(region, allow_adequacy=config.allow_adequacy_regions),
+            ),
             description=f"samtykke: GDPR consent backend ({region})",
             termination_protection=True,
         )
@@ -80,6 +84,13 @@ class SamtykkeStack(Stack):
             ses_identity=config.ses_identity,
             create_ses_identity=config.create_ses_identity,
             alarm_email=config.alarm_email,
+        )
+        change_events = (
+            ChangeEvents(
+                self, "Events", bus=specs.event_bus, stream=specs.table_stream, table=data.table, messaging=messaging
+            )
+            if specs.event_bus is not None and specs.table_stream is not None
+            else None
         )
         api = HttpApi(
             self,
@@ -113,8 +124,12 @@ class SamtykkeStack(Stack):
             table=data.table,
             field_key=data.field_key,
             evidence_bucket=evidence.bucket,
+            evidence_key=evidence.key,
+            checkpoint_key=evidence.checkpoint_key,
             queues=messaging.queues,
             ses_send_resources=self._ses_send_resources(config, messaging.configuration_set.configuration_set_name),
+            event_bus=change_events.bus if change_events is not None else None,
+            dead_letter_queues=messaging.dead_letter_queues,
         )
         async_dead_letter_queues = messaging.topic_consumer_dead_letter_queues()
         for spec in specs.deployed_functions:
@@ -123,6 +138,8 @@ class SamtykkeStack(Stack):
         functions = factory.functions
 
         messaging.connect_consumers(functions)
+        if change_events is not None:
+            change_events.connect(functions)
         self._bucket_notifications(specs, {ENV_EVIDENCE_BUCKET: evidence.bucket}, messaging)
         self._schedules(specs, functions, messaging)
         api.add_routes(specs.deployed_routes, functions, authorizer_function=functions.get(AUTHORIZER_FUNCTION))

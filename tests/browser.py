@@ -2,7 +2,7 @@
 
 `python3 -m tests.browser [VENV_PYTHON]` uses only the standard library, so it runs before anything is installed:
 1. a Chromium already here: `$CHROMIUM`, a chromium or chrome on the PATH, the macOS app, or Playwright's own;
-2. else, as root on Debian or Ubuntu, `apt-get install chromium` (oathtool too, for the MFA tests);
+2. else, as root on Debian or Ubuntu, `apt-get install chromium` (and oathtool, for the MFA tests, whenever missing);
 3. else Playwright's own download (`playwright install chromium`), where the network allows;
 4. else it stops with one line saying what to install, and exits 1.
 """
@@ -81,14 +81,14 @@ def _is_snap_shim(path: str) -> bool:
     return head.startswith(b"#!") and b"/snap/" in head
 
 
-def _apt_install() -> bool:
+def _apt_install(packages: tuple[str, ...] = APT_PACKAGES) -> bool:
     if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
         return False
-    print("make test: installing chromium and oathtool with apt-get", flush=True)
+    print(f"make test: installing {' and '.join(packages)} with apt-get", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "env": env, "check": False}
     subprocess.run(["apt-get", "update", "-qq"], **quiet)
-    return subprocess.run(["apt-get", "install", "-y", "-qq", *APT_PACKAGES], **quiet).returncode == 0
+    return subprocess.run(["apt-get", "install", "-y", "-qq", *packages], **quiet).returncode == 0
 
 
 def _playwright_download(python: str) -> bool:
@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
         print(HOW_TO_INSTALL, file=sys.stderr)
         return 1
     print(f"make test: Chromium at {found}")
-    if shutil.which("oathtool") is None:
+    if shutil.which("oathtool") is None and not _apt_install(("oathtool",)):
         print("make test: no oathtool, so the MFA tests that use it are skipped (apt-get install oathtool)")
     return 0
 

@@ -22,9 +22,9 @@ from infra.constructs.logs import LogStore
 from infra.nag import acknowledge
 from samtykke.resources import RouteSpec
 
-# Authorizer decisions are cached per Authorization header this long: short, so a revoked key or
-# session stops working within seconds.
-AUTHORIZER_CACHE_TTL = Duration.seconds(30)
+# Authorizer decisions are not cached: a revoked API key, a logged-out session or a changed role stops working
+# with the very next request. The authorizer's own check is one GetItem (the key's or the user's item).
+AUTHORIZER_CACHE_TTL = Duration.seconds(0)
 
 # One JSON object per request, with the ids that tie it to the function's own logs and traces.
 _ACCESS_LOG_FORMAT = {

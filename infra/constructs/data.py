@@ -51,6 +51,7 @@ class DataStore(Construct):
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
             time_to_live_attribute=spec.ttl_attribute,
+            stream=dynamodb.StreamViewType(spec.stream_view_type) if spec.stream_view_type else None,
         )
         for index in spec.indexes:
             # An index that projects no attributes besides its keys is KEYS_ONLY.

@@ -80,3 +80,13 @@ class EvidenceStore(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Signs consent-log checkpoints (services/evidence_log). Asymmetric, so KMS cannot rotate it: a new key
+        # would be a new public key, which verifiers of old checkpoints would also need.
+        self.checkpoint_key = kms.Key(
+            self,
+            "CheckpointKey",
+            description="samtykke: signs consent-log checkpoints (ECDSA P-256)",
+            key_spec=kms.KeySpec.ECC_NIST_P256,
+            key_usage=kms.KeyUsage.SIGN_VERIFY,
+            removal_policy=RemovalPolicy.RETAIN,
+        )

@@ -143,6 +143,12 @@ class Messaging(Construct):
         )
         return queue
 
+    def dead_letter_queue(self, logical_id: str, *, reason: str) -> sqs.Queue:
+        """A dead-letter queue for a non-SQS source (a stream's on-failure destination), alarmed like the others."""
+        queue = self.dead_letter_queues[logical_id] = self._dead_letter_queue(logical_id)
+        acknowledge(queue, "AwsSolutions-SQS3", f"{reason}; cdk-nag recognises only SQS redrive DLQs.")
+        return queue
+
     def _add_queue(self, spec: QueueSpec) -> None:
         dead_letter_queue = self._dead_letter_queue(spec.logical_id)
         self.dead_letter_queues[spec.logical_id] = dead_letter_queue

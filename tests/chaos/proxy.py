@@ -152,13 +152,15 @@ class FaultProxy:
         if fault == "lost_reply":
             handler.close_connection = True  # applied upstream; the caller never hears of it
             return
+        head = handler.command == "HEAD"  # its Content-Length is the object's, with no body to measure
         handler.send_response(status, reason)
         for name, value in headers:
-            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+            if name.lower() not in ("transfer-encoding", "connection") and (head or name.lower() != "content-length"):
                 handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(payload)))
+        if not head:
+            handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
-        if handler.command != "HEAD":
+        if not head:
             handler.wfile.write(payload)
 
     def _draw(self, operation: str) -> tuple[str | None, float]:

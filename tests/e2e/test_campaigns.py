@@ -47,7 +47,7 @@ def _confirm(api: httpx.Client, address: str) -> None:
     assert body is not None
     link = re.search(r"(http\S+/v1/public/confirm/\S+)", str(body.get_content()))
     assert link, mail["raw"]
-    assert httpx.get(link.group(1)).status_code == 200
+    assert httpx.post(link.group(1)).status_code == 200
 
 
 def _sign_up(api: httpx.Client, purpose: str, **fields: str) -> None:
@@ -55,8 +55,8 @@ def _sign_up(api: httpx.Client, purpose: str, **fields: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def _twilio_stop(api: httpx.Client, phone: str) -> None:
-    params = {"MessageSid": f"SM{secrets.token_hex(16)}", "From": phone, "To": "+4570202020", "Body": "STOP"}
+def _twilio_reply(api: httpx.Client, phone: str, body: str) -> None:
+    params = {"MessageSid": f"SM{secrets.token_hex(16)}", "From": phone, "To": "+4570202020", "Body": body}
     params |= {"AccountSid": "AC0123456789abcdef0123456789abcdef", "NumMedia": "0"}
     signature = RequestValidator(TWILIO_TOKEN).compute_signature(f"{api.base_url}/v1/webhooks/sms/twilio/demo", params)
     response = api.post("/v1/webhooks/sms/twilio/demo", data=params, headers={"X-Twilio-Signature": signature})
@@ -100,7 +100,9 @@ def test_a_campaign_reaches_only_the_consenting_with_both_headers_and_its_progre
     assert links.status_code == 200, links.text
     assert httpx.post(links.json()["unsubscribe_url"], data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert admin_api.put("/v1/admin/settings/sms/twilio", json={"auth_token": TWILIO_TOKEN}).status_code == 200
-    _twilio_stop(api, stopper)
+    for phone in (texter, stopper):  # each number's owner answers the confirmation SMS
+        _twilio_reply(api, phone, "JA")
+    _twilio_reply(api, stopper, "STOP")
 
     content = {"da": {"subject": "Nyt til {first_name}", "text": "Hej {first_name}", "html": "<p>Hej {first_name}</p>"}}
     campaign = admin_api.post(
@@ -168,6 +170,7 @@ def test_a_campaign_reaches_only_the_consenting_with_both_headers_and_its_progre
 
     # And the SMS went to the number that did not STOP, ending with the opt-out hint
     _wait_until_done(admin_api, sms.json()["campaign_id"])
-    (text_message,) = _outbox(api, texter)
+    confirmation, text_message = _outbox(api, texter)  # the confirmation SMS, then the campaign's
+    assert "Svar JA" in confirmation["text"]
     assert text_message["text"] == "Hej Sam\nAfmeld: svar STOP"
     assert [m for m in _outbox(api, stopper) if m["channel"] == "sms" and m["text"].startswith("Hej")] == []

@@ -17,6 +17,7 @@ DEMO_PATH_VALUES = {
     "source_id": "web-form",
     "code": "consent",
     "user_id": "usr_demo_editor",  # seeded by bootstrap.seed_demo_staff
+    "subscription_id": "whk_demo",  # seeded by bootstrap.seed_demo_webhook (paused)
 }
 # An operation whose body needs a live value (a current TOTP code, a refresh token, an emailed one-time token)
 # says so with this extension; its example shows the shape, and the staff e2e tests exercise it with live values.

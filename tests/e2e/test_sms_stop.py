@@ -58,6 +58,9 @@ def test_a_signed_twilio_stop_and_then_start_on_the_local_stack(api: httpx.Clien
     phone = _unique_phone()
     signup = api.post("/v1/public/demo/consents", json={"phone": phone, "purpose": ["e-marketing"], "locale": "da"})
     assert signup.status_code == 201, signup.text
+    # And who answered the confirmation SMS with JA, which is what grants SMS
+    assert _sms_state(admin_api, phone)["status"] == "pending"
+    assert _twilio_post(api, "Ja", phone).status_code == 200
     assert _sms_state(admin_api, phone)["status"] == "granted"
 
     # When a forged STOP arrives, it is refused and changes nothing

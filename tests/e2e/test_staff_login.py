@@ -46,7 +46,7 @@ def cli(*args: str, stdin: str = "") -> dict[str, Any]:
 
 
 def test_the_demo_owner_logs_in_and_the_session_works(api: httpx.Client) -> None:
-    login = api.post("/v1/auth/login", json={"email": "owner@demo.example", "password": "demo-owner-password"})
+    login = api.post("/v1/auth/login", json={"email": "owner@demo.example", "password": "local-trial-passphrase"})
     assert login.status_code == 200, login.text
     me = api.get("/v1/admin/me", headers={"Authorization": f"Bearer {login.json()['token']}"})
     assert me.json()["role"] == "owner"

@@ -42,7 +42,7 @@ def _subscribed(api: httpx.Client, address: str, locale: str) -> str:
     assert posted.status_code == 201, posted.text
     link = re.search(r"(http\S+/v1/public/confirm/\S+)", _text(_parse(_mails(api, address)[-1]["raw"])))
     assert link
-    assert httpx.get(link.group(1)).status_code == 200
+    assert httpx.post(link.group(1)).status_code == 200
     contact_id: str = posted.json()["contact_id"]
     return contact_id
 

@@ -49,14 +49,15 @@ class TestHttpApi:
                 assert props.get("AuthorizationType", "NONE") == "NONE", route
                 assert "AuthorizerId" not in props, route
 
-    def test_the_authorizer_is_simple_cached_briefly_and_reads_the_authorization_header(self, real: Template) -> None:
+    def test_the_authorizer_is_simple_uncached_and_reads_the_authorization_header(self, real: Template) -> None:
+        # Uncached: a revoked key or session stops at the next request (issue 20)
         real.has_resource_properties(
             "AWS::ApiGatewayV2::Authorizer",
             {
                 "AuthorizerType": "REQUEST",
                 "EnableSimpleResponses": True,
                 "IdentitySource": ["$request.header.Authorization"],
-                "AuthorizerResultTtlInSeconds": 30,
+                "AuthorizerResultTtlInSeconds": 0,
                 "AuthorizerUri": {
                     "Fn::Join": [
                         "",
@@ -236,6 +237,8 @@ class TestMonitoring:
         ]
         consumed_topics = [t for t in SYNTHETIC_SPECS.topics if t.consumer]
         expected = len(SYNTHETIC_SPECS.queues) + len(consumed_topics) + len(SYNTHETIC_SPECS.schedules)
+        # Change events: the webhook rule's target DLQ and the table stream's on-failure queue.
+        expected += 2 if SYNTHETIC_SPECS.event_bus is not None else 0
         assert len(dlq_alarms) == expected
         for alarm in dlq_alarms:
             assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")

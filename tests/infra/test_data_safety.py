@@ -75,8 +75,27 @@ def test_every_kms_key_rotates_and_is_retained(real: Template, synthetic: Templa
         keys = template.find_resources("AWS::KMS::Key")
         assert len(keys) >= 5  # table, fields, evidence, messaging, logs
         for logical_id, key in keys.items():
-            assert key["Properties"]["EnableKeyRotation"] is True, logical_id
             assert key["DeletionPolicy"] == "Retain", logical_id
+            if key["Properties"].get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT":
+                assert key["Properties"]["EnableKeyRotation"] is True, logical_id
+
+
+def test_checkpoints_are_signed_by_an_asymmetric_p256_key_only_two_functions_may_use(real: Template) -> None:
+    [(key_id, key)] = [
+        (logical_id, key)
+        for logical_id, key in real.find_resources("AWS::KMS::Key").items()
+        if key["Properties"].get("KeySpec") == "ECC_NIST_P256"
+    ]
+    assert key["Properties"]["KeyUsage"] == "SIGN_VERIFY"
+    signers = set()
+    for policy in real.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "kms:Sign" in actions:
+                assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+                signers.add(policy["Properties"]["Roles"][0]["Ref"])
+    # The checkpoint writer, admin_api (its evidence router) and admin_rights, split off it (every export signs one)
+    assert len(signers) == 3
 
 
 def test_the_field_key_has_an_alias(real: Template) -> None:
@@ -156,6 +175,8 @@ class TestQueues:
         consumed_topics = [t for t in SYNTHETIC_SPECS.topics if t.consumer]
         # Each queue with its DLQ, and a DLQ per topic consumer and per schedule.
         expected = 2 * len(SYNTHETIC_SPECS.queues) + len(consumed_topics) + len(SYNTHETIC_SPECS.schedules)
+        # Change events: the webhook rule's target DLQ and the table stream's on-failure queue.
+        expected += 2 if SYNTHETIC_SPECS.event_bus is not None else 0
         assert len(queues) == expected
         for logical_id, queue in queues.items():
             assert queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0].startswith("MessagingKey"), logical_id

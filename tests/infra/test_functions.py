@@ -35,6 +35,7 @@ ACTIONS_ON_ANY_RESOURCE = {
     "xray:PutTraceSegments": "X-Ray has no resource-level permissions",
     "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions",
     "sns:Publish": "SMS to a phone number has no ARN (only in a function's SmsPublish policy)",
+    "dynamodb:ListStreams": "ListStreams has no resource-level permissions (the table stream's event source)",
 }
 
 

@@ -81,6 +81,35 @@ class TestRegionGuard:
     def test_defaults_to_stockholm(self) -> None:
         assert DeploymentConfig.from_context(lambda _: None, environ={}).regions == ("eu-north-1",)
 
+    @pytest.mark.parametrize(
+        "region", ["eu-north-1", "eu-central-1", "eu-west-1", "eu-west-3", "eu-south-1", "eu-south-2"]
+    )
+    def test_accepts_every_region_in_an_eu_member_state(self, region: str) -> None:
+        assert DeploymentConfig.from_context({"region": region}.get, environ={}).regions == (region,)
+
+    @pytest.mark.parametrize(("region", "country"), [("eu-west-2", "United Kingdom"), ("eu-central-2", "Switzerland")])
+    def test_refuses_london_and_zurich_naming_the_allowed_regions_and_the_flag(self, region: str, country: str) -> None:
+        with pytest.raises(RegionNotAllowedError) as refused:
+            DeploymentConfig.from_context({"region": region}.get, environ={})
+        message = str(refused.value)
+        assert f"{region!r} is outside the EU/EEA" in message
+        assert country in message
+        assert "allow_adequacy_regions=true" in message
+        assert "Allowed regions: eu-central-1, eu-north-1, eu-south-1, eu-south-2, eu-west-1, eu-west-3" in message
+        with pytest.raises(RegionNotAllowedError):
+            DeploymentConfig.from_context({"region": region, "allow_adequacy_regions": "false"}.get, environ={})
+        with pytest.raises(RegionNotAllowedError):  # the stack refuses it too
+            SamtykkeStack(App(), "uk", region=region, config=DeploymentConfig.from_context(lambda _: None, environ={}))
+
+    @pytest.mark.parametrize("region", ["eu-west-2", "eu-central-2"])
+    def test_an_explicit_flag_admits_the_adequacy_regions_and_nothing_else(self, region: str) -> None:
+        context = {"regions": f"eu-north-1,{region}", "allow_adequacy_regions": "true"}
+        config = DeploymentConfig.from_context(context.get, environ={})
+        assert config.regions == ("eu-north-1", region)
+        assert config.allow_adequacy_regions
+        with pytest.raises(RegionNotAllowedError, match="'us-east-1'"):
+            DeploymentConfig.from_context({**context, "regions": "us-east-1"}.get, environ={})
+
 
 def test_one_stack_per_region_for_multi_region_residency() -> None:
     app = App(context={**cdk_json_context(), "regions": "eu-north-1, eu-central-1"})
@@ -137,7 +166,9 @@ class TestSpecValidation:
 
     def test_a_queue_grant_needs_its_queue(self) -> None:
         with pytest.raises(SpecError, match="campaign-queue"):
-            replace(SYNTHETIC_SPECS, queues=(), bucket_notifications=()).queue_for(Grant.CAMPAIGN_QUEUE_SEND)
+            replace(SYNTHETIC_SPECS, queues=(), bucket_notifications=(), event_bus=None).queue_for(
+                Grant.CAMPAIGN_QUEUE_SEND
+            )
 
     def test_a_bucket_notification_needs_its_queue(self) -> None:
         with pytest.raises(SpecError, match="names no declared queue"):

@@ -7,6 +7,7 @@ what the partial batch response did not report as failed.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,9 +66,13 @@ def seed(svc: Services, tenant_id: str, people: list[Person]) -> None:
     actor = Actor(type=ActorType.SYSTEM, id="test-seed")
     evidence = Evidence(at=svc.clock())
 
-    def change(person: Person, status: ConsentStatus) -> StateChange:
+    def change(person: Person, status: ConsentStatus, after: ConsentStatus | None = None) -> StateChange:
         basis = LegalBasis.WITHDRAWN if status is ConsentStatus.WITHDRAWN else LegalBasis.CONSENT
-        return StateChange(person.purpose, person.channel, _EVENT_TYPES[status], status, basis, "web-form")
+        # A grant that follows `pending_parental` is the parent's confirmation.
+        parental = after is ConsentStatus.PENDING_PARENTAL and status is ConsentStatus.GRANTED
+        return StateChange(
+            person.purpose, person.channel, _EVENT_TYPES[status], status, basis, "web-form", parental_consent=parental
+        )
 
     def target(person: Person) -> ContactTarget:
         addresses = []
@@ -91,8 +96,9 @@ def seed(svc: Services, tenant_id: str, people: list[Person]) -> None:
     for person, result in zip(new, results, strict=True):
         person.contact_id = result.contact.contact_id
     for person in people:
-        for status in person.history[1:]:
-            ledger.write(ContactTarget(contact_id=person.contact_id), _decide(change(person, status)), actor, evidence)
+        for before, status in itertools.pairwise(person.history):
+            decide = _decide(change(person, status, before))
+            ledger.write(ContactTarget(contact_id=person.contact_id), decide, actor, evidence)
 
 
 def _decide(change: StateChange) -> Callable[[Any], list[StateChange]]:

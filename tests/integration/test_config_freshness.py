@@ -101,3 +101,17 @@ def test_a_warm_container_checks_one_small_item_per_use(svc: Services, tenant: T
         svc.catalogs.get(tenant.tenant_id)
         svc.catalogs.get(tenant.tenant_id)
     assert counter.as_dict() == {"dynamodb:GetItem": 2}
+
+
+def test_a_form_post_on_a_warm_container_reads_the_counter_once(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    from samtykke.adapters import aws as aws_clients
+    from tests.bench.calls import counting
+
+    body = {"email": "warm@example.dk", "purpose": ["sales-and-service"], "locale": "da"}
+    assert capture(invoke, api_event, body)["statusCode"] == 201
+    with counting([aws_clients.dynamodb()]) as counter:
+        response = capture(invoke, api_event, body | {"email": "warm2@example.dk"})  # with an Origin: CORS too
+    assert response["headers"]["Access-Control-Allow-Origin"] == "https://www.acme.example"
+    assert counter.as_dict() == {"dynamodb:GetItem": 1, "dynamodb:TransactWriteItems": 1}

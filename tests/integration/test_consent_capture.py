@@ -80,8 +80,8 @@ def test_json_post_with_double_opt_in_stays_pending_until_the_link_is_opened(
     assert response["headers"]["Access-Control-Allow-Origin"] == ACME_ORIGIN
     token = confirmation_link("anna@example.dk")
 
-    # When the person opens the link
-    confirm = api_event("confirm", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
+    # When the person opens the link and presses its button
+    confirm = api_event("confirm_post", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
     page = invoke("consent_capture", confirm)
 
     # Then a Danish page thanks them, and the log holds the grant and the confirmation, with evidence

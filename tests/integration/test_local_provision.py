@@ -11,8 +11,9 @@ import pytest
 from moto import mock_aws
 
 from samtykke import resources as specs
+from samtykke.environment import ENV_WEBHOOK_RETRY
 from samtykke.local import provision as provision_module
-from samtykke.local.provision import Resources, handler_environment, provision
+from samtykke.local.provision import LOCAL_WEBHOOK_RETRY, Resources, handler_environment, provision
 
 pytestmark = pytest.mark.integration
 
@@ -138,6 +139,7 @@ def test_the_handler_environment_names_every_resource(provisioned: Resources) ->
     expected: dict[str, Any] = {
         specs.TABLE.env_var: provisioned.table_name,
         specs.ENV_KMS_KEY_ID: provisioned.kms_key_arn,
+        specs.ENV_CHECKPOINT_KEY_ID: provisioned.checkpoint_key_arn,
         specs.ENV_EVIDENCE_BUCKET: provisioned.evidence_bucket,
         specs.ENV_PUBLIC_BASE_URL: "http://127.0.0.1:3000",
         specs.ENV_SENDER_EMAIL: provisioned.sender_email,
@@ -146,4 +148,10 @@ def test_the_handler_environment_names_every_resource(provisioned: Resources) ->
     }
     expected |= {queue.spec.env_var: queue.url for queue in provisioned.queues}
     expected |= {topic.spec.env_var: topic.arn for topic in provisioned.topics}
+    webhook_queue = next(q for q in provisioned.queues if q.spec.logical_id == specs.EVENT_BUS.webhook_queue)
+    expected |= {
+        specs.EVENT_BUS.env_var: provisioned.event_bus_name,
+        specs.ENV_WEBHOOK_DLQ_URL: webhook_queue.dlq_url,
+        ENV_WEBHOOK_RETRY: LOCAL_WEBHOOK_RETRY,
+    }
     assert env == expected

@@ -15,6 +15,7 @@ from samtykke.services import contacts
 from samtykke.services.context import Services
 from samtykke.settings import get_settings
 from tests.integration.conftest import TenantFixture, body_of
+from tests.integration.evidence_support import confirm_sms_link
 from tests.integration.sms_helpers import (
     HOST,
     TOKEN,
@@ -56,10 +57,12 @@ def configured(admin: Admin) -> None:
 
 @pytest.fixture
 def subscriber(api_event: EventFactory, invoke: Invoke, tenant: TenantFixture) -> str:
-    """A Danish contact with e-marketing by email (pending double opt-in) and by SMS (granted)."""
+    """A Danish contact with e-marketing by email (pending double opt-in) and by SMS (granted: the number's owner
+    opened the link in the confirmation SMS)."""
     body = {"email": "sms@example.dk", "phone": "20 12 34 56", "purpose": ["e-marketing"], "locale": "da"}
     response = invoke("consent_capture", api_event("consent_capture_json", json_body=body))
     assert response["statusCode"] == 201, response["body"]
+    assert confirm_sms_link(invoke, api_event, "+4520123456")["statusCode"] == 200
     contact_id: str = body_of(response)["contact_id"]
     return contact_id
 
@@ -156,7 +159,7 @@ class TestTwilioStopAndStart:
         invoke("sms_webhooks", stop)
         assert _states(svc, tenant.tenant_id, subscriber)[("e-marketing", "sms")]["status"] == "granted"
         events = contacts.consent_log(svc, tenant.tenant_id, subscriber).events
-        assert [e.type.value for e in events if e.channel is Channel.SMS] == ["grant", "withdraw", "grant"]
+        assert [e.type.value for e in events if e.channel is Channel.SMS] == ["grant", "confirm", "withdraw", "grant"]
 
     def test_a_stop_from_a_number_with_no_contact_is_kept_on_its_blind_index(
         self, svc: Services, aws: Any, tenant: TenantFixture, api_event: EventFactory, invoke: Invoke

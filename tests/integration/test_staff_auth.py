@@ -293,7 +293,7 @@ def test_roles_cannot_escalate_and_the_last_owner_stays(
     self_demote = staff_api.admin("PATCH", f"/v1/admin/users/{owner[0]}", owner_token, json_body={"role": "admin"})
     assert code_of(self_demote) == "cannot_change_self"
     plan = staff_api.admin("PUT", "/v1/admin/settings/plan", admin_token, json_body={"plan": "plus"})
-    assert (plan["statusCode"], code_of(plan)) == (403, "permission_denied")  # owner only
+    assert (plan["statusCode"], code_of(plan)) == (403, "operator_only")  # the operator's, not even the owner's
 
 
 def test_a_role_change_ends_old_tokens_and_refresh_carries_the_new_role(

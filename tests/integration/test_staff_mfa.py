@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from samtykke.domain.access import Role
+from samtykke.domain.errors import SamtykkeError
 from samtykke.models.tenant import Plan
 from samtykke.services.context import Services
 from tests.integration.conftest import TenantFixture
@@ -85,8 +86,16 @@ def enrol(staff_api: StaffApi, token: str) -> tuple[str, list[str]]:
     return secret, codes
 
 
+def operator_sets_plan(svc: Services, tenant_id: str, plan: Plan) -> dict[str, Any]:
+    """What `samtykke tenant plan` does, with the deployment's credentials (never a tenant's)."""
+    from samtykke.services.audit import AuditActor
+    from samtykke.services.staff import set_plan
+
+    return set_plan(svc, AuditActor(tenant_id, "operator", "ops"), plan)
+
+
 def test_basic_plan_tenants_get_plan_required(
-    staff_api: StaffApi, tenant: TenantFixture, make_staff: Callable[..., tuple[str, str]]
+    svc: Services, staff_api: StaffApi, tenant: TenantFixture, make_staff: Callable[..., tuple[str, str]]
 ) -> None:
     _, email = make_staff(tenant.tenant_id, Role.OWNER)
     token = staff_api.token(email, PASSWORD)
@@ -97,9 +106,11 @@ def test_basic_plan_tenants_get_plan_required(
         response = staff_api.admin(method, path, token, json_body=body)
         assert (response["statusCode"], code_of(response)) == (403, "plan_required"), path
 
-    # The owner upgrades the plan; then enrolment starts
-    upgraded = staff_api.admin("PUT", "/v1/admin/settings/plan", token, json_body={"plan": "plus"})
-    assert body_of(upgraded) == {"plan": "plus", "mfa_required": False, "mfa_available": True}
+    # The owner may not upgrade the plan; the operator does; then enrolment starts
+    refused = staff_api.admin("PUT", "/v1/admin/settings/plan", token, json_body={"plan": "plus"})
+    assert (refused["statusCode"], code_of(refused)) == (403, "operator_only")
+    upgraded = operator_sets_plan(svc, tenant.tenant_id, Plan.PLUS)
+    assert upgraded == {"plan": "plus", "mfa_required": False, "mfa_available": True}
     assert staff_api.admin("POST", "/v1/admin/me/mfa", token)["statusCode"] == 201
 
 
@@ -202,6 +213,7 @@ def test_api_keys_cannot_enrol(staff_api: StaffApi, plus_tenant: TenantFixture) 
 
 
 def test_a_tenant_that_requires_mfa_gives_unenrolled_staff_an_enrolment_only_session(
+    svc: Services,
     staff_api: StaffApi,
     clock: Callable[[float], None],
     plus_tenant: TenantFixture,
@@ -213,8 +225,9 @@ def test_a_tenant_that_requires_mfa_gives_unenrolled_staff_an_enrolment_only_ses
     owner_token = staff_api.token(owner_email, PASSWORD, totp=oathtool(owner_secret, NOW.timestamp() + 30))
     required = staff_api.admin("PUT", "/v1/admin/settings/security", owner_token, json_body={"mfa_required": True})
     assert body_of(required)["mfa_required"] is True
-    downgrade = staff_api.admin("PUT", "/v1/admin/settings/plan", owner_token, json_body={"plan": "basic"})
-    assert (downgrade["statusCode"], code_of(downgrade)) == (409, "mfa_required_by_policy")
+    with pytest.raises(SamtykkeError) as downgrade:  # not even the operator, while the tenant requires MFA
+        operator_sets_plan(svc, plus_tenant.tenant_id, Plan.BASIC)
+    assert downgrade.value.code == "mfa_required_by_policy"
 
     # An editor without a factor logs in: the session may only enrol
     _, email = make_staff(plus_tenant.tenant_id, Role.EDITOR)

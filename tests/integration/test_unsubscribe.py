@@ -19,6 +19,7 @@ from samtykke.adapters import aws as aws_clients
 from samtykke.adapters.repository import PROFILE, contact_pk, to_attributes
 from samtykke.domain import tokens
 from samtykke.domain.access import Role
+from samtykke.domain.addresses import normalise_phone
 from samtykke.domain.consent import Channel
 from samtykke.domain.links import LinkUse, signing_label
 from samtykke.local.outbox import read_outbox
@@ -26,6 +27,7 @@ from samtykke.models.tenant import SubProcessor
 from samtykke.services.context import Services
 from samtykke.services.links import LinkSigner
 from tests.integration.conftest import TenantFixture, body_of
+from tests.integration.evidence_support import confirm_sms_link
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +62,11 @@ def signup(invoke: Invoke, api_event: ApiEvent, body: dict[str, Any]) -> str:
         match = re.search(r"/v1/public/confirm/(\S+)", text)
         if match and "confirm" in text:
             token = match.group(1)
-            event = api_event("confirm", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
+            event = api_event("confirm_post", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
             assert invoke("consent_capture", event)["statusCode"] == 200
+    phone = normalise_phone(body["phone"], "DK") if body.get("phone") else None
+    if phone and any(m["channel"] == "sms" for m in read_outbox(to=phone)):  # and the SMS double opt-in
+        assert confirm_sms_link(invoke, api_event, phone)["statusCode"] == 200
     return contact_id
 
 

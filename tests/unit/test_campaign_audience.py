@@ -81,7 +81,7 @@ def has_valid_basis(channel: Channel, history: list[Step]) -> bool:
 reasons = st.sampled_from([r.value for r in SuppressionReason] + ["something-new"])
 keys = st.sampled_from(["email#*", f"email#{PURPOSE}", "email#other", "sms#*", f"sms#{PURPOSE}", "phone#*"])
 suppression_maps = st.dictionaries(keys, st.builds(lambda r: {"reason": r, "at": "2026-11-23T10:00:00+00:00"}, reasons))
-facts = st.builds(ContactFacts, st.booleans(), st.booleans(), st.booleans(), st.booleans())
+facts = st.builds(ContactFacts, st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans())
 
 
 def blocking(suppressions: dict[str, Any], channel: Channel, *, transactional: bool) -> bool:
@@ -118,6 +118,8 @@ def test_nobody_without_a_valid_basis_is_ever_selected(
         assert contact.in_segment
         assert not blocking(suppressions, channel, transactional=transactional)
         assert decision.minor == contact.minor
+        # a minor is messaged for marketing only on a parent's confirmation (GDPR Art. 8)
+        assert transactional or not contact.minor or contact.parental_consent
     else:
         assert isinstance(decision, Excluded)
 

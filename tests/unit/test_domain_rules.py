@@ -60,9 +60,10 @@ class TestCaptureStatus:
         for channel in Channel:
             assert capture_status(channel=channel, double_opt_in=False, is_minor=True) is ConsentStatus.PENDING_PARENTAL
 
-    def test_double_opt_in_applies_to_email_only(self) -> None:
+    def test_double_opt_in_applies_to_email_and_sms(self) -> None:
         assert capture_status(channel=Channel.EMAIL, double_opt_in=True, is_minor=False) is ConsentStatus.PENDING
-        assert capture_status(channel=Channel.SMS, double_opt_in=True, is_minor=False) is ConsentStatus.GRANTED
+        assert capture_status(channel=Channel.SMS, double_opt_in=True, is_minor=False) is ConsentStatus.PENDING
+        assert capture_status(channel=Channel.PHONE, double_opt_in=True, is_minor=False) is ConsentStatus.GRANTED
 
     def test_the_least_settled_channel_decides_a_purposes_status(self) -> None:
         assert aggregate_status([ConsentStatus.GRANTED, ConsentStatus.PENDING]) is ConsentStatus.PENDING

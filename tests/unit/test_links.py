@@ -76,6 +76,10 @@ class FakeCatalogs:
         return TenantCatalog(self.cached[tenant_id], b"", {}, {}, {}, {})
 
     def invalidate(self, tenant_id: str) -> None:
+        """The change counter moved: every container reloads on its next `get`."""
+        self.cached.pop(tenant_id, None)
+
+    def forget(self, tenant_id: str) -> None:
         self.cached.pop(tenant_id, None)
 
 
@@ -291,6 +295,20 @@ class TestKeyRotation:
         assert svc.catalogs.reloads == reloads
         verify_unsubscribe_token(_as_services(svc), newer)
         assert svc.catalogs.reloads == reloads + 1
+
+    def test_a_rotation_without_grace_stops_old_links_at_once_in_a_container_with_a_stale_snapshot(
+        self, svc: FakeServices
+    ) -> None:
+        # Given a container that verified a link (and so holds a snapshot of version 1)
+        old = _token(_signer(svc).unsubscribe(CONTACT, "e-marketing", Channel.EMAIL, "m1"))
+        verify_unsubscribe_token(_as_services(svc), old)
+        # When another container rotates the key with no grace (the rotation moves the tenant's change counter,
+        # which this container checks on its next use)
+        self._rotate(svc, timedelta(0))
+        svc.catalogs.invalidate("acme")
+        # Then the old link is refused here too, at once
+        with pytest.raises(LinkKeyRetired):
+            verify_unsubscribe_token(_as_services(svc), old)
 
     def test_a_second_rotation_retires_the_first_key_at_once(self, svc: FakeServices) -> None:
         first = _token(_signer(svc).preferences(CONTACT))

@@ -44,7 +44,7 @@ RFC_VECTORS = [  # time, SHA1, SHA256, SHA512
 def test_the_role_matrix() -> None:
     p = Permission
     assert ROLE_PERMISSIONS[Role.OWNER] == frozenset(Permission)
-    assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission) - {p.PLAN_WRITE}
+    assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission)  # the plan is no tenant role's: the operator's
     editor, author, viewer = (ROLE_PERMISSIONS[r] for r in (Role.EDITOR, Role.AUTHOR, Role.VIEWER))
     assert {p.CONTACTS_SEARCH, p.CONSENT_LOG_READ, p.ADDRESSES_READ, p.EVIDENCE_READ, p.SELF} <= editor
     assert not editor & {p.USERS_WRITE, p.SETTINGS_WRITE, p.CATALOG_WRITE, p.SENSITIVE_READ, p.AUDIT_READ}

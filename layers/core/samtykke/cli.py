@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "samtykke.staff_cli",
     "samtykke.campaign_cli",
     "samtykke.list_cli",
+    "samtykke.verify_cli",
+    "samtykke.changes_cli",
 )
 
 

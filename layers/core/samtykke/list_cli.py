@@ -1,6 +1,7 @@
-"""`samtykke list KIND`: a table of the tenant's purposes, texts, sources, campaigns, imports, users or API keys.
+"""`samtykke list KIND`: a table of the tenant's contacts, purposes, texts, sources, campaigns, imports, users, keys.
 
     samtykke list purposes
+    samtykke list contacts --purpose e-marketing --channel email --status withdrawn
     samtykke list campaigns --purpose e-marketing
     samtykke list texts --purpose e-marketing --locale da     # every version: the history
 
@@ -27,6 +28,12 @@ class Listing:
 
 
 LISTINGS = {
+    "contacts": Listing(
+        "/v1/admin/contacts",
+        ("contact_id", "email", "phone", "first_name", "last_name", "status", "created_at"),
+        key="contacts",
+        filters=("purpose", "channel", "status", "name_prefix", "created_from", "created_to"),
+    ),
     "purposes": Listing("/v1/admin/purposes", ("purpose_id", "active", "channels", "double_opt_in", "marketing")),
     "texts": Listing(
         "/v1/admin/consent-texts",
@@ -52,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("kind", choices=sorted(LISTINGS))
     parser.add_argument("--limit", type=int, default=50, help="rows per request on paged lists")
     for name in sorted({name for listing in LISTINGS.values() for name in listing.filters}):
-        parser.add_argument(f"--{name}", default=None, help=f"only rows with this {name}")
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"only rows with this {name}")
     add_endpoint_arguments(parser)
     parser.set_defaults(run=run)
 

@@ -13,6 +13,8 @@ from typing import Literal
 # Re-exported for the CDK app and the local stack.
 from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL as ENV_CAMPAIGN_DISPATCH_QUEUE_URL
 from samtykke.environment import ENV_CAMPAIGN_QUEUE_URL as ENV_CAMPAIGN_QUEUE_URL
+from samtykke.environment import ENV_CHECKPOINT_KEY_ID as ENV_CHECKPOINT_KEY_ID
+from samtykke.environment import ENV_EVENT_BUS_NAME as ENV_EVENT_BUS_NAME
 from samtykke.environment import ENV_EVIDENCE_BUCKET as ENV_EVIDENCE_BUCKET
 from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_UPLOAD_QUEUE_URL
 from samtykke.environment import ENV_IMPORT_QUEUE_URL as ENV_IMPORT_QUEUE_URL
@@ -24,19 +26,26 @@ from samtykke.environment import ENV_SES_CONFIGURATION_SET as ENV_SES_CONFIGURAT
 from samtykke.environment import ENV_SES_EVENTS_TOPIC_ARN as ENV_SES_EVENTS_TOPIC_ARN
 from samtykke.environment import ENV_STAGE as ENV_STAGE
 from samtykke.environment import ENV_TABLE as ENV_TABLE
+from samtykke.environment import ENV_WEBHOOK_DLQ_URL as ENV_WEBHOOK_DLQ_URL
+from samtykke.environment import ENV_WEBHOOK_QUEUE_URL as ENV_WEBHOOK_QUEUE_URL
 
+# AWS regions in EU/EEA member states (infra/config.py enforces them; docs/deploy.md "Regions"). Add a later one
+# here when AWS opens it in a member state.
 EU_REGIONS: frozenset[str] = frozenset(
     {
-        "eu-north-1",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "eu-south-1",
-        "eu-south-2",
+        "eu-north-1",  # Stockholm, Sweden
+        "eu-central-1",  # Frankfurt, Germany
+        "eu-west-1",  # Ireland
+        "eu-west-3",  # Paris, France
+        "eu-south-1",  # Milan, Italy
+        "eu-south-2",  # Spain (Aragón)
     }
 )
+# Outside the EEA, with a European Commission adequacy decision: only with `-c allow_adequacy_regions=true`.
+ADEQUACY_REGIONS: dict[str, str] = {
+    "eu-west-2": "London, United Kingdom: Commission Implementing Decision (EU) 2021/1772 of 28 June 2021",
+    "eu-central-2": "Zurich, Switzerland: Commission Decision 2000/518/EC of 26 July 2000",
+}
 DEFAULT_REGION = "eu-north-1"
 
 
@@ -63,6 +72,8 @@ class TableSpec:
     sort_key: KeyAttribute
     indexes: tuple[IndexSpec, ...]
     ttl_attribute: str
+    # The table's change stream (services/events): only committed writes appear on it, with old and new images.
+    stream_view_type: Literal["NEW_AND_OLD_IMAGES"] | None = None
 
 
 class Grant(StrEnum):
@@ -83,6 +94,13 @@ class Grant(StrEnum):
     SES_SEND = "ses:send"
     SES_BULK_SEND = "ses:bulk-send"  # SendBulkEmail through the campaign templates, which it may create
     SMS_PUBLISH = "sms:publish"
+    # kms:Sign with the checkpoint key, and s3:PutObject (with its Object Lock retention) under checkpoints/.
+    CHECKPOINT_SIGN = "checkpoint:sign"
+    # kms:GetPublicKey of the checkpoint key, and reading checkpoints/ (the public key and checkpoint URLs).
+    CHECKPOINT_READ = "checkpoint:read"
+    EVENTS_PUT = "events:put"  # PutEvents on the stack's event bus
+    WEBHOOK_QUEUE_SEND = "webhook-queue:send"
+    WEBHOOK_DLQ_SEND = "webhook-dlq:send"  # the webhook queue's DLQ: deliveries that failed for the whole window
 
 
 SES_PUBLISHER = "ses.amazonaws.com"  # a configuration set's event destination
@@ -139,6 +157,31 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class StreamSpec:
+    """The table stream's consumer (a Lambda event source mapping; locally a poller thread).
+
+    A failing batch is retried `max_retries` times, halved each time to isolate a bad record, then sent to an
+    on-failure queue, so one poison record cannot hold up every change behind it.
+    """
+
+    logical_id: str
+    consumer: str
+    batch_size: int = 100
+    max_retries: int = 10
+
+
+@dataclass(frozen=True)
+class EventBusSpec:
+    """The stack's event bus for change events, its archive, and the rule that feeds webhook delivery."""
+
+    logical_id: str
+    env_var: str
+    source: str  # the EventBridge `source` of every event samtykke puts
+    archive_retention_days: int
+    webhook_queue: str  # a QueueSpec.logical_id: the rule's target
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str  # folder under functions/; the handler is functions/<name>/handler.lambda_handler
     description: str
@@ -152,6 +195,11 @@ class FunctionSpec:
     # gets a function of its own: the same code, loading only that router, with API Gateway routes for its routes
     # (samtykke.api.sharding). Locally, and for routers registered in the handler itself, the function serves all.
     routers: tuple[str, ...] = ()
+    # Admin routers the function keeps for itself, deployed too: they share its function and its catch-all route.
+    # A stack holds at most 500 resources, and a function of its own costs about eight, plus two per route.
+    kept_routers: tuple[str, ...] = ()
+    # Grants only some of those routers need, with the routers that need them; every other grant goes to them all.
+    router_grants: dict[Grant, tuple[str, ...]] = field(default_factory=dict)
     # The folder under functions/ holding the code, when it is not `name` (the functions split off by `routers`).
     code: str = ""
 
@@ -191,8 +239,25 @@ TABLE = TableSpec(
             sort_key=KeyAttribute("gsi2sk"),
             projected=("contact_id", "status", "source"),
         ),
+        # Directory index: every contact's PROFILE item, under gsi3pk = T#{tenant}#DIR, gsi3sk =
+        # {created_at}#{contact id}. The admin contacts list pages through it, oldest first.
+        IndexSpec(
+            name="directory",
+            partition_key=KeyAttribute("gsi3pk"),
+            sort_key=KeyAttribute("gsi3sk"),
+            projected=("contact_id", "created_at"),
+        ),
     ),
     ttl_attribute="expires_at",
+    stream_view_type="NEW_AND_OLD_IMAGES",
+)
+
+# Change events (services/events/publisher.py): the table stream, read by change_publisher, which puts CloudEvents
+# on the bus and appends the change feed; the bus's rule queues them for webhook delivery.
+TABLE_STREAM = StreamSpec("ChangeStream", "change_publisher")
+EVENT_SOURCE = "dk.samtykke"
+EVENT_BUS = EventBusSpec(
+    "EventBus", ENV_EVENT_BUS_NAME, EVENT_SOURCE, archive_retention_days=365, webhook_queue="WebhookQueue"
 )
 
 QUEUES: tuple[QueueSpec, ...] = (
@@ -239,6 +304,17 @@ QUEUES: tuple[QueueSpec, ...] = (
         # fill with one 50-recipient SendBulkEmail each. Raise it with the account's SES sending rate.
         max_concurrency=2,
     ),
+    # Webhook delivery: change events from the bus's rule (fan-out to subscriptions) and one message per delivery
+    # attempt, re-sent with a growing delay while a receiver fails; after the retry window, to its DLQ.
+    QueueSpec(
+        "WebhookQueue",
+        ENV_WEBHOOK_QUEUE_URL,
+        "webhook_delivery",
+        max_receive_count=8,
+        visibility_timeout_seconds=90,
+        batch_size=4,  # four attempts of at most 10 s each fit the function's 60 s
+        send_grant=Grant.WEBHOOK_QUEUE_SEND,
+    ),
 )
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -265,13 +341,21 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         "rate(5 minutes)",
         "Re-queues send claims whose worker died, resumes stalled dispatches, and finishes complete campaigns",
     ),
+    ScheduleSpec(
+        "CheckpointSign",
+        "checkpoint_writer",
+        "rate(5 minutes)",
+        "Signs a checkpoint over the consent-log heads changed since the last one",
+    ),
+    ScheduleSpec("AuditExport", "audit_export", "rate(1 day)", "Writes yesterday's audit entries to JSONL files"),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="consent_capture",
         description="Public consent capture from web forms, and double opt-in confirmation",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND),
+        # SMS: the confirmation SMS of an SMS double opt-in.
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
         hot_path=True,
     ),
     FunctionSpec(
@@ -289,6 +373,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
             Grant.CAMPAIGN_QUEUE_SEND,
+            Grant.CHECKPOINT_SIGN,  # every DSAR export signs a checkpoint covering its contact
         ),
         memory_mb=1024,
         timeout_seconds=29,
@@ -299,6 +384,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "admin_rights",
             "admin_campaigns",
         ),
+        kept_routers=("admin_evidence", "admin_governance"),
+        router_grants={Grant.CHECKPOINT_SIGN: ("admin_rights", "admin_evidence")},
     ),
     FunctionSpec(
         name="authorizer",
@@ -380,6 +467,24 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
         timeout_seconds=300,
     ),
+    # The anchored consent log (services/evidence_log): scheduled checkpoints, and the public key and receipts.
+    FunctionSpec(
+        name="checkpoint_writer",
+        description="Signs a checkpoint (Merkle root over changed consent-log heads) and archives it (schedule)",
+        grants=(Grant.TABLE_READ_WRITE, Grant.CHECKPOINT_SIGN),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="evidence_public",
+        description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
+        grants=(Grant.TABLE_READ, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
+    ),
+    FunctionSpec(
+        name="audit_export",
+        description="Writes each tenant's audit entries of the day before to the Object-Locked bucket as JSONL",
+        grants=(Grant.TABLE_READ, Grant.EVIDENCE_READ_WRITE),
+        timeout_seconds=300,
+    ),
     # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
     FunctionSpec(
         name="campaign_dispatch",
@@ -401,6 +506,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         grants=(Grant.TABLE_READ_WRITE, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
         timeout_seconds=120,
     ),
+    # The staff console (console/): the admin services called in-process, so the same grants as admin_api.
+    FunctionSpec(
+        name="console",
+        description="The staff console: server-rendered pages at /console/, logged in with a staff account",
+        grants=(
+            Grant.TABLE_READ_WRITE,
+            Grant.KMS_ENCRYPT_DECRYPT,
+            Grant.SES_SEND,
+            Grant.EVIDENCE_READ_WRITE,
+            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.IMPORT_QUEUE_SEND,
+            Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+        ),
+        memory_mb=1024,  # scrypt at login
+        timeout_seconds=29,
+    ),
     # KMS Decrypt opens the tenant root key, for the blind index of a bounced or complaining address.
     FunctionSpec(
         name="ses_events",
@@ -410,10 +531,40 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
 )
 
+FUNCTIONS += (
+    FunctionSpec(
+        name="change_publisher",
+        description="Reads the table stream: puts each consent change on the event bus as a CloudEvent, and "
+        "appends the change feed",
+        grants=(Grant.TABLE_READ_WRITE, Grant.EVENTS_PUT),
+        timeout_seconds=60,
+    ),
+    # KMS Decrypt opens the tenant root key: sealed webhook secrets, and a contact's addresses for subscriptions
+    # that opt in to them.
+    FunctionSpec(
+        name="webhook_delivery",
+        description="Delivers change events to tenants' webhooks (Standard Webhooks), with retries for 27 hours",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
+        timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="events_admin",
+        description="Admin API for webhook subscriptions, their delivery log, and the change feed",
+        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.WEBHOOK_QUEUE_SEND),
+        timeout_seconds=29,
+    ),
+)
+
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("POST", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("OPTIONS", "/v1/public/{tenant_id}/consents", "consent_capture", "public"),
     RouteSpec("GET", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/confirm/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/parental/{token}", "consent_capture", "public"),
+    RouteSpec("POST", "/v1/public/parental/{token}", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/evidence/public-key", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/evidence/checkpoints/latest", "evidence_public", "public"),
+    RouteSpec("GET", "/v1/public/receipts/{token}", "evidence_public", "public"),
     RouteSpec("GET", "/openapi.json", "openapi", "public"),
     RouteSpec("ANY", "/v1/admin/{proxy+}", "admin_api", "admin"),
     RouteSpec("POST", "/v1/auth/login", "auth", "public"),
@@ -446,6 +597,22 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("POST", "/v1/admin/messages/test", "links_admin", "admin"),
     RouteSpec("GET", "/v1/admin/settings/link-key", "links_admin", "admin"),
     RouteSpec("POST", "/v1/admin/settings/link-key/rotate", "links_admin", "admin"),
+    # The embeddable form: its script, and the tenant's purposes and texts it renders.
+    RouteSpec("GET", "/v1/public/{tenant_id}/embed.js", "consent_capture", "public"),
+    RouteSpec("GET", "/v1/public/{tenant_id}/form", "consent_capture", "public"),
+    # More specific than /v1/admin/{proxy+}, so API Gateway (and the local front) send these to events_admin.
+    RouteSpec("GET", "/v1/admin/webhooks", "events_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/webhooks", "events_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/webhooks/{subscription_id}", "events_admin", "admin"),
+    RouteSpec("PATCH", "/v1/admin/webhooks/{subscription_id}", "events_admin", "admin"),
+    RouteSpec("DELETE", "/v1/admin/webhooks/{subscription_id}", "events_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/webhooks/{subscription_id}/{action}", "events_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/webhooks/{subscription_id}/deliveries", "events_admin", "admin"),
+    RouteSpec("POST", "/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/replay", "events_admin", "admin"),
+    RouteSpec("GET", "/v1/admin/changes", "events_admin", "admin"),
+    # The console authenticates its own cookie session (console/session.py), so its routes are public to API Gateway.
+    RouteSpec("GET", "/console", "console", "public"),
+    RouteSpec("ANY", "/console/{proxy+}", "console", "public"),
 )
 
 

@@ -27,7 +27,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from samtykke.services.context import Services
 
 LOCAL_JSON = Path(".samtykke") / "local.json"
 ROLES = ("owner", "admin", "editor", "author", "viewer")
@@ -71,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument("--owner-email", default=None, help="also create this owner user")
     create.add_argument("--owner-password-stdin", action="store_true", help="read the owner's password from stdin")
     _target_arguments(create)
+    plan = tenant_actions.add_parser(
+        "plan", help="set a tenant's plan: the operator's decision, with the deployment's AWS credentials"
+    )
+    plan.add_argument("tenant_id")
+    plan.add_argument("plan", choices=("basic", "plus", "enterprise"))
+    plan.add_argument("--operator", default=os.environ.get("USER", "operator"), help="who decides, for the audit log")
+    _target_arguments(plan)
     tenant.set_defaults(run=run_tenant)
 
     user = subparsers.add_parser("user", help="staff users: create, invite, list (over the admin API)")
@@ -233,6 +243,9 @@ def run_tenant(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     if not target.table or not target.kms_key:
         raise CliError("the table and KMS key are unknown: use --local or --stack")
+    if args.action == "plan":
+        _print(set_plan_direct(target, args.tenant_id, args.plan, operator=args.operator))
+        return 0
     password = _read_line("Owner password: ", args.owner_password_stdin) if args.owner_email else None
     result = create_tenant_direct(
         target,
@@ -248,6 +261,50 @@ def run_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _direct_services(target: Target) -> Services:
+    """Services straight on the deployment's table and KMS key, with the operator's own AWS credentials."""
+    if target.aws_endpoint_url:  # the local stack's moto: every client goes there, with its fake credentials
+        os.environ["AWS_ENDPOINT_URL"] = target.aws_endpoint_url
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    if target.region:
+        os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
+    from samtykke.adapters import aws
+    from samtykke.adapters.crypto import KmsKeyring
+    from samtykke.adapters.mailer import SesMailer
+    from samtykke.adapters.repository import ConsentRepository
+    from samtykke.services.context import Services
+    from samtykke.settings import Settings
+
+    aws.reset_clients()
+    if not target.table or not target.kms_key:
+        raise CliError("the table and KMS key are unknown: use --local or --stack")
+    return Services(
+        settings=Settings(
+            table_name=target.table,
+            kms_key_id=target.kms_key,
+            sender_email=target.sender_email or "no-reply@example.com",
+        ),
+        repo=ConsentRepository(target.table),
+        keyring=KmsKeyring(target.kms_key),
+        mailer=SesMailer(),
+    )
+
+
+def set_plan_direct(target: Target, tenant_id: str, plan: str, *, operator: str) -> dict[str, Any]:
+    """The operator sets a tenant's plan; the tenant's audit log names the operator (`operator.plan_set`)."""
+    from samtykke.domain.errors import SamtykkeError
+    from samtykke.models.tenant import Plan
+    from samtykke.services.audit import AuditActor
+    from samtykke.services.staff import set_plan
+
+    svc = _direct_services(target)
+    try:
+        return {"tenant_id": tenant_id, **set_plan(svc, AuditActor(tenant_id, "operator", operator), Plan(plan))}
+    except SamtykkeError as error:
+        raise CliError(f"{error.code}: {error.message}") from error
+
+
 def create_tenant_direct(
     target: Target,
     tenant_id: str,
@@ -260,39 +317,15 @@ def create_tenant_direct(
     owner_password: str | None,
 ) -> dict[str, Any]:
     """Writes the tenant, an owner API key and (optionally) an owner user straight to DynamoDB and KMS."""
-    if target.aws_endpoint_url:  # the local stack's moto: every client goes there, with its fake credentials
-        os.environ["AWS_ENDPOINT_URL"] = target.aws_endpoint_url
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    if target.region:
-        os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
-    from samtykke.adapters import aws
-    from samtykke.adapters.crypto import KmsKeyring
-    from samtykke.adapters.mailer import SesMailer
-    from samtykke.adapters.repository import ConsentRepository
     from samtykke.domain.access import Role
     from samtykke.domain.errors import SamtykkeError
     from samtykke.models.staff import UserCreate
     from samtykke.models.tenant import Plan
     from samtykke.services.api_keys import issue_api_key
-    from samtykke.services.context import Services
     from samtykke.services.staff import create_user
     from samtykke.services.tenants import create_tenant
-    from samtykke.settings import Settings
 
-    aws.reset_clients()
-    if not target.table or not target.kms_key:
-        raise CliError("the table and KMS key are unknown: use --local or --stack")
-    svc = Services(
-        settings=Settings(
-            table_name=target.table,
-            kms_key_id=target.kms_key,
-            sender_email=target.sender_email or "no-reply@example.com",
-        ),
-        repo=ConsentRepository(target.table),
-        keyring=KmsKeyring(target.kms_key),
-        mailer=SesMailer(),
-    )
+    svc = _direct_services(target)
     try:
         if owner_email and owner_password is None:
             raise CliError("give the owner a password (--owner-password-stdin), or invite them later over HTTP")
@@ -300,7 +333,7 @@ def create_tenant_direct(
             UserCreate(email=owner_email, role=Role.OWNER, password=owner_password)  # validate before writing
             from samtykke.domain.passwords import check_policy
 
-            check_policy(owner_password)
+            check_policy(owner_password, email=owner_email, tenant_names=(name, tenant_id))
         create_tenant(svc, tenant_id, name, plan=Plan(plan), country=country, default_locale=locale)
         key_id, secret = issue_api_key(svc, tenant_id, Role.OWNER, "owner key (samtykke tenant create)")
         result: dict[str, Any] = {"tenant_id": tenant_id, "plan": plan, "api_key": secret, "key_id": key_id}

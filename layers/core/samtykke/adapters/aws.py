@@ -84,6 +84,10 @@ def sns() -> SNSClient:
     return _client("sns")
 
 
+def events() -> Any:
+    return _client("events")
+
+
 def reset_clients() -> None:
     """Forget the Session and every client (tests that switch AWS endpoints or credentials)."""
     with _making:

@@ -35,7 +35,7 @@ class ObjectMissing(NotFound):
 
 
 @contextmanager
-def _s3_errors() -> Iterator[None]:
+def s3_errors() -> Iterator[None]:
     try:
         with translate_aws_errors():
             yield
@@ -108,7 +108,7 @@ class EvidenceStore:
         if version_id:
             params["VersionId"] = version_id
         try:
-            with _s3_errors():
+            with s3_errors():
                 result = aws.s3().head_object(**params)
         except ObjectMissing:
             return None
@@ -119,7 +119,7 @@ class EvidenceStore:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Range": f"bytes=0-{max(limit - 1, 0)}"}
         if version_id:
             params["VersionId"] = version_id
-        with _s3_errors():
+        with s3_errors():
             body = aws.s3().get_object(**params)["Body"]
             try:
                 return body.read(limit)
@@ -133,11 +133,11 @@ class EvidenceStore:
             params["VersionId"] = version_id
         if start:
             params["Range"] = f"bytes={start}-"
-        with _s3_errors():
+        with s3_errors():
             body = aws.s3().get_object(**params)["Body"]
         try:
             while True:
-                with _s3_errors():
+                with s3_errors():
                     chunk = body.read(READ_CHUNK)
                 if not chunk:
                     return
@@ -147,17 +147,19 @@ class EvidenceStore:
 
     # --- writing -----------------------------------------------------------------------------------------
 
-    def put(self, key: str, body: bytes, *, content_type: str, retain_days: int) -> str | None:
-        """Stores a generated object (a big export) with a short governance retention; its version id."""
+    def put(
+        self, key: str, body: bytes, *, content_type: str, retain_days: int, mode: str = "GOVERNANCE"
+    ) -> str | None:
+        """Stores a generated object (a big export, an audit file) with a retention in `mode`; its version id."""
         until = datetime.now(UTC) + timedelta(days=retain_days)
-        with _s3_errors():
+        with s3_errors():
             result = aws.s3().put_object(
                 Bucket=self.bucket,
                 Key=key,
                 Body=body,
                 ContentType=content_type,
                 ChecksumAlgorithm="SHA256",
-                ObjectLockMode="GOVERNANCE",
+                ObjectLockMode=mode,  # type: ignore[arg-type]
                 ObjectLockRetainUntilDate=until,
             )
         return result.get("VersionId")
@@ -172,7 +174,7 @@ class EvidenceStore:
         }
         if version_id:
             params["VersionId"] = version_id
-        with _s3_errors():
+        with s3_errors():
             aws.s3().put_object_retention(**params)
 
     # --- deleting (governance bypass) --------------------------------------------------------------------
@@ -189,7 +191,7 @@ class EvidenceStore:
         deleted = 0
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         while True:
-            with _s3_errors():
+            with s3_errors():
                 page = aws.s3().list_object_versions(**request)
             versions: list[ObjectIdentifierTypeDef] = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
@@ -206,7 +208,7 @@ class EvidenceStore:
         deleted = 0
         for start in range(0, len(versions), 1000):
             batch = versions[start : start + 1000]
-            with _s3_errors():
+            with s3_errors():
                 result = aws.s3().delete_objects(
                     Bucket=self.bucket,
                     Delete={"Objects": batch, "Quiet": True},

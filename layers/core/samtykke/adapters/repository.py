@@ -31,6 +31,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
+from samtykke.console.aggregates import Tally, combine
 from samtykke.domain.errors import Conflict, RetryableError
 from samtykke.domain.work import request_token
 
@@ -186,6 +187,8 @@ class ContactWrite:
     # An item that records the request this write carries out (say, a provider's message id). It is written only
     # if absent, in the same transaction, so a redelivered request changes nothing (`AlreadyApplied`).
     receipt: dict[str, Any] | None = None
+    # The dashboard's daily counters for these events (console/aggregates.py), added in the same transaction.
+    tally: Tally | None = None
 
 
 class ConsentRepository:
@@ -361,6 +364,8 @@ class ConsentRepository:
         own fail (`AlreadyApplied`). Whichever it is, nothing is written.
         """
         actions, address_positions = self._contact_actions(change)
+        if change.tally is not None:
+            actions.append(self._counter_add(change.tally))
         if change.receipt is not None:
             actions.append(self._receipt_put(change.receipt))
         try:
@@ -379,6 +384,7 @@ class ConsentRepository:
         falls back to writing them one by one, which tells an address taken from a concurrent change.
         """
         actions = [action for change in changes for action in self._contact_actions(change)[0]]
+        actions += [self._counter_add(one) for one in combine(change.tally for change in changes)]
         try:
             self._transact(actions)  # type: ignore[arg-type]
         except TransactionConflict as exc:
@@ -386,10 +392,13 @@ class ConsentRepository:
 
     def _contact_actions(self, change: ContactWrite) -> tuple[list[dict[str, Any]], range]:
         """The transaction actions of one contact write, and the positions of its address claims."""
+        from samtykke.adapters.contact_directory import directory_attributes  # it builds on this module
+
         pk = contact_pk(change.tenant_id, change.contact_id)
         profile = {"pk": pk, "sk": PROFILE, **change.profile}
         actions: list[dict[str, Any]] = []
         if change.expected_seq is None:
+            profile |= directory_attributes(change.tenant_id, change.contact_id, str(change.profile["created_at"]))
             actions.append(self._put(profile, "attribute_not_exists(pk)"))
         else:
             actions.append(self._update_head(pk, change.profile, change.expected_seq))
@@ -425,6 +434,18 @@ class ConsentRepository:
         if condition:
             put["ConditionExpression"] = condition
         return {"Put": put}
+
+    def _counter_add(self, tally: Tally) -> dict[str, Any]:
+        names = {f"#n{i}": name for i, name in enumerate(tally.counts)}
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_attributes({"pk": tally.pk, "sk": tally.sk}),
+                "UpdateExpression": "ADD " + ", ".join(f"#n{i} :v{i}" for i in range(len(names))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_attributes({f":v{i}": n for i, n in enumerate(tally.counts.values())}),
+            }
+        }
 
     def _claim_address(self, pk: str, kind: str, contact_id: str) -> dict[str, Any]:
         """Points an address at a contact unless another contact owns it. An Update, not a Put, so that

@@ -1,4 +1,4 @@
-"""DynamoDB access for staff: users, sessions, one-time tokens, API-key index, counters and the audit log.
+"""DynamoDB access for staff: users, sessions, one-time tokens, API-key index and counters.
 
 Key design (docs/staff-and-audit.md mirrors this). Everything a tenant owns is under `T#{tenant}`:
 
@@ -9,7 +9,7 @@ Key design (docs/staff-and-audit.md mirrors this). Everything a tenant owns is u
 | refresh-token family (one login) | `T#{tenant}#STAFF` | `FAMILY#{family}` |
 | password-reset or invitation token (by hash; TTL) | `T#{tenant}#STAFF` | `RESET#{sha256}` |
 | API key of the tenant (index for listing and revoking) | `T#{tenant}#STAFF` | `APIKEY#{key}` |
-| audit entry | `T#{tenant}#AUDIT#{yyyy-mm}` | `{iso time}#{random}` |
+| audit entries and their chain heads | see `adapters/audit_log.py` | |
 
 Three kinds of item are global, because they are read before any tenant is known:
 
@@ -22,15 +22,12 @@ Three kinds of item are global, because they are read before any tenant is known
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import AlreadyExists, api_key_pk, from_attributes, to_attributes
-from samtykke.domain.errors import BadRequest
 
 USER = "USER#"
 EMAIL = "EMAIL#"
@@ -45,10 +42,6 @@ def staff_pk(tenant_id: str) -> str:
     return f"T#{tenant_id}#STAFF"
 
 
-def audit_pk(tenant_id: str, month: str) -> str:
-    return f"T#{tenant_id}#AUDIT#{month}"
-
-
 def directory_pk(email_hash: str) -> str:
     return f"SD#{email_hash}"
 
@@ -59,10 +52,6 @@ def counter_pk(kind: str, subject_hash: str) -> str:
 
 class UserExists(AlreadyExists):
     code = "user_exists"
-
-
-class InvalidCursor(BadRequest):
-    code = "invalid_cursor"
 
 
 def _update_request(
@@ -297,51 +286,6 @@ class StaffRepository:
     def directory_tenants(self, directory_hash: str) -> list[str]:
         return [str(i["tenant_id"]) for i in self.query(directory_pk(directory_hash), limit=20)]
 
-    # --- audit -----------------------------------------------------------------------------------------
-
-    def put_audit(self, item: dict[str, Any]) -> None:
-        self.put_new(item)
-
-    def query_audit(
-        self,
-        tenant_id: str,
-        month: str,
-        *,
-        limit: int,
-        cursor: str | None,
-        filters: Mapping[str, str],
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a month's entries, newest first, and the cursor of the next page (None at the end)."""
-        pk = audit_pk(tenant_id, month)
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            request["ExclusiveStartKey"] = to_attributes({"pk": pk, "sk": _decode_cursor(cursor)})
-        if filters:
-            names = {f"#f{i}": name for i, name in enumerate(filters)}
-            request["FilterExpression"] = " AND ".join(f"#f{i} = :f{i}" for i in range(len(filters)))
-            request["ExpressionAttributeNames"] = names
-            request["ExpressionAttributeValues"] |= to_attributes(
-                {f":f{i}": value for i, value in enumerate(filters.values())}
-            )
-        items: list[dict[str, Any]] = []
-        while True:
-            with translate_aws_errors():
-                page = aws.dynamodb().query(**request)
-            items += [from_attributes(i) for i in page.get("Items", [])]
-            last = page.get("LastEvaluatedKey")
-            if len(items) > limit or (len(items) == limit and last is not None):
-                items = items[:limit]
-                return items, _encode_cursor(items[-1]["sk"])
-            if last is None:
-                return items, None
-            request["ExclusiveStartKey"] = last
-
     # --- API keys --------------------------------------------------------------------------------------
 
     def create_api_key(self, key_hash: str, key_item: dict[str, Any]) -> None:
@@ -369,18 +313,3 @@ class StaffRepository:
             ]
         )
         return {**index, "revoked": True, "revoked_at": at}
-
-
-def _encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        sk = data["sk"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursor("The cursor is not valid") from exc
-    if not isinstance(sk, str) or len(sk) > 100:
-        raise InvalidCursor("The cursor is not valid")
-    return sk

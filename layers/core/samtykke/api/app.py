@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from samtykke.api.responses import error_response
 from samtykke.domain.errors import RetryableError, SamtykkeError
+from samtykke.models.strict import HEADER_UNSAFE
 from samtykke.observability import logger
 
 
@@ -40,11 +41,19 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
         details = _validation_details(exc.errors())
         if any(d["type"] == "json_invalid" for d in details):
             return error_response(400, "invalid_json", "The body is not valid JSON", details=details)
+        if any(d["type"] == HEADER_UNSAFE for d in details):
+            message = "A value that ends up in a mail or HTTP header has a line break or control character"
+            return error_response(422, HEADER_UNSAFE, message, details=details)
         return error_response(422, "validation_failed", "The request does not match the schema", details=details)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
         return error_response(415, "unsupported_media_type", "Send JSON or application/x-www-form-urlencoded")
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _undecodable_body(exc: UnicodeDecodeError) -> Response[str]:
+        # Powertools decodes form and multipart parts as UTF-8 and lets the error through.
+        return error_response(400, "malformed_body", "The body is not valid UTF-8")
 
     @app.not_found
     def _no_route(exc: Exception) -> Response[str]:

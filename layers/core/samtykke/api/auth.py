@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 PERMISSION_EXTENSION = "x-samtykke-permission"
 ENROLMENT_EXTENSION = "x-samtykke-mfa-enrolment"  # the route also takes an enrolment-only session
+AUDIT_EXTENSION = "x-samtykke-audit"  # the action a write records, when the route names one
 BEARER_SCHEME = "bearerAuth"
 
 
@@ -52,7 +53,7 @@ def authorizer_context(principal: Principal) -> dict[str, str]:
     }
 
 
-def _require(permission: Permission, *, enrolment: bool) -> Any:
+def _require(permission: Permission, *, enrolment: bool, audit: str | None) -> Any:
     def middleware(app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
         principal = principal_from_authorizer(app.current_event.raw_event)
         if principal.scope != Scope.FULL and not enrolment:
@@ -63,22 +64,27 @@ def _require(permission: Permission, *, enrolment: bool) -> Any:
         if not principal.may(permission):
             raise Forbidden(f"Your role may not do this ({permission.value})", code="permission_denied")
         app.append_context(principal=principal)
-        return next_middleware(app)
+        from samtykke.api.audited import audit_write  # every admin write leaves its audit entry
+
+        return audit_write(app, next_middleware, principal, audit, permission)
 
     return middleware
 
 
-def guarded(permission: Permission, *, enrolment: bool = False) -> dict[str, Any]:
-    """Route-decorator arguments that enforce and document one permission.
+def guarded(permission: Permission, *, enrolment: bool = False, audit: str | None = None) -> dict[str, Any]:
+    """Route-decorator arguments that enforce and document one permission, and audit the route's writes.
 
     `enrolment=True` also admits an enrolment-only session (the tenant requires MFA and the user has no factor
-    yet): only the routes a user needs to enrol take it.
+    yet): only the routes a user needs to enrol take it. `audit` names the action a successful write records
+    (`api/audited.py`; default: from the method and path).
     """
     extensions: dict[str, Any] = {PERMISSION_EXTENSION: permission.value}
     if enrolment:
         extensions[ENROLMENT_EXTENSION] = True
+    if audit:
+        extensions[AUDIT_EXTENSION] = audit
     return {
-        "middlewares": [_require(permission, enrolment=enrolment)],
+        "middlewares": [_require(permission, enrolment=enrolment, audit=audit)],
         "openapi_extensions": extensions,
         "security": [{BEARER_SCHEME: []}],
     }

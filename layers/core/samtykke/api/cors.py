@@ -15,9 +15,11 @@ from samtykke.services.context import services
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def origin_allowed(tenant_id: str, origin: str) -> bool:
+def origin_allowed(tenant_id: str, origin: str, *, after_route: bool = False) -> bool:
+    """After the route ran, its own (just checked) snapshot answers; a preflight checks the counter first."""
+    catalogs = services().catalogs
     try:
-        return services().catalogs.get(tenant_id).origin_allowed(origin)
+        return (catalogs.recent if after_route else catalogs.get)(tenant_id).origin_allowed(origin)
     except NotFound:
         return False
 
@@ -28,7 +30,7 @@ def tenant_cors(handler: Handler, event: dict[str, Any], context: Any) -> dict[s
     response = handler(event, context)
     origin = (event.get("headers") or {}).get("origin")
     tenant_id = (event.get("pathParameters") or {}).get("tenant_id")
-    if origin and tenant_id and origin_allowed(tenant_id, origin):
+    if origin and tenant_id and origin_allowed(tenant_id, origin, after_route=True):
         response.setdefault("headers", {}).update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
     return response
 

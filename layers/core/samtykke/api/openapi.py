@@ -14,12 +14,17 @@ from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
     admin_contacts,
+    admin_events,
+    admin_evidence,
+    admin_governance,
     admin_links,
     admin_rights,
     admin_sms,
     admin_staff,
     auth_public,
     public_consents,
+    public_embed,
+    public_evidence,
     sms_webhooks,
     unsubscribe,
 )
@@ -36,6 +41,11 @@ ROUTERS = (
     admin_staff.router,
     admin_rights.router,
     admin_campaigns.router,
+    public_evidence.router,
+    admin_evidence.router,
+    public_embed.router,
+    admin_events.router,
+    admin_governance.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

@@ -9,6 +9,14 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from samtykke.models.common import ErrorBody, ErrorDetail
 
+# Pages reached by a signed link: the token is in the URL, so never leak it in a Referer or let the page be framed.
+LINK_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
 
 def error_response(
     status: int,

@@ -8,13 +8,14 @@ function can forget it:
 - without `addresses:read` (the `author` role): emails and phones are masked (`j***@example.dk`);
 - without `evidence:read`: consent evidence is withheld;
 - without `sensitive:read`: national IDs and the tenant's `sensitive_fields` are redacted;
-- with `sensitive:read`, a response that shows such a value is recorded in the audit log
-  (`contact.sensitive_read`) before it leaves.
+- every read that shows contacts' data is recorded in the audit log before it leaves, naming each contact
+  (`contact.read`; `contact.sensitive_read` when it shows sensitive values to `sensitive:read`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from samtykke.api.auth import principal_from_authorizer
@@ -53,20 +54,59 @@ def _content_type(response: dict[str, Any]) -> str:
     return str(value).lower()
 
 
-def _audit_sensitive_read(event: dict[str, Any], principal: Principal, data: Any) -> None:
-    keys = sensitive_keys(_tenant_sensitive_fields(principal.tenant_id))
-    if not has_sensitive_values(data, keys):
+CONTACT_IN_PATH = re.compile(r"/contacts/(con_[A-Za-z0-9]+)")
+ADDRESS_LOOKUPS = ("email", "phone", "national_id")
+
+
+def contact_ids_in(data: Any, found: dict[str, None] | None = None, depth: int = 0) -> list[str]:
+    """Every `contact_id` value in a response body, in order, once each."""
+    found = {} if found is None else found
+    if depth > 8:
+        return list(found)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "contact_id" and isinstance(value, str):
+                found[value] = None
+            else:
+                contact_ids_in(value, found, depth + 1)
+    elif isinstance(data, list):
+        for value in data:
+            contact_ids_in(value, found, depth + 1)
+    return list(found)
+
+
+def _audit_personal_read(event: dict[str, Any], principal: Principal, data: Any) -> None:
+    """A read that shows contacts' data names each of them; one that shows sensitive values says so."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    if str(http.get("method", "GET")).upper() != "GET":
         return
+    sensitive_shown = principal.may(Permission.SENSITIVE_READ) and has_sensitive_values(
+        data, sensitive_keys(_tenant_sensitive_fields(principal.tenant_id))
+    )
+    in_path = CONTACT_IN_PATH.findall(str(event.get("rawPath", "")))
+    contacts = list(dict.fromkeys([*in_path, *contact_ids_in(data)]))
+    query = event.get("queryStringParameters") or {}
+    looked_up = any(query.get(name) for name in ADDRESS_LOOKUPS)  # a lookup by address reads it, found or not
+    if not contacts and not sensitive_shown and not looked_up:
+        return
+    from samtykke.services.audit.requests import current
+
+    state = current()
+    if state is not None and state.recorded and not sensitive_shown:
+        return  # the route recorded its own entry for this read (an export)
     from samtykke.services import audit
     from samtykke.services.context import services
 
-    http = (event.get("requestContext") or {}).get("http") or {}
+    request = f"{http.get('method', '')} {event.get('rawPath', '')}"
     audit.record(
         services(),
         principal,
-        AuditAction.SENSITIVE_READ,
-        ("request", f"{http.get('method', '')} {event.get('rawPath', '')}"),
+        AuditAction.SENSITIVE_READ if sensitive_shown else AuditAction.CONTACT_READ,
+        ("contact", contacts[0]) if len(contacts) == 1 else ("request", request),
         audit.client_ip(event),
+        {"query": query, "count": len(contacts)},
+        contacts=contacts,
+        route=str(event.get("routeKey") or request),
     )
 
 
@@ -86,8 +126,8 @@ def shape_response(event: dict[str, Any], response: dict[str, Any]) -> dict[str,
         except ValueError:
             data = None
         if data is not None:
-            if principal is not None and principal.may(Permission.SENSITIVE_READ) and response["statusCode"] < 300:
-                _audit_sensitive_read(event, principal, data)
+            if principal is not None and response["statusCode"] < 300:
+                _audit_personal_read(event, principal, data)
             if shaping.is_noop:
                 return response
             return {**response, "body": json.dumps(shape(data, shaping), separators=(",", ":"))}

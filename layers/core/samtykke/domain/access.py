@@ -10,7 +10,7 @@ lists, so a permission that another capability adds lands in the roles it obviou
 | role | may |
 | --- | --- |
 | `owner` | everything |
-| `admin` | everything but the plan (`plan:write`) |
+| `admin` | everything (the plan is the deployment operator's: `samtykke tenant plan`, never a tenant's) |
 | `editor` | contacts and campaigns: every `contacts:*`, `campaigns:*`, `consent-log:*`, `imports:*`, |
 | | `exports:*`, addresses and evidence; reading settings and the catalogue; `self` |
 | `author` | reading the catalogue and settings; searching contacts and reading the consent log with |
@@ -46,7 +46,6 @@ class Permission(StrEnum):
     USERS_WRITE = "users:write"
     API_KEYS_MANAGE = "api-keys:manage"
     SECURITY_WRITE = "security:write"  # the tenant's MFA policy
-    PLAN_WRITE = "plan:write"
     AUDIT_READ = "audit:read"
     # SMS provider secrets, keywords and inbound numbers (owner and admin; reading them is `settings:read`).
     SMS_SETTINGS_WRITE = "sms-settings:write"
@@ -65,6 +64,11 @@ class Permission(StrEnum):
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_WRITE = "campaigns:write"
     CAMPAIGNS_SEND = "campaigns:send"
+    # Change events (services/webhooks, services/events): owner and admin write webhook subscriptions; reading them,
+    # their delivery log and the change feed is for every role but author.
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+    CHANGES_READ = "changes:read"
 
 
 class Role(StrEnum):
@@ -81,7 +85,7 @@ ROLE_RANK: dict[Role, int] = {Role.OWNER: 4, Role.ADMIN: 3, Role.EDITOR: 2, Role
 # Permissions that can be granted on top of a role.
 GRANTABLE: frozenset[Permission] = frozenset({Permission.SENSITIVE_READ})
 
-OWNER_ONLY: frozenset[Permission] = frozenset({Permission.PLAN_WRITE})
+OWNER_ONLY: frozenset[Permission] = frozenset()
 EDITOR_RESOURCES = frozenset(
     {"contacts", "campaigns", "consent-log", "consents", "imports", "exports", "addresses", "evidence"}
 )
@@ -110,6 +114,8 @@ def _editor(permission: Permission) -> bool:
         Permission.SELF,
         Permission.SETTINGS_READ,
         Permission.CATALOG_READ,
+        Permission.WEBHOOKS_READ,
+        Permission.CHANGES_READ,
     )
 
 

@@ -36,6 +36,8 @@ class ExclusionReason(StrEnum):
     WITHDRAWN = "withdrawn"
     PENDING_DOUBLE_OPT_IN = "pending_double_opt_in"
     PENDING_PARENTAL = "pending_parental"
+    # Granted, then found to be under the age of digital consent, with no parent's confirmation (GDPR Art. 8).
+    MINOR_WITHOUT_PARENTAL_CONSENT = "minor_without_parental_consent"
     ERASED_CONTACT = "erased_contact"
     NO_ADDRESS = "no_address"
     SUPPRESSED_UNSUBSCRIBED = "suppressed_unsubscribed"
@@ -78,6 +80,7 @@ class ContactFacts:
     has_address: bool = True
     minor: bool = False
     in_segment: bool = True
+    parental_consent: bool = False  # a parent confirmed the consent the campaign relies on
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ def eligibility(
         no_basis = consent_exclusion(status)
         if no_basis is not None:
             return Excluded(no_basis)
+        if contact.minor and not contact.parental_consent:
+            return Excluded(ExclusionReason.MINOR_WITHOUT_PARENTAL_CONSENT)
     if not contact.has_address:
         return Excluded(ExclusionReason.NO_ADDRESS)
     suppressed = suppression_exclusion(

@@ -65,17 +65,18 @@ class ActorType(StrEnum):
     API_KEY = "api_key"
     SYSTEM = "system"
     SMS_PROVIDER = "sms_provider"
+    PARENT = "parent"  # a parent confirming a minor's consent (GDPR Art. 8)
 
 
 def capture_status(*, channel: Channel, double_opt_in: bool, is_minor: bool) -> ConsentStatus:
     """The status a freshly captured consent starts in.
 
-    A minor's consent always waits for a parent, whatever else applies (GDPR Art. 8); an email consent
-    waits for its confirmation when the purpose asks for double opt-in.
+    A minor's consent always waits for a parent, whatever else applies (GDPR Art. 8); an email or SMS consent
+    waits for its confirmation (the link, or a JA/YES reply) when the purpose asks for double opt-in.
     """
     if is_minor:
         return ConsentStatus.PENDING_PARENTAL
-    if double_opt_in and channel is Channel.EMAIL:
+    if double_opt_in and channel in (Channel.EMAIL, Channel.SMS):
         return ConsentStatus.PENDING
     return ConsentStatus.GRANTED
 

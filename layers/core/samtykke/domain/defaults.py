@@ -85,6 +85,8 @@ STANDARD_SOURCES: dict[str, str] = {
     "unsubscribe-link": "Unsubscribe link",
     "preference-centre": "Preference centre",
 }
+# The sources a public form post may name; the others are recorded only by samtykke itself or by staff.
+PUBLIC_SOURCES: frozenset[str] = frozenset({"web-form", "customer-portal"})
 
 LEGAL_BASIS_LABELS: dict[LegalBasis, str] = {
     LegalBasis.CONSENT: "Consent (Art. 6(1)(a))",

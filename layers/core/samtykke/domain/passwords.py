@@ -45,14 +45,59 @@ class ScryptParams:
 CURRENT = ScryptParams()
 
 
-def check_policy(password: str) -> None:
-    """At least 12 characters, at most 256, not all one character. Length beats composition rules (NIST 800-63B)."""
+class CommonPassword(WeakPassword):
+    code = "password_too_common"
+
+
+class PasswordContainsIdentity(WeakPassword):
+    code = "password_contains_identity"
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of public breach corpora, as zxcvbn ships them (lower case)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # a 1 MB module: only where a password is set
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def _is_common(password: str) -> bool:
+    """On the list as typed or lower-cased, or once the digits and symbols at its end are dropped (`password1234`)."""
+    lowered = password.lower()
+    stem = lowered.rstrip("0123456789!@#$%^&*()-_=+.?,;:")
+    common = common_passwords()
+    return lowered in common or (len(stem) >= 4 and stem in common and len(set(stem)) > 2 and stem != lowered)
+
+
+def _identity_parts(email: str | None, tenant_names: tuple[str, ...]) -> list[str]:
+    parts: list[str] = []
+    if email:
+        local, _, domain = email.lower().partition("@")
+        parts += [email.lower(), local, domain.split(".")[0]]
+    for name in tenant_names:
+        lowered = name.lower()
+        parts += [lowered, lowered.replace(" ", ""), *lowered.replace("/", " ").split()]
+    return [p for p in dict.fromkeys(parts) if len(p) >= 4]
+
+
+def check_policy(password: str, *, email: str | None = None, tenant_names: tuple[str, ...] = ()) -> None:
+    """NIST SP 800-63B: length, not composition rules.
+
+    At least 12 characters and at most 256, more than a few distinct ones; not on the list of common passwords
+    (`password_too_common`); not containing the user's email, its local part or domain name, or the tenant's name
+    or id (`password_contains_identity`), case-insensitively.
+    """
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"A password needs at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"A password has at most {MAX_LENGTH} characters")
     if len(set(password)) < 4:
         raise WeakPassword("A password needs more than a few distinct characters")
+    if _is_common(password):
+        raise CommonPassword("That password is on a list of common passwords; choose another")
+    lowered = password.lower()
+    if any(part in lowered for part in _identity_parts(email, tenant_names)):
+        raise PasswordContainsIdentity("A password must not contain your email address or the organisation's name")
 
 
 def _b64(data: bytes) -> str:

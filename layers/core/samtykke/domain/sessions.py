@@ -207,3 +207,18 @@ def parse_one_time_token(prefix: str, token: str) -> tuple[str, str] | None:
     if not _ID.match(tenant_id) or len(secret) < 20:
         return None
     return tenant_id, hash_secret(secret)
+
+
+MFA_METHODS = frozenset({"otp", "recovery"})
+
+
+class MfaRequiredByPolicy(Unauthorized):
+    code = "mfa_required"
+
+
+def check_session_policy(amr: tuple[str, ...], *, full_scope: bool, mfa_required: bool) -> None:
+    """A full session (or its refresh) made without a second factor ends the moment the tenant requires MFA.
+
+    An enrolment-only session is what such a user gets to enrol one, so it stays."""
+    if mfa_required and full_scope and not MFA_METHODS & set(amr):
+        raise MfaRequiredByPolicy("Your organisation now requires multi-factor login: log in again with a code")

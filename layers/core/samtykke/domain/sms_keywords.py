@@ -34,6 +34,7 @@ _MAX_MESSAGE_LENGTH = 4 * MAX_KEYWORD_LENGTH
 class KeywordAction(StrEnum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
+    CONFIRM = "confirm"  # confirms a pending SMS double opt-in; unlike OPT_IN it never lifts a STOP
     HELP = "help"
     NONE = "none"
 
@@ -101,6 +102,9 @@ DEFAULT_KEYWORDS: tuple[Keyword, ...] = (
         ],
     ),
     *_defaults(KeywordAction.OPT_IN, [("START", None), ("YES", "en"), ("UNSTOP", None)]),
+    # "Ja" in Danish, Swedish, Norwegian, Dutch and German: the answer to a confirmation SMS (YES is OPT_IN above,
+    # which confirms a pending opt-in too).
+    *_defaults(KeywordAction.CONFIRM, [("JA", None)]),
     *_defaults(
         KeywordAction.HELP,
         [("HELP", None), ("INFO", None), ("HJÆLP", "da"), ("HJÄLP", "sv"), ("HJELP", "nb")],

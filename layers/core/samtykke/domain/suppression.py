@@ -45,3 +45,22 @@ def suppression_reason(
         if not transactional or reason in BLOCKS_TRANSACTIONAL:
             return reason
     return None
+
+
+def lifted_erasure(record: Mapping[str, Any], contact_id: str, at: str) -> dict[str, Any]:
+    """An `erased` suppression, lifted for one new contact whose owner confirmed a fresh consent (GDPR Art. 17 is
+    no bar to coming back). It still blocks imports and every other contact, the erased one included."""
+    return {**record, "lifted_for": contact_id, "lifted_at": at}
+
+
+def for_contact(suppressions: Mapping[str, Any], contact_id: str) -> dict[str, Any]:
+    """The suppressions that apply to messages for `contact_id`: an erasure lifted for it does not."""
+    return {
+        key: record
+        for key, record in suppressions.items()
+        if not (
+            isinstance(record, Mapping)
+            and record.get("reason") == SuppressionReason.ERASED
+            and record.get("lifted_for") == contact_id
+        )
+    }

@@ -25,6 +25,7 @@ from enum import StrEnum
 EVIDENCE_PREFIX = "evidence/"
 IMPORTS_PREFIX = "imports/"
 EXPORTS_PREFIX = "exports/"
+CHECKPOINTS_PREFIX = "checkpoints/"  # signed checkpoints, compliance-locked (services/evidence_log)
 
 # Content type -> file extension. Nothing else is accepted.
 EVIDENCE_TYPES: dict[str, str] = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}

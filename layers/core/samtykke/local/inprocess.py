@@ -31,6 +31,9 @@ def in_process_aws(public_base_url: str = "https://consent.example.test") -> Ite
     import boto3
     from moto import mock_aws
 
+    from samtykke.local import moto_fixes
+
+    moto_fixes.apply()
     from samtykke.local import moto_ses_bulk
 
     moto_ses_bulk.install()  # SendBulkEmail, which moto lacks

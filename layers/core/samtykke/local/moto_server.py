@@ -24,6 +24,9 @@ CONCURRENT_SERVICES = frozenset({"sqs"})
 
 class MotoServer:
     def __init__(self, host: str) -> None:
+        from samtykke.local import moto_fixes
+
+        moto_fixes.apply()
         self._lock = threading.Lock()
         app = DomainDispatcherApplication(self._backend_app)
         self._server = make_server(host, 0, app, threaded=True)

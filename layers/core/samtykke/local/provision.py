@@ -11,18 +11,23 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from samtykke.environment import ENV_WEBHOOK_RETRY
 from samtykke.resources import (
     BUCKET_NOTIFICATIONS,
     DEFAULT_REGION,
+    ENV_CHECKPOINT_KEY_ID,
     ENV_EVIDENCE_BUCKET,
     ENV_KMS_KEY_ID,
     ENV_PUBLIC_BASE_URL,
     ENV_SENDER_EMAIL,
     ENV_SES_CONFIGURATION_SET,
     ENV_STAGE,
+    ENV_WEBHOOK_DLQ_URL,
+    EVENT_BUS,
     QUEUES,
     TABLE,
     TOPICS,
+    EventBusSpec,
     QueueSpec,
     TableSpec,
     TopicSpec,
@@ -55,6 +60,8 @@ LOCAL_AWS_ENVIRONMENT = {
 DEFAULT_PREFIX = "samtykke-local"
 DEFAULT_SENDER_EMAIL = "no-reply@samtykke.local"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum, so nothing dead-lettered expires unseen
+# Webhook retries on the local stack: 1, 2, 2, 2… seconds for two minutes, rather than hours for a day.
+LOCAL_WEBHOOK_RETRY = "1,2,120"
 
 
 @dataclass(frozen=True)
@@ -80,11 +87,14 @@ class Resources:
     table_name: str
     kms_key_arn: str
     kms_alias: str
+    checkpoint_key_arn: str
     evidence_bucket: str
     sender_email: str
     ses_configuration_set: str
     queues: tuple[QueueResource, ...]
     topics: tuple[TopicResource, ...]
+    table_stream_arn: str = ""
+    event_bus_name: str = ""
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary, as written to `.samtykke/local.json`."""
@@ -92,11 +102,14 @@ class Resources:
             "table": self.table_name,
             "kms_key_arn": self.kms_key_arn,
             "kms_alias": self.kms_alias,
+            "checkpoint_key_arn": self.checkpoint_key_arn,
             "evidence_bucket": self.evidence_bucket,
             "sender_email": self.sender_email,
             "ses_configuration_set": self.ses_configuration_set,
             "queues": {q.spec.logical_id: {"url": q.url, "dlq_url": q.dlq_url} for q in self.queues},
             "topics": {t.spec.logical_id: t.arn for t in self.topics},
+            "table_stream_arn": self.table_stream_arn,
+            "event_bus": self.event_bus_name,
         }
 
 
@@ -122,13 +135,17 @@ def provision(
     evidence_bucket = _create_evidence_bucket(s3, f"{prefix}-evidence", region)
     queues = tuple(_create_queue(sqs, resource_name(prefix, spec.logical_id), spec) for spec in QUEUES)
     _notify_queues(s3, sqs, {ENV_EVIDENCE_BUCKET: evidence_bucket}, queues)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    table_name = _create_table(dynamodb, resource_name(prefix, TABLE.logical_id), TABLE)
+    event_bus_name = _create_event_bus(session.client("events", endpoint_url=endpoint_url), prefix, EVENT_BUS, queues)
     return Resources(
         region=region,
-        table_name=_create_table(
-            session.client("dynamodb", endpoint_url=endpoint_url), resource_name(prefix, TABLE.logical_id), TABLE
-        ),
+        table_name=table_name,
+        table_stream_arn=dynamodb.describe_table(TableName=table_name)["Table"].get("LatestStreamArn", ""),
+        event_bus_name=event_bus_name,
         kms_key_arn=kms_key_arn,
         kms_alias=kms_alias,
+        checkpoint_key_arn=_create_checkpoint_key(session.client("kms", endpoint_url=endpoint_url), prefix),
         evidence_bucket=evidence_bucket,
         sender_email=sender_email,
         ses_configuration_set=_create_ses_sender(
@@ -147,6 +164,7 @@ def handler_environment(resources: Resources, *, public_base_url: str, stage: st
     env = {
         TABLE.env_var: resources.table_name,
         ENV_KMS_KEY_ID: resources.kms_key_arn,
+        ENV_CHECKPOINT_KEY_ID: resources.checkpoint_key_arn,
         ENV_EVIDENCE_BUCKET: resources.evidence_bucket,
         ENV_PUBLIC_BASE_URL: public_base_url,
         ENV_SENDER_EMAIL: resources.sender_email,
@@ -154,6 +172,9 @@ def handler_environment(resources: Resources, *, public_base_url: str, stage: st
         ENV_STAGE: stage,
     }
     env.update({q.spec.env_var: q.url for q in resources.queues})
+    env[EVENT_BUS.env_var] = resources.event_bus_name
+    env[ENV_WEBHOOK_DLQ_URL] = next(q.dlq_url for q in resources.queues if q.spec.logical_id == EVENT_BUS.webhook_queue)
+    env[ENV_WEBHOOK_RETRY] = LOCAL_WEBHOOK_RETRY
     env.update({t.spec.env_var: t.arn for t in resources.topics})
     return env
 
@@ -192,10 +213,29 @@ def _create_table(dynamodb: DynamoDBClient, name: str, spec: TableSpec) -> str:
     }
     if indexes:  # AWS refuses an empty list
         request["GlobalSecondaryIndexes"] = indexes
+    if spec.stream_view_type:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view_type}
     dynamodb.create_table(**request)
     dynamodb.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
     )
+    return name
+
+
+def _create_event_bus(events: Any, prefix: str, spec: EventBusSpec, queues: tuple[QueueResource, ...]) -> str:
+    """The bus, its archive, and the rule that sends samtykke's events to the webhook queue, as the CDK app has."""
+    name = resource_name(prefix, spec.logical_id)
+    bus_arn = events.create_event_bus(Name=name)["EventBusArn"]
+    events.create_archive(
+        ArchiveName=f"{name}-archive",
+        EventSourceArn=bus_arn,
+        EventPattern=json.dumps({"source": [spec.source]}),
+        RetentionDays=spec.archive_retention_days,
+    )
+    queue = next(q for q in queues if q.spec.logical_id == spec.webhook_queue)
+    rule = f"{name}-webhooks"
+    events.put_rule(Name=rule, EventBusName=name, EventPattern=json.dumps({"source": [spec.source]}))
+    events.put_targets(Rule=rule, EventBusName=name, Targets=[{"Id": "webhook-queue", "Arn": queue.arn}])
     return name
 
 
@@ -204,6 +244,14 @@ def _create_kms_key(kms: KMSClient, prefix: str) -> tuple[str, str]:
     alias = f"alias/{prefix}"
     kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
     return key_arn, alias
+
+
+def _create_checkpoint_key(kms: KMSClient, prefix: str) -> str:
+    """The asymmetric key that signs checkpoints (services/evidence_log/checkpoints.py)."""
+    key_arn: str = kms.create_key(
+        Description=f"{prefix} checkpoint signing", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY"
+    )["KeyMetadata"]["Arn"]
+    return key_arn
 
 
 def _create_evidence_bucket(s3: S3Client, name: str, region: str) -> str:

@@ -40,7 +40,7 @@ from samtykke.local.provision import (
     provision,
     resource_name,
 )
-from samtykke.resources import DEFAULT_REGION, ROUTES, SCHEDULES, ScheduleSpec
+from samtykke.resources import DEFAULT_REGION, ROUTES, SCHEDULES, TABLE_STREAM, ScheduleSpec
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -225,6 +225,14 @@ def _consumers(
     for topic in resources.topics:
         name = resource_name(prefix, topic.spec.logical_id) + "-subscription"
         consumers.add_topic(topic, sns, queue_name=name)
+    if resources.table_stream_arn:
+        consumers.add_stream(
+            session.client("dynamodbstreams", endpoint_url=endpoint_url),
+            arn=resources.table_stream_arn,
+            function=TABLE_STREAM.consumer,
+            batch_size=TABLE_STREAM.batch_size,
+            max_retries=TABLE_STREAM.max_retries,
+        )
     return consumers
 
 

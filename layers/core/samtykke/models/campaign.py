@@ -7,6 +7,7 @@ from pydantic import ConfigDict, Field
 
 from samtykke.domain.campaigns import CampaignStatus
 from samtykke.models.common import Model
+from samtykke.models.strict import HeaderSafeStr
 
 
 class CampaignChannel(StrEnum):
@@ -22,7 +23,7 @@ class MessageContent(Model):
     """
 
     model_config = ConfigDict(extra="forbid")
-    subject: str | None = Field(default=None, min_length=1, max_length=200)
+    subject: HeaderSafeStr | None = Field(default=None, min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=20_000)
     html: str | None = Field(default=None, min_length=1, max_length=40_000)
 
@@ -80,7 +81,9 @@ class CampaignCreate(Model):
     )
     justification: str | None = Field(default=None, max_length=2000)
     unsubscribe_link: bool = Field(
-        default=True, description="Only a transactional campaign, with its justification, may switch it off"
+        default=True,
+        description="Only a transactional campaign (of a `service` purpose), with its justification, may switch it "
+        "off; a second staff member must then approve it (`POST .../approve-unsubscribe-off`) before it is sent",
     )
 
 
@@ -114,6 +117,9 @@ class Campaign(Model):
     created_by: str | None = None
     send_requested_at: datetime | None = None
     send_requested_by: str | None = None
+    unsubscribe_off_approved_by: str | None = Field(
+        default=None, description="The second staff member who approved sending without an unsubscribe link"
+    )
     counts: CampaignCounts
     progress: float = Field(description="Share of the queued recipients processed so far, 0..1")
 

@@ -1,11 +1,14 @@
 """Purposes, sources, legal-basis labels and consent texts: what a tenant maintains."""
 
 from datetime import datetime
+from typing import Any, Self
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from samtykke.domain.consent import Channel, LegalBasis
-from samtykke.models.common import Model
+from samtykke.domain.defaults import PUBLIC_SOURCES
+from samtykke.domain.purposes import PurposeKind, check_default_basis, kind_of
+from samtykke.models.common import Model, PatchModel
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 Locale = Field(pattern=r"^[a-z]{2}$")
@@ -19,8 +22,19 @@ class Purpose(Model):
     default_legal_basis: LegalBasis
     double_opt_in: bool = False
     marketing: bool = False
+    kind: PurposeKind = Field(
+        default=PurposeKind.MARKETING,
+        description="`marketing` (consent only) or `service` (may send as transactional; may use another basis)",
+    )
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("kind"):  # stored before kinds existed
+            return {**data, "kind": kind_of(None, bool(data.get("marketing")))}
+        return data
 
 
 class PurposeCreate(Model):
@@ -33,7 +47,7 @@ class PurposeCreate(Model):
                 "channels": ["email"],
                 "default_legal_basis": "consent",
                 "double_opt_in": True,
-                "marketing": True,
+                "kind": "marketing",
             }
         },
     )
@@ -42,10 +56,20 @@ class PurposeCreate(Model):
     channels: list[Channel] = Field(min_length=1)
     default_legal_basis: LegalBasis = LegalBasis.CONSENT
     double_opt_in: bool = False
-    marketing: bool = False
+    marketing: bool | None = Field(default=None, description="Deprecated: say `kind`")
+    kind: PurposeKind | None = Field(default=None, description="Default: `marketing` (or from `marketing`)")
+
+    @model_validator(mode="after")
+    def _kind_and_basis(self) -> Self:
+        kind = self.kind or kind_of(None, self.marketing if self.marketing is not None else True)
+        if self.marketing is not None and (kind is PurposeKind.MARKETING) != self.marketing:
+            raise ValueError("`marketing` and `kind` disagree")
+        self.kind, self.marketing = kind, kind is PurposeKind.MARKETING
+        check_default_basis(kind, self.default_legal_basis)
+        return self
 
 
-class PurposeUpdate(Model):
+class PurposeUpdate(PatchModel):
     """Fields to change; purposes are deactivated (`active: false`), never deleted."""
 
     model_config = ConfigDict(
@@ -57,12 +81,15 @@ class PurposeUpdate(Model):
     default_legal_basis: LegalBasis | None = None
     double_opt_in: bool | None = None
     marketing: bool | None = None
+    kind: PurposeKind | None = None
 
 
 class Source(Model):
     source_id: str
     label: str
     active: bool = True
+    # Whether public form posts may name it. Sources stored before the flag existed take the standard default.
+    public: bool = Field(default_factory=lambda data: data.get("source_id") in PUBLIC_SOURCES)
 
 
 class SourceCreate(Model):
@@ -71,12 +98,14 @@ class SourceCreate(Model):
     )
     source_id: str = Slug
     label: str = Field(min_length=1, max_length=100)
+    public: bool = Field(default=False, description="Public form posts may name this source")
 
 
-class SourceUpdate(Model):
+class SourceUpdate(PatchModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"label": "Trade fair 2026"}})
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
+    public: bool | None = None
 
 
 class LegalBasisLabel(Model):

@@ -1,9 +1,10 @@
 """Shared model pieces: the base of every model, the error body, and a base that accepts HTML form posts too."""
 
 import typing
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class Model(BaseModel):
@@ -14,6 +15,24 @@ class Model(BaseModel):
     """
 
     model_config = ConfigDict(defer_build=True)
+
+
+class PatchModel(Model):
+    """A PATCH body: a field left out stays as it is, and `null` clears only the fields in `clearable`.
+
+    `{}` is a valid patch that changes nothing.
+    """
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_nulls(self) -> "PatchModel":
+        nulled = sorted(n for n in self.model_fields_set if getattr(self, n) is None and n not in self.clearable)
+        if nulled:
+            raise PydanticCustomError(
+                "null_not_allowed", "These fields cannot be cleared: {fields}", {"fields": nulled}
+            )
+        return self
 
 
 class ErrorDetail(Model):

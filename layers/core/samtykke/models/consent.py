@@ -1,12 +1,13 @@
 """Consent capture, the consent log and the current consent state."""
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import ActorType, Channel, ConsentStatus, EventType, LegalBasis
 from samtykke.models.common import FormTolerantModel, Model
+from samtykke.models.strict import HeaderSafeStr, IsoDate
 
 MAX_PURPOSES_PER_SUBMISSION = 10
 
@@ -31,12 +32,23 @@ class ConsentSubmission(FormTolerantModel):
     locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}([-_][A-Za-z]{2})?$")
     source: str = Field(default="web-form", max_length=64)
     text_version: int | None = Field(default=None, ge=1)
-    birth_date: date | None = None
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
+    birth_date: IsoDate | None = None
+    # Names are merge fields of campaign subjects, so they must be header-safe too.
+    first_name: HeaderSafeStr | None = Field(default=None, max_length=100)
+    last_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     national_id: str | None = Field(default=None, max_length=32)
+    # Where a minor's consent needs a parent (GDPR Art. 8), the parent's email, who gets a request to confirm it.
+    parent_email: str | None = Field(default=None, max_length=320)
     page_url: str | None = Field(default=None, max_length=2048)
-    redirect: str | None = Field(default=None, max_length=2048)
+    redirect: HeaderSafeStr | None = Field(default=None, max_length=2048)  # the 303's Location
+    error_redirect: HeaderSafeStr | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where a browser form post that is refused goes instead: a 303 with `error=<code>` added. It "
+        "must be on the tenant's allowed redirects; otherwise the browser gets a small localised error page",
+    )
+    # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
+    global_privacy_control: bool | None = None
 
 
 class Evidence(Model):
@@ -50,6 +62,13 @@ class Evidence(Model):
     # An SMS keyword's change: the keyword as matched, and the provider's id for the inbound message.
     keyword: str | None = None
     provider_message_id: str | None = None
+    # A profile change this write proposed (kept pending) or applied (on the address owner's confirmation).
+    profile_change: Literal["proposed", "applied"] | None = None
+    profile_fields: list[str] | None = None
+    # A minor's grant: the parent asked to confirm it; or, on the parent's confirmation, the parent who confirmed.
+    parent_email: str | None = None
+    # The browser's Global Privacy Control signal when the form (e.g. the embeddable snippet) sent it.
+    global_privacy_control: bool | None = None
 
 
 class Actor(Model):
@@ -80,6 +99,7 @@ class ConsentEvent(Model):
     source: str
     text: TextRef | None = None
     declaration_id: str | None = None  # the lawful-import declaration behind an import event
+    parental_consent: bool | None = None  # a parent confirmed it (GDPR Art. 8)
     actor: Actor
     at: datetime
     evidence: Evidence | None = None
@@ -127,6 +147,24 @@ class ContactSummary(Model):
     locale: str | None = None
     created_at: datetime
     consents: list[ConsentState]
+
+
+class ContactListItem(Model):
+    contact_id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    created_at: datetime
+    status: ConsentStatus | None = Field(
+        default=None, description="The consent status for `purpose` when filtered by it"
+    )
+
+
+class ContactList(Model):
+    contacts: list[ContactListItem]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
 
 
 class ConsentLog(Model):

@@ -20,6 +20,7 @@ class SmsProvider(StrEnum):
 class TenantKeywordAction(StrEnum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
+    CONFIRM = "confirm"  # confirms a pending SMS double opt-in (the default is JA; YES, an opt-in, does too)
     HELP = "help"
 
 

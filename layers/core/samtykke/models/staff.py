@@ -10,7 +10,7 @@ from samtykke.models.common import FormTolerantModel, Model
 from samtykke.models.tenant import Plan
 
 DEMO_OWNER_EMAIL = "owner@demo.example"
-DEMO_OWNER_PASSWORD = "demo-owner-password"  # noqa: S105  (the local demo tenant only; see bootstrap.py)
+DEMO_OWNER_PASSWORD = "local-trial-passphrase"  # noqa: S105  (the local demo tenant only; see bootstrap.py)
 DEMO_EDITOR_USER_ID = "usr_demo_editor"
 
 Grant = Literal["sensitive:read"]
@@ -215,14 +215,28 @@ class AuditTarget(Model):
     id: str | None = None
 
 
+class AuditChange(Model):
+    field: str
+    before: Any = None
+    after: Any = None
+    secret: bool = Field(default=False, description="A credential: only that it changed is recorded")
+    sealed: bool = Field(default=False, description="A sensitive value: `before`/`after` are sealed with a tenant key")
+
+
 class AuditEntry(Model):
-    entry_id: str
+    entry_id: str = Field(description="`yyyy-mm/<sort key>`")
+    seq: int = Field(description="The entry's place in its tenant's and month's hash chain, from 1")
     at: datetime
     action: str
     actor: AuditActorOut
     target: AuditTarget | None = None
+    contacts: list[str] = Field(default_factory=list, description="Every contact whose data was read or changed")
+    route: str | None = Field(default=None, description="The admin route, as `METHOD /path/{param}`")
     ip: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    changes: list[AuditChange] = Field(default_factory=list, description="Before/after values of a write")
+    prev_hash: str
+    hash: str
 
 
 class AuditPage(Model):

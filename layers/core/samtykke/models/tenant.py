@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, HttpUrl
 
-from samtykke.models.common import Model
+from samtykke.models.common import Model, PatchModel
+from samtykke.models.strict import HeaderSafeStr
 
 DEFAULT_PENDING_TTL_DAYS = 7
 MAX_PENDING_TTL_DAYS = 90  # the retention sweeper looks this many days back
@@ -44,9 +45,11 @@ class Tenant(Model):
     tenant_id: str
     name: str
     plan: Plan = Plan.BASIC
+    mfa_required: bool = Field(default=False, description="Set with PUT /v1/admin/settings/security")
     country: str = Field(default="DK", pattern=r"^[A-Z]{2}$")
     default_locale: str = "en"
     privacy_policy_url: str | None = None
+    privacy_policy_version: str | None = None  # named in consent receipts
     allowed_origins: list[str] = Field(default_factory=list)
     allowed_redirects: list[str] = Field(default_factory=list)
     sub_processors: list[SubProcessor] = Field(default_factory=list)
@@ -66,7 +69,8 @@ class Tenant(Model):
     fine_rate: FineRate | None = None
 
 
-class TenantSettingsUpdate(Model):
+class TenantSettingsUpdate(PatchModel):
+    clearable = frozenset({"privacy_policy_url", "fine_rate"})
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -79,10 +83,11 @@ class TenantSettingsUpdate(Model):
             }
         },
     )
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: HeaderSafeStr | None = Field(default=None, min_length=1, max_length=200)  # the From header's name
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     default_locale: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
     privacy_policy_url: HttpUrl | None = None
+    privacy_policy_version: str | None = Field(default=None, min_length=1, max_length=50)
     allowed_origins: list[HttpUrl] | None = Field(default=None, max_length=50)
     allowed_redirects: list[HttpUrl] | None = Field(default=None, max_length=50)
     sub_processors: list[SubProcessor] | None = Field(default=None, max_length=100)

@@ -47,6 +47,7 @@ from samtykke.domain.defaults import SUPPORTED_LOCALES
 from samtykke.domain.errors import BadRequest, InvalidInput, RetryableError, SamtykkeError
 from samtykke.domain.fines import FineRate, exposure, rate_for
 from samtykke.domain.merge import MERGE_FIELDS, merge_fields
+from samtykke.domain.purposes import check_transactional_purpose
 from samtykke.models.campaign import (
     Campaign,
     CampaignCounts,
@@ -59,6 +60,7 @@ from samtykke.models.campaign import (
 )
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
+from samtykke.services.governance.approvals import require_approval
 from samtykke.services.ledger import new_id
 from samtykke.services.recipients import CampaignPlan, evaluate
 
@@ -137,6 +139,7 @@ def create_campaign(svc: Services, principal: Principal, new: CampaignCreate) ->
     check_transactional(
         transactional=new.transactional, justification=new.justification, unsubscribe_link=new.unsubscribe_link
     )
+    check_transactional_purpose(new.transactional, new.purpose, catalog.purposes[new.purpose].kind)
     campaign_id = new_id("cmp")
     now = svc.clock().isoformat()
     item: dict[str, Any] = {
@@ -240,6 +243,9 @@ def _load(svc: Services, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     if item is None:
         raise CampaignNotFound("No such campaign")
     return item
+
+
+load_campaign = _load  # the tenant's campaign item, for governance (services/governance/approvals.py)
 
 
 def get_campaign(svc: Services, tenant_id: str, campaign_id: str) -> Campaign:
@@ -361,6 +367,7 @@ def request_send(
     item = _load(svc, tenant_id, campaign_id)
     if item["status"] != CampaignStatus.DRAFT.value:
         raise CampaignAlreadySent("This campaign has been sent already")
+    require_approval(item)  # four eyes on a send without an unsubscribe link
     repo = _repo(svc)
     send_token = uuid.uuid4().hex  # names this request on the campaign, so that a retried update knows its own write
     accepted = repo.set_status(

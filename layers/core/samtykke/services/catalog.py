@@ -114,6 +114,11 @@ class CatalogCache:
     def get(self, tenant_id: str) -> TenantCatalog:
         return self._cache.get(tenant_id)
 
+    def recent(self, tenant_id: str) -> TenantCatalog:
+        """The snapshot this container holds, unchecked, else a checked one. Only for a second look within a request
+        whose route already made the checked `get` (the CORS header on its answer): it saves that counter read."""
+        return self._cache.held(tenant_id) or self.get(tenant_id)
+
     def invalidate(self, tenant_id: str) -> None:
         """The tenant's configuration changed (call after the write): every container reloads it on next use."""
         self._cache.changed(tenant_id)

@@ -1,6 +1,7 @@
 """Tenant-maintained catalogue: purposes (deactivated, never deleted), sources, basis labels, texts, settings.
 
-Every change bumps the tenant's configuration counter, so every container reloads it on its next request.
+Every change bumps the tenant's configuration counter, so every container reloads it on its next request, and
+notes its before/after values for the request's audit entry (`services/audit/requests.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from samtykke.adapters.repository import META, AlreadyExists, tenant_pk
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.errors import Conflict, NotFound
+from samtykke.domain.purposes import PurposeKind, check_default_basis, kind_of
 from samtykke.models.catalog import (
     ConsentText,
     ConsentTextCreate,
@@ -25,6 +27,7 @@ from samtykke.models.catalog import (
     SourceUpdate,
 )
 from samtykke.models.tenant import Tenant, TenantSettingsUpdate
+from samtykke.services.audit.requests import note_change
 from samtykke.services.catalog import TenantCatalog, strip_keys
 from samtykke.services.context import Services
 from samtykke.services.tenants import text_item
@@ -56,10 +59,20 @@ def _create(svc: Services, tenant_id: str, item: dict[str, Any], what: str) -> N
     svc.catalogs.invalidate(tenant_id)
 
 
-def _update(svc: Services, tenant_id: str, sk: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+def _update(
+    svc: Services, tenant_id: str, sk: str, changes: dict[str, Any], before: BaseModel | None
+) -> dict[str, Any] | None:
+    if not changes:  # `{}`: a valid patch that changes nothing
+        item = svc.repo.get(tenant_pk(tenant_id), sk, consistent=True)
+        return None if item is None else strip_keys(item)
     item = svc.repo.update_existing(tenant_pk(tenant_id), sk, changes)
     svc.catalogs.invalidate(tenant_id)
-    return None if item is None else strip_keys(item)
+    if item is None:
+        return None
+    after = strip_keys(item)
+    old = before.model_dump(mode="json") if before is not None else {}
+    note_change(svc, tenant_id, {k: old.get(k) for k in changes}, {k: after.get(k) for k in changes})
+    return after
 
 
 # --- purposes ------------------------------------------------------------------------------------------
@@ -86,10 +99,25 @@ def create_purpose(svc: Services, tenant_id: str, new: PurposeCreate) -> Purpose
 
 def update_purpose(svc: Services, tenant_id: str, purpose_id: str, update: PurposeUpdate) -> Purpose:
     changes = _changes(update) | {"updated_at": svc.clock().isoformat()}
-    item = _update(svc, tenant_id, f"PURPOSE#{purpose_id}", changes)
+    before = _catalog(svc, tenant_id).purposes.get(purpose_id)
+    if before is not None:
+        changes |= _kind_changes(before, changes)
+    item = _update(svc, tenant_id, f"PURPOSE#{purpose_id}", changes, before)
     if item is None:
         raise PurposeNotFound(f"No purpose '{purpose_id}'")
     return Purpose.model_validate(item)
+
+
+def _kind_changes(before: Purpose, changes: dict[str, Any]) -> dict[str, Any]:
+    """`kind` and the old `marketing` flag kept in step; a marketing purpose's basis stays `consent`."""
+    if "kind" in changes:
+        kind = PurposeKind(changes["kind"])
+    elif changes.get("marketing") is not None:
+        kind = kind_of(None, bool(changes["marketing"]))
+    else:
+        kind = before.kind
+    check_default_basis(kind, LegalBasis(changes.get("default_legal_basis") or before.default_legal_basis))
+    return {"kind": kind.value, "marketing": kind is PurposeKind.MARKETING}
 
 
 # --- sources -------------------------------------------------------------------------------------------
@@ -100,14 +128,15 @@ def list_sources(svc: Services, tenant_id: str) -> list[Source]:
 
 
 def create_source(svc: Services, tenant_id: str, new: SourceCreate) -> Source:
-    source = Source(source_id=new.source_id, label=new.label)
+    source = Source(source_id=new.source_id, label=new.label, public=new.public)
     item = {"pk": tenant_pk(tenant_id), "sk": f"SOURCE#{new.source_id}", **source.model_dump(mode="json")}
     _create(svc, tenant_id, item, f"Source '{new.source_id}'")
     return source
 
 
 def update_source(svc: Services, tenant_id: str, source_id: str, update: SourceUpdate) -> Source:
-    item = _update(svc, tenant_id, f"SOURCE#{source_id}", _changes(update))
+    before = _catalog(svc, tenant_id).sources.get(source_id)
+    item = _update(svc, tenant_id, f"SOURCE#{source_id}", _changes(update), before)
     if item is None:
         raise SourceNotFound(f"No source '{source_id}'")
     return Source.model_validate(item)
@@ -123,9 +152,11 @@ def list_legal_bases(svc: Services, tenant_id: str) -> list[LegalBasisLabel]:
 def set_legal_basis_label(
     svc: Services, tenant_id: str, code: LegalBasis, update: LegalBasisLabelUpdate
 ) -> LegalBasisLabel:
+    before = {b.code.value: b.label for b in _catalog(svc, tenant_id).legal_basis_labels()}.get(code.value)
     item = {"pk": tenant_pk(tenant_id), "sk": f"BASIS#{code.value}", "code": code.value, "label": update.label}
     svc.repo.put(item)
     svc.catalogs.invalidate(tenant_id)
+    note_change(svc, tenant_id, {"label": before}, {"label": update.label})
     return LegalBasisLabel(code=code, label=update.label)
 
 
@@ -167,7 +198,8 @@ def get_settings(svc: Services, tenant_id: str) -> Tenant:
 
 
 def update_settings(svc: Services, tenant_id: str, update: TenantSettingsUpdate) -> Tenant:
-    item = _update(svc, tenant_id, META, _changes(update))
+    before = _catalog(svc, tenant_id).tenant
+    item = _update(svc, tenant_id, META, _changes(update), before)
     if item is None:
         raise NotFound("No such tenant", code="tenant_not_found")
     return Tenant.model_validate(item)

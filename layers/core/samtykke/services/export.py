@@ -2,7 +2,9 @@
 
 The document (`export_version` 1) holds the decrypted profile, the current consents, every event of the consent log
 with its decrypted evidence and its evidence files (with presigned download links), the chain check, the
-suppressions on the person's addresses, and the sends recorded for the person. It is shaped to the caller like
+suppressions on the person's addresses, and the sends recorded for the person; the profile's change history, the
+signed checkpoints that anchor the log (with inclusion proofs), the consent receipts, and the verification of the
+log against its head and those checkpoints (docs/evidence.md). It is shaped to the caller like
 every admin response (`api/shaping.py`): masked addresses without `addresses:read`, evidence withheld without
 `evidence:read`, the tenant's sensitive fields redacted without `sensitive:read`.
 
@@ -13,6 +15,7 @@ day, and handed out as a presigned link valid 15 minutes. Every export is record
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from samtykke.adapters.rights_repository import EVIDENCE, SEND
 from samtykke.api.shaping import shaping_for
 from samtykke.domain.access import Permission, Principal
 from samtykke.domain.consent import AddressKind, LegalBasis
+from samtykke.domain.evidence.verify import verify_log
 from samtykke.domain.ledger import first_broken_link
 from samtykke.domain.masking import has_sensitive_values, sensitive_keys, shape
 from samtykke.domain.uploads import DOWNLOAD_URL_SECONDS, export_prefix
@@ -32,7 +36,10 @@ from samtykke.services import audit
 from samtykke.services.catalog import TenantCatalog, strip_keys
 from samtykke.services.context import Services
 from samtykke.services.evidence import download_url, evidence_store, file_view
-from samtykke.services.ledger import ContactNotFound, new_id, open_evidence, open_profile
+from samtykke.services.evidence_log.checkpoints import CheckpointRaced, anchors_of, public_key_pem, write_checkpoint
+from samtykke.services.evidence_log.profile_changes import history, pending
+from samtykke.services.evidence_log.receipts import receipts_for
+from samtykke.services.ledger import ContactNotFound, LoadedContact, new_id, open_evidence, open_profile
 from samtykke.templates import render_page
 
 EXPORT_VERSION = 1
@@ -72,6 +79,7 @@ def build_document(svc: Services, principal: Principal, contact_id: str) -> dict
     keys = svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob)
     box = keys.contact_box(contact_id, profile_item["wrapped_key"])
     profile = open_profile(box, profile_item.get("profile"))
+    loaded = LoadedContact(contact_id, 0, "", box, profile, {}, item=profile_item)
     locale = profile.locale or catalog.tenant.default_locale
     may_see_files = principal.may(Permission.EVIDENCE_READ)
 
@@ -89,6 +97,8 @@ def build_document(svc: Services, principal: Principal, contact_id: str) -> dict
             {
                 **record,
                 "evidence": evidence.model_dump(mode="json", exclude_none=True) if evidence else None,
+                # As stored and hashed: a verifier puts it back in place of `evidence` (docs/evidence.md).
+                "evidence_sealed": record.get("evidence"),
                 "evidence_files": files.get(record["event_id"], []),
             }
         )
@@ -115,6 +125,15 @@ def build_document(svc: Services, principal: Principal, contact_id: str) -> dict
             suppressions.append({"address_kind": kind.value, "channel": channel, "purpose": purpose, **record})
 
     tenant = catalog.tenant
+    anchors = anchors_of(items)
+    verdict = verify_log(
+        tenant_id,
+        contact_id,
+        records,
+        {"seq": profile_item.get("seq"), "last_hash": profile_item.get("last_hash")},
+        anchors,
+        public_key_pem(svc),
+    )
     return json_safe(
         {
             "export_version": EXPORT_VERSION,
@@ -132,10 +151,15 @@ def build_document(svc: Services, principal: Principal, contact_id: str) -> dict
                 "profile": profile.model_dump(mode="json", exclude_none=True),
                 "lookup_keys": lookup_keys,
                 "log_head": {"seq": profile_item.get("seq"), "last_hash": profile_item.get("last_hash")},
+                "profile_history": history(loaded),
+                "pending_profile_change": pending(loaded) or None,
             },
             "consents": consents,
             "chain_intact": first_broken_link(records) is None,
+            "verification": verdict.as_dict(),
             "events": events,
+            "anchors": anchors,
+            "receipts": receipts_for(catalog, items),
             "suppressions": suppressions,
             "sends": [strip_keys(i) for i in items if i["sk"].startswith(SEND)],
             "evidence_files": [f for group in files.values() for f in group],
@@ -148,6 +172,11 @@ def export_contact(
 ) -> ExportBody | ExportLink:
     """The export as a response body, or, when it is too big to return, a link to it in the evidence bucket."""
     tenant = svc.catalogs.get(principal.tenant_id).tenant
+    load_contact(svc, principal.tenant_id, contact_id)  # 404 before anything is signed
+    # A fresh checkpoint covers this contact's head, so the export carries an anchor as of now.
+    # If another checkpoint advanced the pointer first, this one's anchors are written all the same.
+    with contextlib.suppress(CheckpointRaced):
+        write_checkpoint(svc, include=((principal.tenant_id, contact_id),), scan_changes=False)
     document = shape(build_document(svc, principal, contact_id), shaping_for(principal))
     sensitive = has_sensitive_values(document, sensitive_keys(tenant.sensitive_fields))
     if fmt == "html":

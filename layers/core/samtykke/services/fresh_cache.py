@@ -46,6 +46,11 @@ class FreshCache(Generic[T]):
         self._entries[tenant_id] = _Entry(version, time.monotonic(), value)
         return value
 
+    def held(self, tenant_id: str) -> T | None:
+        """The value as of this container's last `get`, without a check: for a second read within one request."""
+        entry = self._entries.get(tenant_id)
+        return None if entry is None else entry.value
+
     def changed(self, tenant_id: str) -> None:
         """Call after committing a change: every container, this one included, reloads on its next `get`."""
         self._entries.pop(tenant_id, None)

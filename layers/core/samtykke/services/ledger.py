@@ -34,6 +34,7 @@ from samtykke.adapters.repository import (
     pending_pk,
     state_sk,
 )
+from samtykke.console.aggregates import tally
 from samtykke.domain.consent import (
     AddressKind,
     Channel,
@@ -46,6 +47,7 @@ from samtykke.domain.errors import NotFound, RetryableError
 from samtykke.domain.ledger import GENESIS_HASH, chain_hash
 from samtykke.models.consent import Actor, ContactProfile, Evidence, TextRef
 from samtykke.services.context import Services
+from samtykke.services.evidence_log.heads import changed_head_index
 
 MAX_ATTEMPTS = 6
 StateKey = tuple[str, Channel]
@@ -66,6 +68,8 @@ class StateChange:
     text: TextRef | None = None
     # The import declaration that vouches for this change (services/imports.py); kept in the event and the state.
     declaration_id: str | None = None
+    # A parent confirmed it (GDPR Art. 8; services/evidence_log/parental.py); kept in the event and the state.
+    parental_consent: bool = False
     # The request this change carries out (say, an import's row), kept in the event: a re-run knows its own work.
     request_id: str | None = None
 
@@ -77,6 +81,7 @@ class CurrentState:
     source: str
     event_id: str
     text: TextRef | None
+    parental_consent: bool = False
 
 
 @dataclass
@@ -89,6 +94,8 @@ class LoadedContact:
     states: dict[StateKey, CurrentState]
     blind_indexes: dict[AddressKind, str] = field(default_factory=dict)
     wrapped_key: bytes | None = None  # only for a contact not stored yet
+    # The profile item as stored (empty for a new contact): its sealed extras, e.g. a pending profile change.
+    item: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ class ContactTarget:
     loaded: LoadedContact | None = None
     # The request's receipt (`ContactWrite.receipt`): a redelivery raises `AlreadyApplied` and writes nothing.
     receipt: dict[str, Any] | None = None
+    # More attributes of the profile item, sealed by the caller (services/evidence_log/profile_changes.py).
+    profile_extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,12 +188,14 @@ class Ledger:
                     source=s["source"],
                     event_id=s["event_id"],
                     text=_text_ref(s.get("text")),
+                    parental_consent=bool(s.get("parental_consent")),
                 )
                 for s in states
             },
             blind_indexes={
                 kind: profile[f"{kind.value}_bidx"] for kind in AddressKind if profile.get(f"{kind.value}_bidx")
             },
+            item=profile,
         )
 
     def write(self, target: ContactTarget, decide: Decide, actor: Actor, evidence: Evidence) -> WriteResult:
@@ -262,7 +273,8 @@ class Ledger:
             in_group = sum(
                 1 + len(w.new_addresses) + len(w.suppressions) + len(w.events) + len(w.states) for _, w, _ in group
             )
-            if in_group + size > max_actions or claimed & set(write.new_addresses):
+            # Two actions kept for the batch's daily counters (a batch may straddle midnight).
+            if in_group + size > max_actions - 2 or claimed & set(write.new_addresses):
                 flush()
             group.append((index, write, WriteResult(contact, recorded)))
             claimed.update(write.new_addresses)
@@ -324,6 +336,8 @@ class Ledger:
             "updated_at": now.isoformat(),
             "profile": _seal_json(contact.box, "profile", merged.model_dump(mode="json", exclude_none=True)),
             "locale": merged.locale,
+            **target.profile_extras,
+            **changed_head_index(tenant_id, contact.contact_id, now),
         }
         is_new = contact.wrapped_key is not None
         known = {kind for kind in AddressKind if getattr(contact.profile, kind.value)}
@@ -351,6 +365,7 @@ class Ledger:
             events=events,
             states=states,
             receipt=target.receipt,
+            tally=tally(tenant_id, contact.contact_id, events, now, evidence.note),
         )
         return write, recorded
 
@@ -385,6 +400,7 @@ def _event_record(
         "source": change.source,
         "text": change.text.model_dump() if change.text else None,
         "declaration_id": change.declaration_id,
+        "parental_consent": change.parental_consent or None,
         "request_id": change.request_id,
         "actor": actor.model_dump(mode="json", exclude_none=True),
         "at": at.isoformat(),
@@ -410,6 +426,7 @@ def _state_record(
         "seq": seq,
         "text": change.text.model_dump() if change.text else None,
         "declaration_id": change.declaration_id,
+        "parental_consent": change.parental_consent or None,
         "updated_at": at.isoformat(),
     }
     if permits_messaging(change.status):

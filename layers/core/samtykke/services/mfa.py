@@ -121,7 +121,7 @@ def qr_svg(uri: str) -> str:
 
 def verify_enrolment(svc: Services, principal: Principal, code: str, *, ip: str | None) -> MfaActivated:
     """Activates the pending factor with its first code; returns the recovery codes (shown only now)."""
-    from samtykke.services.sessions import check_account_lock, count_account_failure
+    from samtykke.services.sessions import account_attempt_failed, claim_account_attempt
 
     store = StaffStore(svc)
     require_mfa_plan(tenant_meta(svc, principal.tenant_id))
@@ -130,11 +130,11 @@ def verify_enrolment(svc: Services, principal: Principal, code: str, *, ip: str 
     if user.get("mfa_enabled") or not pending:
         raise Conflict("There is no enrolment to verify: start one first", code="no_pending_enrolment")
     limiter = _step_up_pk(store, principal)
-    check_account_lock(store, limiter)
+    failures = claim_account_attempt(store, limiter)
     secret = store.box(principal.tenant_id, user).open("mfa_pending", pending).decode()
     step = otp.match_timecode(secret, code, svc.clock().timestamp(), after=user.get("mfa_last_tc"))
     if step is None:
-        count_account_failure(store, limiter)
+        account_attempt_failed(store, limiter, failures)
         audit.record(svc, principal, AuditAction.MFA_FAILED, ("user", principal.principal_id), ip, {"at": "enrol"})
         raise MfaInvalid("The code is not valid: check the authenticator's clock and try the next code")
     codes = otp.new_recovery_codes()
@@ -165,7 +165,7 @@ def verify_enrolment(svc: Services, principal: Principal, code: str, *, ip: str 
 
 def disable(svc: Services, principal: Principal, code: str, *, ip: str | None) -> MfaState:
     """Removes one's own factor, proven with a current code; refused while the tenant requires MFA."""
-    from samtykke.services.sessions import check_account_lock, count_account_failure
+    from samtykke.services.sessions import account_attempt_failed, claim_account_attempt
 
     store = StaffStore(svc)
     user = _staff_user(store, principal)
@@ -174,16 +174,17 @@ def disable(svc: Services, principal: Principal, code: str, *, ip: str | None) -
     if tenant_meta(svc, principal.tenant_id).get("mfa_required"):
         raise Conflict("The tenant requires MFA for all staff", code="mfa_required_by_policy")
     limiter = _step_up_pk(store, principal)
-    check_account_lock(store, limiter)
+    failures = claim_account_attempt(store, limiter)
     try:
         if otp.looks_like_totp(code):
             check_second_factor(store, user, totp=code)
         else:
             check_second_factor(store, user, recovery_code=code)
     except MfaInvalid:
-        count_account_failure(store, limiter)
+        account_attempt_failed(store, limiter, failures)
         audit.record(svc, principal, AuditAction.MFA_FAILED, ("user", principal.principal_id), ip, {"at": "disable"})
         raise
+    store.repo.delete(limiter, "LOCK")
     store.repo.update_user(
         principal.tenant_id,
         principal.principal_id,

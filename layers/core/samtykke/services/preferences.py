@@ -9,7 +9,7 @@ A grant records the consent text version the page showed, in the contact's local
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -36,6 +36,7 @@ from samtykke.models.catalog import Purpose
 from samtykke.models.consent import Actor, Evidence, TextRef
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
+from samtykke.services.evidence_log.receipt_links import receipt_link
 from samtykke.services.ledger import ContactNotFound, ContactTarget, Ledger, LoadedContact, StateChange, StateKey
 from samtykke.services.links import LinkSigner, verify_preference_token
 from samtykke.services.unsubscribe import (
@@ -90,6 +91,7 @@ class PreferenceView:
     rows: list[PreferenceRow]
     sub_processors: list[SubProcessorRow]
     notice: Notice | None = None
+    receipts_url: str | None = None  # the contact's consent receipts (services/evidence_log/receipts.py)
 
 
 def _reachable(contact: LoadedContact) -> set[Channel]:
@@ -163,11 +165,12 @@ def _view(
     )
 
 
-def preference_page(svc: Services, token: str) -> PreferenceView:
-    """What the preference centre shows. Reads only."""
+def preference_page(svc: Services, token: str, *, base_url: str) -> PreferenceView:
+    """What the preference centre shows, with a link to download the contact's consent receipts. Reads only."""
     link, claims = verify_preference_token(svc, token)
     contact = Ledger(svc, link.keys).load(claims.contact_id)
-    return _view(link.catalog, contact, _statuses(contact))
+    receipts_url = receipt_link(svc, link.keys, contact.contact_id, base_url)
+    return replace(_view(link.catalog, contact, _statuses(contact)), receipts_url=receipts_url)
 
 
 def _purpose(catalog: TenantCatalog, purpose_id: str, channel: Channel, action: Action) -> Purpose:

@@ -30,6 +30,7 @@ from samtykke.domain.audience import (
     eligibility,
 )
 from samtykke.domain.consent import CHANNEL_ADDRESS, Channel, ConsentStatus
+from samtykke.domain.suppression import for_contact
 from samtykke.models.campaign import MessageContent, Segment
 from samtykke.models.consent import ContactProfile
 from samtykke.services.ledger import open_profile
@@ -143,7 +144,7 @@ def evaluate(
         state = items.get((pk, state_sk(plan.purpose, plan.channel.value)))
         status = _status(state)
         address = addresses.get(address_keys[contact_id]) if contact_id in address_keys else None
-        suppressions = (address or {}).get("suppressions") or {}
+        suppressions = for_contact((address or {}).get("suppressions") or {}, contact_id)
         erased = (
             profile_item is None
             or bool(profile_item.get("erased"))
@@ -158,6 +159,7 @@ def evaluate(
             erased=erased,
             has_address=contact_id in address_keys and (profile is None or _address(profile, plan.channel) is not None),
             minor=profile is not None and is_minor(profile.birth_date, country, today),
+            parental_consent=bool(state and state.get("parental_consent")),
             in_segment=profile_item is not None
             and _in_segment(
                 plan, profile_item, {p: items.get((pk, state_sk(p, plan.channel.value))) for p in interests}

@@ -7,8 +7,8 @@ only what verification needs: the token format, the tenant's key, and one GetIte
 from __future__ import annotations
 
 from samtykke.adapters.staff_repository import USER, staff_pk
-from samtykke.domain.access import Principal
-from samtykke.domain.sessions import InvalidSession, peek_access_token, verify_access_token
+from samtykke.domain.access import Principal, Scope
+from samtykke.domain.sessions import InvalidSession, check_session_policy, peek_access_token, verify_access_token
 from samtykke.services.catalog import TenantNotFound
 from samtykke.services.context import Services
 
@@ -29,6 +29,8 @@ def authenticate_session(svc: Services, token: str) -> Principal:
     except TenantNotFound as exc:
         raise InvalidSession("The session token is not valid") from exc
     claims = verify_access_token(key, token, now=int(svc.clock().timestamp()))
+    mfa_required = svc.catalogs.get(claims.tenant_id).tenant.mfa_required  # the policy as it is now
+    check_session_policy(claims.amr, full_scope=claims.scope is Scope.FULL, mfa_required=mfa_required)
     user = svc.repo.get(staff_pk(claims.tenant_id), USER + claims.user_id)
     if (
         user is None

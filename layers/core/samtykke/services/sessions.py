@@ -23,6 +23,7 @@ from samtykke.domain.sessions import (
     ENROLMENT_TTL_SECONDS,
     SESSION_MAX_SECONDS,
     SessionClaims,
+    check_session_policy,
     new_refresh_token,
     parse_one_time_token,
     parse_refresh_token,
@@ -76,61 +77,110 @@ class RateLimited(RetryableError):
 
 @dataclass
 class Counters:
-    """Failure counters and locks for one login attempt: per email (known or not) and per client IP."""
+    """The attempt claims of one login: per email (known or not) and per client IP.
+
+    `claim` takes one attempt from each limit before the password is checked, so parallel tries can never get
+    more guesses evaluated than the limit; the outcome then keeps the claim (`failed`) or gives it back.
+    """
 
     store: StaffStore
     account_pk: str
     ip_pk: str | None
+    account_failures: int = 0
 
     @classmethod
-    def for_login(cls, store: StaffStore, email: str, ip: str | None) -> Counters:
-        return cls(
-            store,
-            counter_pk("ACCT", store.directory_hash("login-email", email)),
-            counter_pk("IP", store.directory_hash("ip", ip)) if ip else None,
-        )
-
-    def check(self) -> None:
-        now = self.store.now()
-        if self.ip_pk:
-            window = self.store.repo.get(self.ip_pk, f"W#{lockout.window_start(now, lockout.IP_WINDOW_SECONDS)}")
-            verdict = lockout.ip_verdict(int((window or {}).get("failures", 0)), now)
-            if not verdict.allowed:
-                raise RateLimited("Too many failed attempts from this address", retry_after=verdict.retry_after)
-        check_account_lock(self.store, self.account_pk)
+    def claim(cls, store: StaffStore, email: str, ip: str | None) -> Counters:
+        account_pk = counter_pk("ACCT", store.directory_hash("login-email", email))
+        ip_pk = counter_pk("IP", store.directory_hash("ip", ip)) if ip else None
+        if ip_pk:
+            _claim_ip_attempt(store, ip_pk)
+        try:
+            failures = claim_account_attempt(store, account_pk)
+        except Locked:
+            if ip_pk:
+                _give_back(store, ip_pk, _ip_window_sk(store.now()))
+            raise
+        return cls(store, account_pk, ip_pk, failures)
 
     def failed(self) -> int:
-        """Counts a failure; returns how long the account is now locked (0 if not)."""
-        now = self.store.now()
-        if self.ip_pk:
-            self.store.repo.update(
-                self.ip_pk,
-                f"W#{lockout.window_start(now, lockout.IP_WINDOW_SECONDS)}",
-                add={"failures": 1},
-                set_={"expires_at": now + 2 * lockout.IP_WINDOW_SECONDS},
-            )
-        return count_account_failure(self.store, self.account_pk)
+        """The attempt failed: its claims stay counted. Returns how long the account is now locked (0 if not)."""
+        return account_attempt_failed(self.store, self.account_pk, self.account_failures)
+
+    def released(self) -> None:
+        """The attempt was neither a success nor a failure (a second factor or a tenant is missing)."""
+        release_account_attempt(self.store, self.account_pk)
+        self._release_ip()
 
     def succeeded(self) -> None:
         self.store.repo.delete(self.account_pk, "LOCK")
+        self._release_ip()
+
+    def _release_ip(self) -> None:
+        if self.ip_pk:
+            _give_back(self.store, self.ip_pk, _ip_window_sk(self.store.now()))
 
 
-def check_account_lock(store: StaffStore, pk: str) -> None:
-    lock = store.repo.get(pk, "LOCK")
-    verdict = lockout.account_verdict((lock or {}).get("locked_until"), store.now())
-    if not verdict.allowed:
-        raise Locked("Too many failed attempts: locked for a while", retry_after=verdict.retry_after)
+def _ip_window_sk(now: int) -> str:
+    return f"W#{lockout.window_start(now, lockout.IP_WINDOW_SECONDS)}"
 
 
-def count_account_failure(store: StaffStore, pk: str) -> int:
+def _claim_ip_attempt(store: StaffStore, pk: str) -> None:
     now = store.now()
-    item = store.repo.update(
-        pk, "LOCK", add={"failures": 1}, set_={"expires_at": now + lockout.ACCOUNT_COUNTER_TTL_SECONDS}
-    )
-    seconds = lockout.lock_seconds(int(item.get("failures", 0)))
+    try:
+        store.repo.update(
+            pk,
+            _ip_window_sk(now),
+            add={"failures": 1},
+            set_={"expires_at": now + 2 * lockout.IP_WINDOW_SECONDS},
+            condition="attribute_not_exists(failures) OR failures < :max",
+            values={":max": lockout.IP_MAX_FAILURES},
+        )
+    except ConditionFailed as exc:
+        verdict = lockout.ip_verdict(lockout.IP_MAX_FAILURES, now)
+        raise RateLimited("Too many failed attempts from this address", retry_after=verdict.retry_after) from exc
+
+
+def claim_account_attempt(store: StaffStore, pk: str) -> int:
+    """One conditional update: counts an attempt unless the account is locked or its free attempts are all taken.
+
+    Free: below the threshold, or the one attempt after a lock has run out (`lock_failures` is the count the lock
+    was set at). Returns the count including this attempt; `Locked` when refused.
+    """
+    now = store.now()
+    try:
+        item = store.repo.update(
+            pk,
+            "LOCK",
+            add={"failures": 1},
+            set_={"expires_at": now + lockout.ACCOUNT_COUNTER_TTL_SECONDS},
+            condition="attribute_not_exists(failures) OR failures < :threshold "
+            "OR (locked_until <= :now AND failures = lock_failures)",
+            values={":threshold": lockout.ACCOUNT_THRESHOLD, ":now": now},
+        )
+    except ConditionFailed as exc:
+        lock = store.repo.get(pk, "LOCK") or {}
+        # No lock set yet: the last free attempts are being evaluated right now.
+        retry_after = max(1, int(lock.get("locked_until", now + 1)) - now)
+        raise Locked("Too many failed attempts: locked for a while", retry_after=retry_after) from exc
+    return int(item["failures"])
+
+
+def account_attempt_failed(store: StaffStore, pk: str, failures: int) -> int:
+    """Locks the account if the claimed attempt number `failures` reaches the threshold; the lock's seconds."""
+    seconds = lockout.lock_seconds(failures)
     if seconds:
-        store.repo.update(pk, "LOCK", set_={"locked_until": now + seconds})
+        store.repo.update(pk, "LOCK", set_={"locked_until": store.now() + seconds, "lock_failures": failures})
     return seconds
+
+
+def release_account_attempt(store: StaffStore, pk: str) -> None:
+    _give_back(store, pk, "LOCK")
+
+
+def _give_back(store: StaffStore, pk: str, sk: str) -> None:
+    # Only on a counter that still exists: a success meanwhile may have reset it.
+    with contextlib.suppress(ConditionFailed):
+        store.repo.update(pk, sk, add={"failures": -1}, condition="failures > :zero", values={":zero": 0})
 
 
 # --- tokens ------------------------------------------------------------------------------------------------
@@ -219,8 +269,7 @@ def _candidates(store: StaffStore, email: str, tenant_id: str | None) -> list[di
 def login(svc: Services, request: LoginRequest, *, ip: str | None) -> SessionTokens:
     store = StaffStore(svc)
     email = login_email(request.email)
-    counters = Counters.for_login(store, email, ip)
-    counters.check()
+    counters = Counters.claim(store, email, ip)
     candidates = _candidates(store, email, request.tenant_id)
     if not candidates:
         verify_password(request.password, None)  # the same time as a wrong password
@@ -237,6 +286,7 @@ def login(svc: Services, request: LoginRequest, *, ip: str | None) -> SessionTok
                 audit.record(svc, actor, AuditAction.LOCKED, ("user", user["user_id"]), ip, {"seconds": locked_for})
         raise InvalidCredentials("The email or password is wrong")
     if len(matches) > 1:
+        counters.released()
         raise Unauthorized("The email has accounts in several tenants: send `tenant_id`", code="tenant_required")
     user = matches[0]
     tenant_id = user["tenant_id"]
@@ -245,6 +295,7 @@ def login(svc: Services, request: LoginRequest, *, ip: str | None) -> SessionTok
     scope = Scope.FULL
     if user.get("mfa_enabled"):
         if not request.totp and not request.recovery_code:
+            counters.released()
             raise MfaRequired("Send the code of your authenticator as `totp`")
         try:
             amr += (mfa.check_second_factor(store, user, totp=request.totp, recovery_code=request.recovery_code),)
@@ -300,7 +351,9 @@ def refresh(svc: Services, raw_token: str, *, ip: str | None) -> SessionTokens:
     except ConditionFailed:  # another refresh with the same token won the race: that is reuse
         _revoke_after_reuse(svc, store, token.tenant_id, family, ip)
         raise Unauthorized("The refresh token was used before", code="refresh_token_reused") from None
-    claims = _claims(store, user, Scope.FULL, token.family_id, tuple(family.get("amr") or ("pwd",)))
+    amr = tuple(family.get("amr") or ("pwd",))
+    check_session_policy(amr, full_scope=True, mfa_required=svc.catalogs.get(token.tenant_id).tenant.mfa_required)
+    claims = _claims(store, user, Scope.FULL, token.family_id, amr)
     return SessionTokens(
         token=sign_access_token(_session_key(store, token.tenant_id), claims),
         refresh_token=str(new_token),
@@ -393,9 +446,17 @@ def reset_token_valid(svc: Services, raw_token: str) -> bool:
     return item is not None and int(item.get("expires_at", 0)) > int(svc.clock().timestamp())
 
 
+def _check_new_password(svc: Services, store: StaffStore, tenant_id: str, user_id: str, password: str) -> None:
+    """The policy, with the user's email and the tenant's name (neither may be in the password)."""
+    from samtykke.services.staff import tenant_meta, user_view
+
+    user = store.repo.get_user(tenant_id, user_id)
+    email = user_view(store, tenant_id, user).email if user else None
+    check_policy(password, email=email, tenant_names=(str(tenant_meta(svc, tenant_id).get("name", "")), tenant_id))
+
+
 def reset_password(svc: Services, raw_token: str, new_password: str, *, ip: str | None) -> None:
     """Sets the password through a one-time link: the token is consumed and every session ended, atomically."""
-    check_policy(new_password)
     invalid = InvalidToken("The link is invalid, has expired or was used already")
     parsed = parse_one_time_token(RESET_TOKEN_PREFIX, raw_token)
     if parsed is None:
@@ -408,6 +469,7 @@ def reset_password(svc: Services, raw_token: str, new_password: str, *, ip: str 
     if item is None or int(item.get("expires_at", 0)) <= now:
         raise invalid
     user_id = item["user_id"]
+    _check_new_password(svc, store, tenant_id, user_id, new_password)
     try:
         store.repo.transact(
             [
@@ -441,11 +503,12 @@ def change_password(svc: Services, principal: Principal, current: str, new: str,
     store = StaffStore(svc)
     user = load_user(store, principal.tenant_id, principal.principal_id)
     counters_pk = counter_pk("SELF", store.directory_hash("user", f"{principal.tenant_id}|{principal.principal_id}"))
-    check_account_lock(store, counters_pk)
+    failures = claim_account_attempt(store, counters_pk)
     if not verify_password(current, user.get("password_hash")):
-        count_account_failure(store, counters_pk)
+        account_attempt_failed(store, counters_pk, failures)
         raise InvalidCredentials("The current password is wrong")
-    check_policy(new)
+    store.repo.delete(counters_pk, "LOCK")
+    _check_new_password(svc, store, principal.tenant_id, principal.principal_id, new)
     store.repo.update_user(
         principal.tenant_id,
         principal.principal_id,

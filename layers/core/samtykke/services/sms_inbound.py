@@ -41,6 +41,7 @@ from samtykke.domain.consent import (
     ConsentStatus,
     EventType,
     LegalBasis,
+    can_confirm,
     capture_status,
 )
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
@@ -209,8 +210,11 @@ class SmsInbox:
         )
         if match.action is KeywordAction.HELP:
             return SmsOutcome(KeywordAction.HELP, self._reply(plan, self._contact_locale(plan)))
+        apply = {KeywordAction.OPT_OUT: self._opt_out, KeywordAction.CONFIRM: self._confirm}.get(
+            match.action, self._opt_in
+        )
         try:
-            effect = self._opt_out(plan) if match.action is KeywordAction.OPT_OUT else self._opt_in(plan)
+            effect = apply(plan)
         except AlreadyApplied:
             return SmsOutcome(match.action, self._reply(plan, self._contact_locale(plan)), redelivery=True)
         return SmsOutcome(match.action, self._reply(plan, effect.locale), effect.events)
@@ -262,9 +266,31 @@ class SmsInbox:
 
         def grant(contact: LoadedContact) -> list[StateChange]:
             minor = is_minor(contact.profile.birth_date, plan.catalog.tenant.country, self.svc.clock().date())
-            return self._grants(plan, contact, minor)
+            return self._grants(plan, contact, minor) + self._confirmations(plan, contact)
 
         return self._apply(plan, blind, address, changes, grant)
+
+    def _confirm(self, plan: _Plan) -> _Effect:
+        """JA: the number's owner confirms its pending SMS double opt-ins; suppressions stay as they are."""
+        blind = plan.keys.blind_index(PHONE.value, plan.phone)
+        return self._apply(plan, blind, self._address(plan, blind), [], lambda c: self._confirmations(plan, c))
+
+    @staticmethod
+    def _confirmations(plan: _Plan, contact: LoadedContact) -> list[StateChange]:
+        scope = plan.match.purpose
+        return [
+            StateChange(
+                purpose_id,
+                Channel.SMS,
+                EventType.CONFIRM,
+                ConsentStatus.GRANTED,
+                state.legal_basis,
+                state.source,
+                state.text,
+            )
+            for (purpose_id, channel), state in sorted(contact.states.items())
+            if channel is Channel.SMS and (scope is None or purpose_id == scope) and can_confirm(state.status)
+        ]
 
     def _apply(
         self,
@@ -322,8 +348,8 @@ class SmsInbox:
 
     @staticmethod
     def _grant(purpose_id: str, minor: bool, text: TextRef | None, purpose: Purpose | None) -> StateChange:
-        double_opt_in = purpose.double_opt_in if purpose else False
-        status = capture_status(channel=Channel.SMS, double_opt_in=double_opt_in, is_minor=minor)
+        # The number's own START is the proof its owner asked: no confirmation SMS needed.
+        status = capture_status(channel=Channel.SMS, double_opt_in=False, is_minor=minor)
         return StateChange(purpose_id, Channel.SMS, EventType.GRANT, status, LegalBasis.CONSENT, SOURCE, text)
 
     @staticmethod
@@ -390,9 +416,12 @@ class SmsInbox:
         tenant = plan.catalog.tenant
         locale = resolve_locale(contact_locale or plan.match.locale, SUPPORTED_LOCALES, tenant.default_locale)
         m = messages(locale)
-        kind = {KeywordAction.OPT_OUT: "stop", KeywordAction.OPT_IN: "start", KeywordAction.HELP: "help"}[
-            plan.match.action
-        ]
+        kind = {
+            KeywordAction.OPT_OUT: "stop",
+            KeywordAction.OPT_IN: "start",
+            KeywordAction.CONFIRM: "confirm",
+            KeywordAction.HELP: "help",
+        }[plan.match.action]
         purpose = plan.catalog.purposes.get(plan.match.purpose) if plan.match.purpose else None
         if purpose is not None and kind != "help":
             name = purpose.names.get(locale) or purpose.names.get("en") or purpose.purpose_id

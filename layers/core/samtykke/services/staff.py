@@ -157,11 +157,11 @@ def create_user(
     grants = parse_grants(list(new.grants))
     if actor is not None and not may_assign(actor, new.role, grants):
         raise RoleNotAllowed("You may not give a role or grant above your own")
-    if new.password is not None:
-        check_policy(new.password)
     email = normalise_email(new.email)
     store = StaffStore(svc)
     meta = tenant_meta(svc, tenant_id)
+    if new.password is not None:
+        check_policy(new.password, email=email, tenant_names=(str(meta.get("name", "")), tenant_id))
     keys = store.keys(tenant_id)
     user_id = user_id or new_id("usr")
     box, wrapped = keys.new_contact_box(user_id)
@@ -356,7 +356,8 @@ def security_settings(svc: Services, tenant_id: str) -> dict[str, Any]:
     }
 
 
-def set_plan(svc: Services, actor: Principal, plan: Plan, *, ip: str | None) -> dict[str, Any]:
+def set_plan(svc: Services, actor: AuditActor, plan: Plan, *, ip: str | None = None) -> dict[str, Any]:
+    """The operator's decision (`samtykke tenant plan`): no tenant credential reaches this."""
     meta = tenant_meta(svc, actor.tenant_id)
     old = Plan(meta.get("plan", Plan.BASIC))
     if plan not in MFA_PLANS and meta.get("mfa_required"):
@@ -369,7 +370,8 @@ def set_plan(svc: Services, actor: Principal, plan: Plan, *, ip: str | None) -> 
             tenant_pk(actor.tenant_id), META, set_={"plan": plan.value}, condition="attribute_exists(pk)"
         )
         svc.catalogs.invalidate(actor.tenant_id)
-        audit.record(svc, actor, AuditAction.PLAN_CHANGED, ("tenant", actor.tenant_id), ip, {"from": old, "to": plan})
+        change = {"from": old, "to": plan}
+        audit.record(svc, actor, AuditAction.OPERATOR_PLAN_SET, ("tenant", actor.tenant_id), ip, change)
     return security_settings(svc, actor.tenant_id)
 
 

@@ -6,7 +6,9 @@ import hashlib
 from typing import Any
 
 from samtykke.adapters.repository import META, tenant_pk, text_sk
-from samtykke.domain.defaults import STANDARD_PURPOSES, STANDARD_SOURCES
+from samtykke.domain.defaults import PUBLIC_SOURCES, STANDARD_PURPOSES, STANDARD_SOURCES
+from samtykke.domain.errors import InvalidInput
+from samtykke.models.strict import HEADER_UNSAFE, is_header_safe
 from samtykke.models.tenant import Plan, Tenant
 from samtykke.services.context import Services
 
@@ -36,6 +38,8 @@ def create_tenant(
     allowed_redirects: list[str] | None = None,
     privacy_policy_url: str | None = None,
 ) -> Tenant:
+    if not is_header_safe(name):
+        raise InvalidInput("The tenant name is every mail's sender name: no line breaks", code=HEADER_UNSAFE)
     now = svc.clock().isoformat()
     tenant = Tenant(
         tenant_id=tenant_id,
@@ -70,7 +74,14 @@ def create_tenant(
         )
         items += [text_item(tenant_id, purpose.purpose_id, loc, 1, text, now) for loc, text in purpose.texts.items()]
     items += [
-        {"pk": pk, "sk": f"SOURCE#{source_id}", "source_id": source_id, "label": label, "active": True}
+        {
+            "pk": pk,
+            "sk": f"SOURCE#{source_id}",
+            "source_id": source_id,
+            "label": label,
+            "active": True,
+            "public": source_id in PUBLIC_SOURCES,
+        }
         for source_id, label in STANDARD_SOURCES.items()
     ]
     svc.repo.create_tenant(items)

@@ -38,10 +38,13 @@ def render_page(template: str, locale: str, **context: Any) -> str:
     return _environment().get_template(template).render(lang=lang, m=messages(lang), **context)
 
 
-def confirmation_email(locale: str, tenant_name: str, link: str) -> tuple[str, str, str]:
-    """Subject, plain text and HTML of the double opt-in email."""
+def confirmation_email(locale: str, tenant_name: str, link: str, receipts: str) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of the double opt-in email, with the link to the consent receipts."""
     m = messages(locale)
     subject = m["confirm_subject"].format(tenant=tenant_name)
-    text = f"{m['confirm_intro'].format(tenant=tenant_name)}\n\n{link}\n\n{m['confirm_ignore']}\n"
-    html = render_page("confirmation_email.html", locale, tenant=tenant_name, link=link)
+    text = (
+        f"{m['confirm_intro'].format(tenant=tenant_name)}\n\n{link}\n\n{m['confirm_ignore']}\n\n"
+        f"{m['receipt_link']} {receipts}\n"
+    )
+    html = render_page("confirmation_email.html", locale, tenant=tenant_name, link=link, receipts=receipts)
     return subject, text, html

@@ -8,6 +8,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_intro": "Please confirm that you want to hear from {tenant} by opening this link:",
         "confirm_button": "Confirm my subscription",
         "confirm_ignore": "If you did not sign up, ignore this email and nothing will happen.",
+        "confirm_page_intro": "Press the button to confirm that you want to hear from {tenant}.",
+        "confirm_page_changes": "Confirming also updates your details to the ones you gave on the form.",
+        "receipt_link": "Your consent receipt:",
+        "receipts_download": "Download your consent receipts",
+        "sms_confirm_request": "{tenant}: Reply YES to get SMS from us, or confirm here: {link}",
+        "sms_confirm_reply": "{tenant}: Thank you, your SMS subscription is confirmed. Reply STOP to opt out.",
+        "sms_confirm_scoped_reply": "{tenant}: Thank you, SMS about {purpose} are confirmed. Reply STOP to opt out.",
+        "parent_page_intro": (
+            "{tenant} received a sign-up from a child in your care, for: {purposes}. The law asks a parent to "
+            "confirm it."
+        ),
+        "parent_subject": "{tenant} asks for your consent as a parent",
+        "parent_intro": (
+            "{tenant} received a sign-up from a child in your care, for: {purposes}. The law asks a parent to "
+            "confirm it. Open this link to confirm:"
+        ),
+        "parent_ignore": "If you know nothing of it, ignore this email and nothing will happen.",
+        "parent_button": "I confirm as the parent",
+        "parent_confirmed_title": "Thank you: your consent as a parent is recorded",
+        "parent_confirmed_body": "{tenant} may now contact the child as agreed. You can withdraw at any time.",
         "confirmed_title": "Thank you: your subscription is confirmed",
         "confirmed_body": "You will now hear from {tenant}. You can unsubscribe at any time.",
         "already_title": "Already confirmed",
@@ -85,6 +105,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_intro": "Bekræft venligst, at du vil høre fra {tenant}, ved at åbne dette link:",
         "confirm_button": "Bekræft mit abonnement",
         "confirm_ignore": "Hvis du ikke har tilmeldt dig, kan du se bort fra denne e-mail.",
+        "confirm_page_intro": "Tryk på knappen for at bekræfte, at du vil høre fra {tenant}.",
+        "confirm_page_changes": "Når du bekræfter, opdateres dine oplysninger også til dem, du gav i formularen.",
+        "receipt_link": "Din samtykkekvittering:",
+        "receipts_download": "Hent dine samtykkekvitteringer",
+        "sms_confirm_request": "{tenant}: Svar JA for at få SMS fra os, eller bekræft her: {link}",
+        "sms_confirm_reply": "{tenant}: Tak, dit SMS-abonnement er bekræftet. Svar STOP for at framelde dig.",
+        "sms_confirm_scoped_reply": "{tenant}: Tak, SMS om {purpose} er bekræftet. Svar STOP for at framelde dig.",
+        "parent_page_intro": (
+            "{tenant} har fået en tilmelding fra et barn i din varetægt, til: {purposes}. Loven kræver, at en "
+            "forælder bekræfter den."
+        ),
+        "parent_subject": "{tenant} beder om dit samtykke som forælder",
+        "parent_intro": (
+            "{tenant} har fået en tilmelding fra et barn i din varetægt, til: {purposes}. Loven kræver, at en "
+            "forælder bekræfter den. Åbn dette link for at bekræfte:"
+        ),
+        "parent_ignore": "Hvis du ikke kender til det, kan du se bort fra denne e-mail.",
+        "parent_button": "Jeg bekræfter som forælder",
+        "parent_confirmed_title": "Tak: dit samtykke som forælder er registreret",
+        "parent_confirmed_body": ("{tenant} må nu kontakte barnet som aftalt. Du kan altid trække samtykket tilbage."),
         "confirmed_title": "Tak: dit abonnement er bekræftet",
         "confirmed_body": "Du hører nu fra {tenant}. Du kan altid framelde dig igen.",
         "already_title": "Allerede bekræftet",
@@ -163,6 +203,32 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_intro": "Bekräfta att du vill höra från {tenant} genom att öppna den här länken:",
         "confirm_button": "Bekräfta min prenumeration",
         "confirm_ignore": "Om du inte har anmält dig kan du bortse från detta e-postmeddelande.",
+        "confirm_page_intro": "Tryck på knappen för att bekräfta att du vill höra från {tenant}.",
+        "confirm_page_changes": "När du bekräftar uppdateras också dina uppgifter till dem du angav i formuläret.",
+        "receipt_link": "Ditt samtyckeskvitto:",
+        "receipts_download": "Ladda ner dina samtyckeskvitton",
+        "sms_confirm_request": "{tenant}: Svara JA för att få SMS från oss, eller bekräfta här: {link}",
+        "sms_confirm_reply": (
+            "{tenant}: Tack, din SMS-prenumeration är bekräftad. Svara STOPP för att avregistrera dig."
+        ),
+        "sms_confirm_scoped_reply": (
+            "{tenant}: Tack, SMS om {purpose} är bekräftade. Svara STOPP för att avregistrera dig."
+        ),
+        "parent_page_intro": (
+            "{tenant} har fått en anmälan från ett barn i din vård, för: {purposes}. Lagen kräver att en förälder "
+            "bekräftar den."
+        ),
+        "parent_subject": "{tenant} ber om ditt samtycke som förälder",
+        "parent_intro": (
+            "{tenant} har fått en anmälan från ett barn i din vård, för: {purposes}. Lagen kräver att en förälder "
+            "bekräftar den. Öppna länken för att bekräfta:"
+        ),
+        "parent_ignore": "Om du inte känner till detta kan du bortse från e-postmeddelandet.",
+        "parent_button": "Jag bekräftar som förälder",
+        "parent_confirmed_title": "Tack: ditt samtycke som förälder är registrerat",
+        "parent_confirmed_body": (
+            "{tenant} får nu kontakta barnet som överenskommet. Du kan när som helst återkalla samtycket."
+        ),
         "confirmed_title": "Tack: din prenumeration är bekräftad",
         "confirmed_body": "Du kommer nu att höra från {tenant}. Du kan avregistrera dig när som helst.",
         "already_title": "Redan bekräftad",
@@ -241,6 +307,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_intro": "Bekreft at du vil høre fra {tenant} ved å åpne denne lenken:",
         "confirm_button": "Bekreft abonnementet mitt",
         "confirm_ignore": "Hvis du ikke har meldt deg på, kan du se bort fra denne e-posten.",
+        "confirm_page_intro": "Trykk på knappen for å bekrefte at du vil høre fra {tenant}.",
+        "confirm_page_changes": "Når du bekrefter, oppdateres også opplysningene dine til dem du ga i skjemaet.",
+        "receipt_link": "Din samtykkekvittering:",
+        "receipts_download": "Last ned samtykkekvitteringene dine",
+        "sms_confirm_request": "{tenant}: Svar JA for å få SMS fra oss, eller bekreft her: {link}",
+        "sms_confirm_reply": "{tenant}: Takk, SMS-abonnementet ditt er bekreftet. Svar STOPP for å melde deg av.",
+        "sms_confirm_scoped_reply": "{tenant}: Takk, SMS om {purpose} er bekreftet. Svar STOPP for å melde deg av.",
+        "parent_page_intro": (
+            "{tenant} har fått en påmelding fra et barn i din omsorg, for: {purposes}. Loven krever at en forelder "
+            "bekrefter den."
+        ),
+        "parent_subject": "{tenant} ber om ditt samtykke som forelder",
+        "parent_intro": (
+            "{tenant} har fått en påmelding fra et barn i din omsorg, for: {purposes}. Loven krever at en forelder "
+            "bekrefter den. Åpne lenken for å bekrefte:"
+        ),
+        "parent_ignore": "Hvis du ikke kjenner til dette, kan du se bort fra denne e-posten.",
+        "parent_button": "Jeg bekrefter som forelder",
+        "parent_confirmed_title": "Takk: samtykket ditt som forelder er registrert",
+        "parent_confirmed_body": (
+            "{tenant} kan nå kontakte barnet som avtalt. Du kan når som helst trekke samtykket tilbake."
+        ),
         "confirmed_title": "Takk: abonnementet ditt er bekreftet",
         "confirmed_body": "Du vil nå høre fra {tenant}. Du kan når som helst melde deg av.",
         "already_title": "Allerede bekreftet",
@@ -319,6 +407,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_intro": "Bevestig dat je berichten van {tenant} wilt ontvangen door deze link te openen:",
         "confirm_button": "Bevestig mijn inschrijving",
         "confirm_ignore": "Heb je je niet ingeschreven? Negeer dan deze e-mail.",
+        "confirm_page_intro": "Druk op de knop om te bevestigen dat je berichten van {tenant} wilt ontvangen.",
+        "confirm_page_changes": "Met je bevestiging worden je gegevens bijgewerkt naar wat je in het formulier gaf.",
+        "receipt_link": "Je toestemmingsbewijs:",
+        "receipts_download": "Download je toestemmingsbewijzen",
+        "sms_confirm_request": "{tenant}: Antwoord JA om sms van ons te krijgen, of bevestig hier: {link}",
+        "sms_confirm_reply": "{tenant}: Bedankt, je sms-inschrijving is bevestigd. Antwoord STOP om je af te melden.",
+        "sms_confirm_scoped_reply": (
+            "{tenant}: Bedankt, sms over {purpose} is bevestigd. Antwoord STOP om je af te melden."
+        ),
+        "parent_page_intro": (
+            "{tenant} kreeg een aanmelding van een kind onder jouw zorg, voor: {purposes}. De wet vraagt dat een "
+            "ouder die bevestigt."
+        ),
+        "parent_subject": "{tenant} vraagt je toestemming als ouder",
+        "parent_intro": (
+            "{tenant} kreeg een aanmelding van een kind onder jouw zorg, voor: {purposes}. De wet vraagt dat een "
+            "ouder die bevestigt. Open deze link om te bevestigen:"
+        ),
+        "parent_ignore": "Weet je hier niets van? Negeer dan deze e-mail.",
+        "parent_button": "Ik bevestig als ouder",
+        "parent_confirmed_title": "Bedankt: je toestemming als ouder is vastgelegd",
+        "parent_confirmed_body": (
+            "{tenant} mag het kind nu benaderen zoals afgesproken. Je kunt de toestemming altijd intrekken."
+        ),
         "confirmed_title": "Bedankt: je inschrijving is bevestigd",
         "confirmed_body": "Je ontvangt nu berichten van {tenant}. Je kunt je altijd weer afmelden.",
         "already_title": "Al bevestigd",
@@ -397,6 +509,32 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm_intro": "Bitte bestätigen Sie über diesen Link, dass Sie von {tenant} hören möchten:",
         "confirm_button": "Mein Abonnement bestätigen",
         "confirm_ignore": "Wenn Sie sich nicht angemeldet haben, ignorieren Sie diese E-Mail.",
+        "confirm_page_intro": "Drücken Sie die Schaltfläche, um zu bestätigen, dass Sie von {tenant} hören möchten.",
+        "confirm_page_changes": "Mit der Bestätigung werden Ihre Daten auf die im Formular angegebenen aktualisiert.",
+        "receipt_link": "Ihre Einwilligungsquittung:",
+        "receipts_download": "Ihre Einwilligungsquittungen herunterladen",
+        "sms_confirm_request": (
+            "{tenant}: Antworten Sie JA, um SMS von uns zu erhalten, oder bestätigen Sie hier: {link}"
+        ),
+        "sms_confirm_reply": "{tenant}: Danke, Ihr SMS-Abo ist bestätigt. Antworten Sie STOPP zum Abmelden.",
+        "sms_confirm_scoped_reply": (
+            "{tenant}: Danke, SMS zu {purpose} sind bestätigt. Antworten Sie STOPP zum Abmelden."
+        ),
+        "parent_page_intro": (
+            "{tenant} hat eine Anmeldung eines Kindes in Ihrer Obhut erhalten, für: {purposes}. Das Gesetz verlangt "
+            "die Bestätigung eines Elternteils."
+        ),
+        "parent_subject": "{tenant} bittet um Ihre Einwilligung als Elternteil",
+        "parent_intro": (
+            "{tenant} hat eine Anmeldung eines Kindes in Ihrer Obhut erhalten, für: {purposes}. Das Gesetz verlangt "
+            "die Bestätigung eines Elternteils. Öffnen Sie diesen Link zur Bestätigung:"
+        ),
+        "parent_ignore": "Wenn Sie davon nichts wissen, ignorieren Sie diese E-Mail.",
+        "parent_button": "Ich bestätige als Elternteil",
+        "parent_confirmed_title": "Danke: Ihre Einwilligung als Elternteil ist erfasst",
+        "parent_confirmed_body": (
+            "{tenant} darf das Kind nun wie vereinbart kontaktieren. Sie können die Einwilligung jederzeit widerrufen."
+        ),
         "confirmed_title": "Danke: Ihr Abonnement ist bestätigt",
         "confirmed_body": "Sie hören nun von {tenant}. Sie können sich jederzeit abmelden.",
         "already_title": "Bereits bestätigt",

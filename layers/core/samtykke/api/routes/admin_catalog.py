@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from samtykke.api.auth import current_principal, guarded
+from samtykke.api.paging import Cursor, Limit, page, paged_doc
 from samtykke.domain.access import Permission
+from samtykke.domain.audit import AuditAction
 from samtykke.domain.consent import LegalBasis
 from samtykke.domain.errors import Conflict
 from samtykke.models.catalog import (
@@ -36,9 +39,16 @@ def _tenant() -> str:
     return current_principal(router).tenant_id
 
 
-@router.get("/v1/admin/purposes", summary="List purposes", tags=["purposes"], **READ)
-def list_purposes() -> list[Purpose]:
-    return catalog_admin.list_purposes(services(), _tenant())
+@router.get(
+    "/v1/admin/purposes",
+    summary="List purposes, active and deactivated, by id",
+    tags=["purposes"],
+    responses=paged_doc("The purposes"),
+    **READ,
+)
+def list_purposes(limit: Limit = None, cursor: Cursor = None) -> Response[str]:
+    rows = catalog_admin.list_purposes(services(), _tenant())
+    return page(router, rows, lambda p: p.purpose_id, limit=limit, cursor=cursor)
 
 
 @router.post("/v1/admin/purposes", summary="Create a purpose", tags=["purposes"], **WRITE)
@@ -74,9 +84,12 @@ def delete_purpose(purpose_id: str) -> None:
     raise Conflict("Deactivate the purpose instead of deleting it", code="purposes_are_never_deleted")
 
 
-@router.get("/v1/admin/sources", summary="List sources", tags=["sources"], **READ)
-def list_sources() -> list[Source]:
-    return catalog_admin.list_sources(services(), _tenant())
+@router.get(
+    "/v1/admin/sources", summary="List sources, by id", tags=["sources"], responses=paged_doc("The sources"), **READ
+)
+def list_sources(limit: Limit = None, cursor: Cursor = None) -> Response[str]:
+    rows = catalog_admin.list_sources(services(), _tenant())
+    return page(router, rows, lambda s: s.source_id, limit=limit, cursor=cursor)
 
 
 @router.post("/v1/admin/sources", summary="Create a source", tags=["sources"], **WRITE)
@@ -99,11 +112,21 @@ def set_legal_basis_label(code: LegalBasis, update: Annotated[LegalBasisLabelUpd
     return catalog_admin.set_legal_basis_label(services(), _tenant(), code, update)
 
 
-@router.get("/v1/admin/consent-texts", summary="List consent text versions", tags=["consent texts"], **READ)
+@router.get(
+    "/v1/admin/consent-texts",
+    summary="List consent text versions: the history, by purpose, locale and version",
+    tags=["consent texts"],
+    responses=paged_doc("The text versions"),
+    **READ,
+)
 def list_texts(
-    purpose: Annotated[str | None, Query()] = None, locale: Annotated[str | None, Query()] = None
-) -> list[ConsentText]:
-    return catalog_admin.list_texts(services(), _tenant(), purpose, locale)
+    purpose: Annotated[str | None, Query(examples=["e-marketing"])] = None,
+    locale: Annotated[str | None, Query(examples=["da"])] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Response[str]:
+    rows = catalog_admin.list_texts(services(), _tenant(), purpose, locale)
+    return page(router, rows, lambda t: f"{t.purpose_id}\x00{t.locale}\x00{t.version:010d}", limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -128,7 +151,7 @@ def get_settings() -> Tenant:
     "/v1/admin/settings",
     summary="Change the tenant's settings",
     tags=["settings"],
-    **guarded(Permission.SETTINGS_WRITE),
+    **guarded(Permission.SETTINGS_WRITE, audit=AuditAction.SETTINGS_UPDATED),
 )
 def update_settings(update: Annotated[TenantSettingsUpdate, Body()]) -> Tenant:
     return catalog_admin.update_settings(services(), _tenant(), update)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -9,8 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from samtykke.api.auth import current_principal, guarded
 from samtykke.domain.access import Permission
-from samtykke.models.consent import ConsentLog, ContactSummary
-from samtykke.services import contacts
+from samtykke.domain.consent import Channel, ConsentStatus
+from samtykke.models.consent import ConsentLog, ContactList, ContactSummary
+from samtykke.services import audit, contact_list, contacts
 from samtykke.services.context import services
 
 router = Router()
@@ -21,13 +23,42 @@ Phone = Annotated[str | None, Query(max_length=32, description="Find the person 
 
 @router.get(
     "/v1/admin/contacts",
-    summary="Find a contact by email or phone",
+    summary="Find a contact by email or phone, or list the tenant's contacts",
+    description="With `email` or `phone`: that one contact, with its consent states. Without: a page of the tenant's "
+    "contacts, oldest first; with `purpose` (and `channel` when the purpose has several), that purpose's contacts "
+    "by contact id, optionally with `status`. `created_from`/`created_to` (dates, inclusive) and `name_prefix` "
+    "narrow either; a filtered page may hold fewer than `limit` contacts while more follow. Pass `next_cursor` as "
+    "`cursor` until it is null. Every page is audited (`contacts.listed`, naming the contacts); addresses are "
+    "masked for the author role.",
     tags=["contacts"],
     **guarded(Permission.CONTACTS_SEARCH),
 )
-def search_contacts(email: Email = None, phone: Phone = None) -> ContactSummary:
-    svc, tenant_id = services(), current_principal(router).tenant_id
-    return contacts.contact_summary(svc, tenant_id, contacts.find_contact_id(svc, tenant_id, email=email, phone=phone))
+def search_contacts(
+    email: Email = None,
+    phone: Phone = None,
+    purpose: Annotated[str | None, Query(max_length=63, examples=["e-marketing"])] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    status: Annotated[ConsentStatus | None, Query()] = None,
+    created_from: Annotated[date | None, Query(examples=["2026-01-01"])] = None,
+    created_to: Annotated[date | None, Query(examples=["2026-12-31"])] = None,
+    name_prefix: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` from the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=contact_list.MAX_PAGE)] = contact_list.MAX_PAGE,
+) -> ContactSummary | ContactList:
+    svc, principal = services(), current_principal(router)
+    if email or phone:
+        contact_id = contacts.find_contact_id(svc, principal.tenant_id, email=email, phone=phone)
+        return contacts.contact_summary(svc, principal.tenant_id, contact_id)
+    where = contact_list.ContactFilter(
+        purpose=purpose,
+        channel=channel.value if channel else None,
+        status=status,
+        created_from=created_from,
+        created_to=created_to,
+        name_prefix=name_prefix,
+    )
+    ip = audit.client_ip(router.current_event)
+    return contact_list.list_contacts(svc, principal, where, limit=limit, cursor=cursor, ip=ip)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from samtykke.api.auth import current_principal, guarded
 from samtykke.api.request import http_event, public_base_url
 from samtykke.domain.access import Permission
+from samtykke.domain.audit import AuditAction
 from samtykke.domain.consent import Channel
 from samtykke.models.links import ContactLinks, LinkKeyRotation, LinkKeyStatus, MessageTestRequest, MessageTestSent
 from samtykke.services import link_admin, links
@@ -93,7 +94,7 @@ def get_link_key() -> LinkKeyStatus:
     description="New links are signed with the next key version. Links signed with the current one keep working "
     "for `grace_days` (0 retires them at once); links of any older version stop working now.",
     tags=["settings"],
-    **guarded(Permission.SETTINGS_WRITE),
+    **guarded(Permission.SETTINGS_WRITE, audit=AuditAction.LINK_KEY_ROTATED),
 )
 def rotate_link_key(rotation: Annotated[LinkKeyRotation, Body()]) -> LinkKeyStatus:
     return _status(links.rotate_link_key(services(), _tenant(), grace_days=rotation.grace_days))

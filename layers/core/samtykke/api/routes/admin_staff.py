@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from samtykke.api.auth import current_principal, guarded
+from samtykke.api.paging import Cursor, Limit, page, paged_doc
 from samtykke.domain.access import Permission, parse_grants
-from samtykke.domain.errors import InvalidInput
+from samtykke.domain.audit import AuditAction
+from samtykke.domain.errors import Forbidden, InvalidInput
 from samtykke.models.staff import (
     Accepted,
     ApiKey,
@@ -35,6 +38,11 @@ from samtykke.services import api_keys, audit, mfa, sessions, staff
 from samtykke.services.context import services
 
 router = Router()
+
+
+class OperatorOnly(Forbidden):
+    code = "operator_only"
+
 
 UserId = Annotated[str, Path(pattern=r"^usr_[a-z0-9_]{1,60}$", description="The staff user's id")]
 KeyId = Annotated[str, Path(pattern=r"^key_[a-z0-9_]{1,60}$", description="The API key's id")]
@@ -122,10 +130,15 @@ def change_password(body: Annotated[PasswordChange, Body()]) -> Accepted:
 
 
 @router.get(
-    "/v1/admin/users", summary="List the tenant's staff users", tags=["users"], **guarded(Permission.USERS_READ)
+    "/v1/admin/users",
+    summary="List the tenant's staff users, by id",
+    tags=["users"],
+    responses=paged_doc("The staff users"),
+    **guarded(Permission.USERS_READ),
 )
-def list_users() -> list[StaffUser]:
-    return staff.list_users(services(), current_principal(router).tenant_id)
+def list_users(limit: Limit = None, cursor: Cursor = None) -> Response[str]:
+    rows = staff.list_users(services(), current_principal(router).tenant_id)
+    return page(router, rows, lambda user: user.user_id, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -176,9 +189,16 @@ def reset_user_mfa(user_id: UserId) -> StaffUser:
 # --- API keys ----------------------------------------------------------------------------------------------
 
 
-@router.get("/v1/admin/api-keys", summary="List API keys", tags=["api keys"], **guarded(Permission.API_KEYS_MANAGE))
-def list_keys() -> list[ApiKey]:
-    return [ApiKey.model_validate(k) for k in api_keys.list_api_keys(services(), current_principal(router).tenant_id)]
+@router.get(
+    "/v1/admin/api-keys",
+    summary="List API keys, oldest first",
+    tags=["api keys"],
+    responses=paged_doc("The API keys, live and revoked"),
+    **guarded(Permission.API_KEYS_MANAGE),
+)
+def list_keys(limit: Limit = None, cursor: Cursor = None) -> Response[str]:
+    rows = [ApiKey.model_validate(k) for k in api_keys.list_api_keys(services(), current_principal(router).tenant_id)]
+    return page(router, rows, lambda key: key.key_id, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -211,14 +231,14 @@ def revoke_key(key_id: KeyId) -> ApiKey:
 
 @router.put(
     "/v1/admin/settings/plan",
-    summary="Set the tenant's plan (owner only)",
-    description="`basic`, `plus` or `enterprise`. MFA needs plus or above; 409 `mfa_required_by_policy` for a "
-    "downgrade to basic while the tenant requires MFA.",
+    summary="Refused: the plan is set by the deployment's operator",
+    description="Always 403 `operator_only`: no tenant credential sets its own plan. The operator, with the "
+    "deployment's AWS credentials, runs `samtykke tenant plan <tenant> <plan>` (audited as `operator.plan_set`).",
     tags=["settings"],
-    **guarded(Permission.PLAN_WRITE),
+    **guarded(Permission.SETTINGS_READ),
 )
 def set_plan(update: Annotated[PlanUpdate, Body()]) -> SecuritySettings:
-    return SecuritySettings(**staff.set_plan(services(), current_principal(router), update.plan, ip=_ip()))
+    raise OperatorOnly("The plan is set by the operator of this deployment, not by the tenant")
 
 
 @router.get(
@@ -237,7 +257,7 @@ def get_security() -> SecuritySettings:
     description="With `mfa_required`, a user without a factor who logs in gets an enrolment-only session "
     "(`scope: mfa_enrolment`) that may only enrol one. 403 `plan_required` on basic.",
     tags=["settings"],
-    **guarded(Permission.SECURITY_WRITE),
+    **guarded(Permission.SECURITY_WRITE, audit=AuditAction.MFA_POLICY_CHANGED),
 )
 def set_security(update: Annotated[SecuritySettingsUpdate, Body()]) -> SecuritySettings:
     result = staff.set_mfa_required(services(), current_principal(router), update.mfa_required, ip=_ip())
@@ -245,6 +265,9 @@ def set_security(update: Annotated[SecuritySettingsUpdate, Body()]) -> SecurityS
 
 
 # --- audit -------------------------------------------------------------------------------------------------
+
+
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?)?(Z|\+00:00)?$"
 
 
 def _previous_month(month: str) -> str:
@@ -255,9 +278,10 @@ def _previous_month(month: str) -> str:
 @router.get(
     "/v1/admin/audit",
     summary="The tenant's audit log, newest first, one month at a time",
-    description="Logins and failed logins, MFA enrolment and use, role changes, API keys, sensitive reads, "
-    "exports, erasures, imports, campaign sends and consent changes by staff. Each entry: actor, time, IP, "
-    "target, non-sensitive details. Page with `cursor`; go back in time with `previous_month`.",
+    description="Every admin write (with before/after values), every read of a contact's data (naming the "
+    "contact), logins, MFA changes and key use. Each entry: actor, time, IP, route, target, contacts, details, "
+    "changes, and its place in the month's hash chain. Filter by action, actor, target, contact and time "
+    "(`since`/`until`, across months); page with `cursor`; or one `month` at a time.",
     tags=["audit"],
     **guarded(Permission.AUDIT_READ),
 )
@@ -266,11 +290,14 @@ def get_audit(
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor_id: Annotated[str | None, Query(max_length=100)] = None,
     target_id: Annotated[str | None, Query(max_length=100)] = None,
+    contact_id: Annotated[str | None, Query(max_length=100, description="Entries naming this contact")] = None,
+    since: Annotated[str | None, Query(pattern=ISO_TIME, description="From this time (ISO 8601, UTC)")] = None,
+    until: Annotated[str | None, Query(pattern=ISO_TIME, description="Up to this time (ISO 8601, UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> AuditPage:
     svc = services()
-    chosen = month or svc.clock().strftime("%Y-%m")
+    chosen = month or (until or "")[:7] or svc.clock().strftime("%Y-%m")
     try:
         datetime.strptime(chosen, "%Y-%m")
     except ValueError as exc:
@@ -278,12 +305,15 @@ def get_audit(
     entries, next_cursor = audit.query(
         svc,
         current_principal(router).tenant_id,
-        chosen,
+        None if since or until else chosen,
         limit=limit,
         cursor=cursor,
         action=action,
         actor_id=actor_id,
         target_id=target_id,
+        contact_id=contact_id,
+        since=since,
+        until=until,
     )
     return AuditPage.model_validate(
         {"month": chosen, "entries": entries, "next_cursor": next_cursor, "previous_month": _previous_month(chosen)}

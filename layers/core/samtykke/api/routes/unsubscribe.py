@@ -18,6 +18,7 @@ from samtykke.api.cors import preflight
 from samtykke.api.forms import form_fields
 from samtykke.api.params import TenantId
 from samtykke.api.request import http_event, public_base_url, request_evidence
+from samtykke.api.responses import LINK_PAGE_HEADERS as PAGE_HEADERS
 from samtykke.api.responses import html_response, json_error_doc
 from samtykke.domain.consent import Channel
 from samtykke.domain.defaults import FALLBACK_LOCALE, SUPPORTED_LOCALES
@@ -33,13 +34,6 @@ router = Router()
 
 Token = Annotated[str, Path(max_length=1024, description="The signed token from the link")]
 
-# The token is in the URL: never leak it in a Referer, never let the page be framed.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
 # Codes for which the error page offers to email a fresh link.
 FRESH_LINK_CODES = frozenset({"invalid_token", "token_expired", "link_expired", "contact_not_found"})
 
@@ -146,7 +140,7 @@ def unsubscribe_post(token: Token) -> Response[str]:
 def preference_page(token: Token) -> Response[str]:
     svc, event = services(), http_event(router)
     try:
-        view = preferences.preference_page(svc, token)
+        view = preferences.preference_page(svc, token, base_url=public_base_url(event))
     except SamtykkeError as exc:
         return _error_page(svc, event, token, exc)
     return _page(200, render_page("preferences_page.html", view.locale, view=view))

@@ -1,0 +1,25 @@
+"""Admin: webhook subscriptions, their delivery log, and the change feed. API Gateway's authorizer has run first."""
+
+import samtykke.coldstart
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from samtykke.api.app import build_resolver
+from samtykke.api.guards import guard_request
+from samtykke.api.routes import admin_events
+from samtykke.observability import logger, tracer
+
+app = build_resolver(admin_events.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer().capture_lambda_handler
+@guard_request
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

@@ -1,0 +1,1 @@
+"""The staff console: server-rendered pages at /console/..., served by one Lambda (functions/console)."""

@@ -1,0 +1,1 @@
+"""Outbound webhooks: tenants' subscriptions (subscriptions) and delivering change events to them (delivery)."""
