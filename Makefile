@@ -15,7 +15,7 @@ NODE_STAMP := node_modules/.installed
 # `make synth REGION=eu-central-1`; see the README's deploy section.
 REGION ?= eu-north-1
 
-.PHONY: install run test test-fast lint typecheck browser synth bench chaos clean
+.PHONY: install run test test-fast lint typecheck browser synth bench chaos fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -72,6 +72,10 @@ bench: $(STAMP)
 # The chaos scenarios at the issue's sizes, behind the fault proxy (docs/reliability.md); `make test` runs them small.
 chaos: $(STAMP)
 	$(PY) -m tests.chaos.run
+
+# Schemathesis over every operation of /openapi.json on a fresh local stack; fails on any 5xx or schema violation.
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz.run
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(CFN_LINT_VENV) node_modules cdk.out .build .samtykke

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
@@ -22,7 +23,7 @@ from aws_cdk import aws_sqs as sqs
 from infra.nag import acknowledge, arn_of, kms_family_findings
 from infra.specs import ResourceSpecs
 from samtykke.domain.uploads import CHECKPOINTS_PREFIX
-from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant
+from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant, TableKeys
 
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
@@ -216,9 +217,80 @@ GRANTS: Mapping[Grant, _GrantFn] = {
 }
 
 
-def apply_grants(function: lambda_.Function, spec: FunctionSpec, targets: GrantTargets) -> None:
+# The fine table grants: each is these actions on the table's items, limited to the function's `table_keys`.
+TABLE_ACTIONS: Mapping[Grant, tuple[str, ...]] = {
+    Grant.TABLE_GET: ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"),
+    Grant.TABLE_QUERY: ("dynamodb:Query",),
+    Grant.TABLE_WRITE: ("dynamodb:PutItem", "dynamodb:UpdateItem"),
+    Grant.TABLE_BATCH_WRITE: ("dynamodb:BatchWriteItem",),
+    Grant.TABLE_DELETE: ("dynamodb:DeleteItem",),
+    Grant.TABLE_INDEX_QUERY: ("dynamodb:Query",),  # on the indexes, not the table
+}
+# Every item-level action DynamoDB has: what a `deny` in TableKeys refuses.
+_ITEM_ACTIONS = sorted(
+    {a for actions in TABLE_ACTIONS.values() for a in actions}
+    | {"dynamodb:Scan", "dynamodb:PartiQLSelect"}
+    | {"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+)
+_READS = frozenset({Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_INDEX_QUERY})
+
+
+def _leading_keys(patterns: Sequence[str], operator: str = "ForAllValues:StringLike") -> dict[str, Any] | None:
+    return {operator: {"dynamodb:LeadingKeys": list(patterns)}} if patterns else None
+
+
+def _fine_table_access(function: lambda_.Function, spec: FunctionSpec, targets: GrantTargets) -> Findings:
+    grants = [g for g in spec.grants if g in TABLE_ACTIONS]
+    if not grants:
+        return {}
+    keys: TableKeys = spec.table_keys
+    table_arn = targets.table.table_arn
+    on_items = [g for g in grants if g not in (Grant.TABLE_DELETE, Grant.TABLE_INDEX_QUERY)]
+    statements = []
+    if on_items:
+        actions = sorted({a for g in on_items for a in TABLE_ACTIONS[g]})
+        statements.append(
+            iam.PolicyStatement(actions=actions, resources=[table_arn], conditions=_leading_keys(keys.allow))
+        )
+    if Grant.TABLE_DELETE in grants:
+        statements.append(
+            iam.PolicyStatement(
+                actions=list(TABLE_ACTIONS[Grant.TABLE_DELETE]),
+                resources=[table_arn],
+                conditions=_leading_keys(keys.delete or keys.allow),
+            )
+        )
     findings: Findings = {}
+    if Grant.TABLE_INDEX_QUERY in grants:
+        statements.append(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{table_arn}/index/*"]))
+        findings.update(_table_indexes(targets.table))
+    if keys.deny:
+        statements.append(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=_ITEM_ACTIONS,
+                resources=[table_arn],
+                conditions=_leading_keys(keys.deny, "ForAnyValue:StringLike"),
+            )
+        )
+    for statement in statements:
+        function.add_to_role_policy(statement)
+    # The table is encrypted with its own key: reads decrypt, writes also make data keys.
+    table_key = targets.table.encryption_key
+    if table_key is not None:
+        if set(grants) <= _READS:
+            table_key.grant_decrypt(function)
+        else:
+            table_key.grant_encrypt_decrypt(function)
+            findings.update(kms_family_findings())
+    return findings
+
+
+def apply_grants(function: lambda_.Function, spec: FunctionSpec, targets: GrantTargets) -> None:
+    findings: Findings = _fine_table_access(function, spec, targets)
     for grant in spec.grants:
+        if grant in TABLE_ACTIONS:
+            continue
         if grant not in GRANTS:
             raise NotImplementedError(f"infra/grants.py has no mapping for {grant!r} (function {spec.name})")
         findings.update(GRANTS[grant](function, targets, grant))

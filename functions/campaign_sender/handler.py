@@ -2,6 +2,7 @@
 
 import samtykke.coldstart
 
+import random
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -10,8 +11,9 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from samtykke.adapters import campaign_queues
 from samtykke.adapters.campaign_senders import BulkMailer, SmsSender
-from samtykke.domain.errors import SamtykkeError
+from samtykke.domain.errors import RetryableError, SamtykkeError
 from samtykke.domain.work import WorkItem
 from samtykke.models.campaign import RecipientChunk
 from samtykke.observability import logger
@@ -22,6 +24,9 @@ from samtykke.services.context import Services, services
 class ChunkRecord(SqsRecordModel):
     body: Json[RecipientChunk]
 
+
+MAX_DEFERRALS = 20  # then a chunk that keeps meeting transient faults takes the ordinary way to the DLQ
+DEFER_SECONDS = 5  # doubling with each deferral, up to about 5 minutes
 
 processor = BatchProcessor(event_type=EventType.SQS, model=ChunkRecord, raise_on_entire_batch_failure=False)
 _state: dict[int, SenderState] = {}  # campaign plans and the throttling pause, per container (per Services)
@@ -45,9 +50,18 @@ def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
             request_id=lambda_context.aws_request_id,
         )
         result = _sender(services()).send(chunk, work, time_left_ms=lambda_context.get_remaining_time_in_millis)
+    except RetryableError:
+        if chunk.deferrals >= MAX_DEFERRALS:
+            raise  # the chunk comes back after the visibility timeout, and in the end goes to the DLQ
+        # Throttled or transient: what went out is recorded and the rest released, so the chunk goes back on the
+        # queue as a fresh, delayed message instead of spending the receives that lead to the DLQ.
+        delay = DEFER_SECONDS * 2 ** min(chunk.deferrals, 6) + random.randint(0, DEFER_SECONDS)  # noqa: S311
+        campaign_queues.defer_chunk(chunk.model_copy(update={"deferrals": chunk.deferrals + 1}).model_dump(), delay)
+        logger.info("Campaign chunk deferred", extra={"campaign_id": chunk.campaign_id, "chunk": chunk.chunk})
+        return
     except SamtykkeError as exc:
         if exc.status >= 500:
-            raise  # throttled or transient: the chunk comes back after the visibility timeout
+            raise  # transient: the chunk comes back after the visibility timeout
         logger.warning("Campaign chunk dropped", extra={"code": exc.code, "campaign_id": chunk.campaign_id})
         return
     logger.info(

@@ -77,6 +77,12 @@ def regressions(report: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
         ratio, ratio_before = result.get("overhead_ratio"), before.get("overhead_ratio")
         if ratio and ratio_before and ratio > ratio_before * (1 + RATIO_REGRESSION):
             found.append(f"{name}: overhead {result['overhead_ratio']}x, baseline {before['overhead_ratio']}x")
+    for name, result in report["scenarios"].items():  # absolute limits a scenario sets itself
+        extra = result.get("extra", {})
+        if "ratio_limit" in extra and result["overhead_ratio"] > extra["ratio_limit"]:
+            found.append(f"{name}: {result['overhead_ratio']}x, over its limit of {extra['ratio_limit']}x")
+        if "memory_limit_mb" in extra and extra["tree_rss_mb"] > extra["memory_limit_mb"]:
+            found.append(f"{name}: {extra['tree_rss_mb']} MB, over its limit of {extra['memory_limit_mb']} MB")
     cold_before = baseline.get("cold_start", {})
     if cold_before.get("mode") != report["cold_start"]["mode"]:
         return found  # import costs compare only within one set-up (deployed or venv)

@@ -467,12 +467,19 @@ def _audience_pages(resources: Resources) -> int:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def local_stack_growth(**sizes: int) -> ScenarioResult:
+    from tests.bench.local_stack import local_stack_growth as run  # it builds on this module
+
+    return run(**sizes)
+
+
 SCENARIOS: dict[str, Callable[..., ScenarioResult]] = {
     "consent_capture": consent_capture,
     "dsar_export": dsar_export,
     "unsubscribe_burst": unsubscribe_burst,
     "sms_stop_burst": sms_stop_burst,
     "campaign": campaign,
+    "local_stack_growth": local_stack_growth,
 }
 # `--full`: the sizes the issue names where `make bench` runs smaller to stay within its 3 minutes.
 FULL_SIZES: dict[str, dict[str, int]] = {"campaign": {"contacts": 100_000}}

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 
 from samtykke.adapters.repository import from_attributes
 from samtykke.domain.ledger import first_broken_link
@@ -86,7 +87,7 @@ class Chaos:
                 time.sleep(VISIBILITY_SECONDS + 1)  # messages in flight come back after their visibility timeout
                 self.stack.drain(timeout=min(60.0, max(1.0, deadline - time.monotonic())))
                 return
-            except TimeoutError:
+            except (TimeoutError, BotoCoreError, ClientError):  # the consumers' own depth reads meet the faults too
                 if time.monotonic() > deadline:
                     raise
 

@@ -90,8 +90,8 @@ def operation_of(method: str, path: str, headers: Any, body: bytes) -> str:
     if service in ("sns", "sqs") and body:  # query protocol
         action = parse_qs(body.decode("utf-8", errors="replace")).get("Action", [""])[0]
         return f"{service}:{action}"
-    if service == "sesv2" and method == "POST" and path.rstrip("/").endswith("/outbound-emails"):
-        return "sesv2:SendEmail"
+    if service == "ses" and path.startswith("/v2/"):  # SES v2 signs as `ses`; its REST paths tell it apart
+        return "sesv2:SendEmail" if method == "POST" and path.rstrip("/").endswith("/outbound-emails") else "sesv2:*"
     return f"{service}:{method}"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, replace
@@ -31,6 +32,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=PLAN.seed, help="the fault stream's seed (default %(default)s)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size by this")
     args = parser.parse_args()
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the handlers' INFO lines would bury the figures
     sizes = {name: max(1, int(n * args.scale)) for name, n in SIZES.items()}
     started = time.monotonic()
     with chaotic_stack(replace(PLAN, seed=args.seed)) as chaos:

@@ -87,12 +87,29 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/admin/contacts/{contact_id}/events/{event_id}/evidence"): Row(
         "contacts.events.evidence", names_contact=True, query=UPLOAD
     ),
+    ("POST", "/v1/admin/contacts/{contact_id}/consents"): Row(
+        "consent.changed_by_staff",
+        names_contact=True,
+        body={
+            "action": "basis_change",
+            "purpose": "sales-and-service",
+            "channel": "email",
+            "source": "letter",
+            "note": "Letter of 1 December: the contract covers this",
+            "legal_basis": "contract",
+        },
+    ),
     ("POST", "/v1/admin/contacts/{contact_id}/links"): Row(
         "contacts.links", names_contact=True, query={"purpose": "sales-and-service"}
     ),
     ("POST", "/v1/admin/messages/test"): Row(
         "messages.test.create", body={"email": CONTACT_EMAIL, "purpose": "sales-and-service"}
     ),
+    ("POST", "/v1/admin/do-not-contact"): Row(
+        "do_not_contact.added", body={"email": "stop.it@example.dk", "note": "Asked on the phone"}
+    ),
+    ("GET", "/v1/admin/do-not-contact"): Row(NOTHING),  # hashes only
+    ("DELETE", "/v1/admin/do-not-contact"): Row("do_not_contact.removed", query={"email": "stop.it@example.dk"}),
     # --- imports and campaigns --------------------------------------------------------------------------------
     ("GET", "/v1/admin/imports"): Row(NOTHING),
     # The anchored-log check (docs/evidence.md): chain verdicts by pseudonymous contact id, no contact's data.

@@ -59,7 +59,7 @@ def test_a_new_text_source_and_origin_work_on_the_public_form_at_once(
     catalog_admin.add_text_version(
         admin, tenant.tenant_id, ConsentTextCreate(purpose_id="sales-and-service", locale="da", text="Ny tekst")
     )
-    catalog_admin.create_source(admin, tenant.tenant_id, SourceCreate(source_id="kiosk", label="Kiosk"))
+    catalog_admin.create_source(admin, tenant.tenant_id, SourceCreate(source_id="kiosk", label="Kiosk", public=True))
     catalog_admin.update_settings(
         admin,
         tenant.tenant_id,

@@ -169,3 +169,138 @@ def test_only_the_operator_sets_the_plan_and_the_tenants_log_says_so(svc: Servic
     entry = audit.query(svc, "acme", action="operator.plan_set")[0][0]
     assert entry["actor"] == {"type": "operator", "id": "ops@deployer", "role": None}
     assert entry["details"] == {"from": "plus", "to": "enterprise"}
+
+
+def test_a_national_id_that_is_not_one_is_refused_and_a_valid_one_stored_in_standard_form(
+    staff: dict[str, Any], api_event: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    def capture(national_id: str) -> dict[str, Any]:
+        event = api_event(
+            "consent_capture_json",
+            json_body={"email": "cpr.person@example.dk", "purpose": ["sales-and-service"], "national_id": national_id},
+            path="/v1/public/acme/consents",
+            path_parameters={"tenant_id": "acme"},
+            headers={"origin": None},
+        )
+        return invoke("consent_capture", event)
+
+    refused = capture("hello world <b>")
+    assert (refused["statusCode"], code_of(refused)) == (422, "invalid_national_id")
+    assert "CPR" in body_of(refused)["error"]["message"]
+    stored = capture("2110625629")
+    assert stored["statusCode"] == 201, stored["body"]
+    found = staff["api"].admin("GET", "/v1/admin/contacts", staff["owner"], query={"email": "cpr.person@example.dk"})
+    assert body_of(found)["national_id"] == "211062-5629"
+
+
+def test_staff_record_a_withdrawal_a_basis_change_and_a_grant_for_a_person_with_a_note(
+    svc: Services, staff: dict[str, Any], api_event: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    api: StaffApi = staff["api"]
+    email = "telefon.kunde@example.dk"
+    event = api_event(
+        "consent_capture_json",
+        json_body={"email": email, "purpose": ["sales-and-service"]},
+        path="/v1/public/acme/consents",
+        path_parameters={"tenant_id": "acme"},
+        headers={"origin": None},
+    )
+    contact_id = body_of(invoke("consent_capture", event))["contact_id"]
+    path = f"/v1/admin/contacts/{contact_id}/consents"
+    note = "Rang on 2 December, asked us to stop; confirmed name and address"
+    base = {"purpose": "sales-and-service", "channel": "email", "source": "phone", "note": note}
+
+    no_note = api.admin("POST", path, staff["editor"], json_body={**base, "action": "withdraw", "note": ""})
+    assert (no_note["statusCode"], code_of(no_note)) == (422, "validation_failed")
+    marketing_on_interest = {**base, "purpose": "e-marketing", "action": "grant", "legal_basis": "legitimate_interests"}
+    refused = api.admin("POST", path, staff["editor"], json_body=marketing_on_interest)
+    assert (refused["statusCode"], code_of(refused)) == (422, "marketing_requires_consent")
+    nothing = api.admin(
+        "POST", path, staff["editor"], json_body={**base, "purpose": "e-marketing", "action": "withdraw"}
+    )
+    assert (nothing["statusCode"], code_of(nothing)) == (409, "no_consent_to_change")
+
+    changed = api.admin(
+        "POST",
+        path,
+        staff["editor"],
+        json_body={**base, "action": "basis_change", "legal_basis": "legitimate_interests"},
+    )
+    assert changed["statusCode"] == 201, changed["body"]
+    assert (body_of(changed)["status"], body_of(changed)["legal_basis"]) == ("granted", "legitimate_interests")
+    withdrawn = api.admin("POST", path, staff["editor"], json_body={**base, "action": "withdraw", "source": "letter"})
+    assert body_of(withdrawn)["status"] == "withdrawn"
+    granted = api.admin(
+        "POST",
+        path,
+        staff["editor"],
+        json_body={**base, "purpose": "e-marketing", "action": "grant", "source": "in-person"},
+    )
+    assert (body_of(granted)["status"], body_of(granted)["legal_basis"]) == ("granted", "consent")
+
+    log = body_of(api.admin("GET", "/v1/admin/consent-log", staff["owner"], query={"email": email}))["events"]
+    by_staff = [e for e in log if e["actor"]["type"] == "staff"]
+    assert sorted((e["type"], e["source"]) for e in by_staff) == [
+        ("basis_change", "staff-phone"),
+        ("grant", "staff-in-person"),
+        ("withdraw", "staff-letter"),
+    ]
+    assert all(e["actor"]["id"] == staff["editor_id"] and e["evidence"]["note"] == note for e in by_staff)
+    entries, _ = audit.query(svc, "acme", action="consent.changed_by_staff", contact_id=contact_id)
+    assert len(entries) == 3
+    assert all(e["actor"]["id"] == staff["editor_id"] for e in entries)
+    _, viewer_email = make_staff_factory(svc)("acme", Role.VIEWER)
+    viewer = api.token(viewer_email, PASSWORD)
+    denied = api.admin("POST", path, viewer, json_body={**base, "action": "withdraw"})
+    assert (denied["statusCode"], code_of(denied)) == (403, "permission_denied")
+
+
+def test_the_do_not_contact_list_stops_even_a_transactional_send_and_never_shows_the_address(
+    svc: Services, staff: dict[str, Any], api_event: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    api: StaffApi = staff["api"]
+    email = "never.again@example.dk"
+    event = api_event(
+        "consent_capture_json",
+        json_body={"email": email, "purpose": ["sales-and-service"]},
+        path="/v1/public/acme/consents",
+        path_parameters={"tenant_id": "acme"},
+        headers={"origin": None},
+    )
+    assert invoke("consent_capture", event)["statusCode"] == 201
+    notice = {
+        **EXAMPLE,
+        "segment": None,
+        "purpose": "sales-and-service",
+        "transactional": True,
+        "justification": JUSTIFICATION,
+        "content": {"en": {"subject": "Our terms change", "text": "Dear {first_name}, our terms change."}},
+    }
+    campaign_id = body_of(api.admin("POST", "/v1/admin/campaigns", staff["owner"], json_body=notice))["campaign_id"]
+
+    def included() -> int:
+        report = api.admin("POST", f"/v1/admin/campaigns/{campaign_id}/dry-run", staff["owner"])
+        return int(body_of(report)["included"])
+
+    assert included() == 1
+    added = api.admin("POST", "/v1/admin/do-not-contact", staff["editor"], json_body={"email": email, "note": "Letter"})
+    assert added["statusCode"] == 201, added["body"]
+    assert included() == 0
+    listed = api.admin("GET", "/v1/admin/do-not-contact", staff["owner"])
+    assert [e["hash"] for e in body_of(listed)] == [body_of(added)["hash"]]
+    assert email not in listed["body"]
+    both = api.admin(
+        "POST",
+        "/v1/admin/do-not-contact",
+        staff["editor"],
+        json_body={"email": email, "phone": "+4520304050", "note": "x" * 5},
+    )
+    assert (both["statusCode"], code_of(both)) == (422, "one_address_required")
+
+    removed = api.admin("DELETE", "/v1/admin/do-not-contact", staff["editor"], query={"email": email})
+    assert removed["statusCode"] == 200, removed["body"]
+    assert included() == 1
+    again = api.admin("DELETE", "/v1/admin/do-not-contact", staff["editor"], query={"email": email})
+    assert (again["statusCode"], code_of(again)) == (404, "not_on_do_not_contact_list")
+    actions = [e["action"] for e in audit.query(svc, "acme", actor_id=staff["editor_id"])[0]]
+    assert {"do_not_contact.added", "do_not_contact.removed"} <= set(actions)

@@ -131,7 +131,8 @@ def test_an_empty_patch_of_an_existing_source_returns_it_unchanged(
         '{"source_id": "fair", "label": "Fair"}',
         "application/json",
     )
-    assert invoke("admin_api", create)["statusCode"] == 201
+    created = invoke("admin_api", create)
+    assert created["statusCode"] == 201
     patch = _with(
         api_event("admin_request", authorizer=tenant.authorizer()),
         "/v1/admin/sources/fair",
@@ -141,7 +142,9 @@ def test_an_empty_patch_of_an_existing_source_returns_it_unchanged(
     )
     response = invoke("admin_api", patch)
     assert response["statusCode"] == 200
-    assert body_of(response) == {"source_id": "fair", "label": "Fair", "active": True}
+    assert (
+        body_of(response) == body_of(created) == {"source_id": "fair", "label": "Fair", "active": True, "public": False}
+    )
 
 
 @pytest.mark.parametrize(

@@ -648,6 +648,7 @@ class TestAdmin:
         other = admin_call(api_event, invoke, make_tenant("other"))
         taken = other("POST", "/v1/admin/sms/numbers", json_body={"number": "+4570202020"})
         assert (taken["statusCode"], body_of(taken)["error"]["code"]) == (409, "sms_number_taken")
+        assert "tenant" not in body_of(taken)["error"]["message"].lower()  # no hint of whose it is (issue 20)
         assert other("DELETE", "/v1/admin/sms/numbers/+4570202020")["statusCode"] == 404
         assert other("POST", "/v1/admin/sms/numbers", json_body={"number": "not a number"})["statusCode"] == 422
 

@@ -69,7 +69,7 @@ def has_valid_basis(channel: Channel, history: list[Step]) -> bool:
         elif step.kind == "capture" and not basis:
             if step.minor:
                 waiting = "parent"
-            elif step.double_opt_in and channel is Channel.EMAIL:
+            elif step.double_opt_in and channel in (Channel.EMAIL, Channel.SMS):  # the link, or a JA/YES reply
                 waiting = "confirm"
             else:
                 basis, waiting = True, None
@@ -144,6 +144,7 @@ def test_everyone_with_a_valid_basis_and_nothing_against_them_is_selected(
         and contact.has_address
         and contact.in_segment
         and not blocking(suppressions, channel, transactional=transactional)
+        and (transactional or not contact.minor or contact.parental_consent)  # GDPR Art. 8, as the test above says
     )
     assert isinstance(decision, Included) == eligible
 

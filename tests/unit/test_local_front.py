@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
+from samtykke.local import LOGGER
 from samtykke.local.apigw import (
     HttpRequest,
     Router,
@@ -293,3 +295,29 @@ class TestFront:
 
         assert response.status_code == 500
         assert response.get_json() == {"error": {"code": "internal_error"}}
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/u/eyJjIjoiYzEiLCJ0IjoiYWNtZSJ9.q1w2e3r4t5y6u7i8o9p0aa",
+            "/p/eyJjIjoiYzEiLCJ0IjoiYWNtZSJ9.q1w2e3r4t5y6u7i8o9p0aa",
+            "/v1/public/confirm/eyJjIjoiYzEifQ.q1w2e3r4t5y6u7i8o9p0aa",
+            "/v1/auth/password-reset/str_Zm9vYmFyYmF6cXV4cXV1eA",
+            "/v1/admin/things/sts_eyJhIjoiYiJ9.bWFjbWFjbWFjbWFjbWFj",
+        ],
+    )
+    def test_the_access_log_never_shows_a_token(
+        self, client: Client, caplog: pytest.LogCaptureFixture, path: str
+    ) -> None:
+        # Issue 20: a path token is a bearer credential; the log keeps the route, never the token
+        token = path.rsplit("/", 1)[1]
+        with caplog.at_level(logging.INFO, logger=f"{LOGGER}.front"):
+            client.get(path)
+        (line,) = [r.getMessage() for r in caplog.records if r.name == f"{LOGGER}.front"]
+        assert token not in line
+        assert f"{path.rsplit('/', 1)[0]}/[redacted]" in line
+
+    def test_the_access_log_keeps_ordinary_paths(self, client: Client, caplog: pytest.LogCaptureFixture) -> None:
+        with caplog.at_level(logging.INFO, logger=f"{LOGGER}.front"):
+            client.get("/v1/admin/purposes/e-marketing", headers={"Authorization": "Bearer good"})
+        assert any("/v1/admin/purposes/e-marketing" in r.getMessage() for r in caplog.records)

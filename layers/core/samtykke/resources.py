@@ -101,6 +101,52 @@ class Grant(StrEnum):
     EVENTS_PUT = "events:put"  # PutEvents on the stack's event bus
     WEBHOOK_QUEUE_SEND = "webhook-queue:send"
     WEBHOOK_DLQ_SEND = "webhook-dlq:send"  # the webhook queue's DLQ: deliveries that failed for the whole window
+    # Fine table access: each is only the DynamoDB actions named, limited to the function's `table_keys`.
+    # TABLE_READ and TABLE_READ_WRITE stay for whole-table access (they include Scan and DeleteItem).
+    TABLE_GET = "table:get"  # GetItem, BatchGetItem, ConditionCheckItem (a transaction's condition)
+    TABLE_QUERY = "table:query"  # Query on the table itself
+    TABLE_INDEX_QUERY = "table:index-query"  # Query on the table's global secondary indexes
+    TABLE_WRITE = "table:write"  # PutItem, UpdateItem (also inside TransactWriteItems)
+    TABLE_BATCH_WRITE = "table:batch-write"  # BatchWriteItem (its puts and deletes)
+    TABLE_DELETE = "table:delete"  # DeleteItem (also inside TransactWriteItems)
+
+
+@dataclass(frozen=True)
+class TableKeys:
+    """Which partition keys a function's fine table grants reach, as `dynamodb:LeadingKeys` patterns (StringLike).
+
+    `allow`: every fine grant is limited to these (empty: any key). `deny`: no action at all may touch these, which
+    carves admin partitions (`T#{tenant}#STAFF`…) out of a broad `T#*`. `delete`: TABLE_DELETE only here, if set.
+    Index queries are not limited by key: an index's partition keys are not the table's.
+    """
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    delete: tuple[str, ...] = ()
+
+
+# Partitions that only staff, the admin API and its consumers have any business with.
+ADMIN_KEYS: tuple[str, ...] = (
+    "T#*#STAFF",
+    "T#*#AUDIT#*",
+    "T#*#CAMPAIGN#*",
+    "T#*#IMP#*",
+    "T#*#IMPORTS",
+    "K#*",
+    "SD#*",
+    "SVC*",
+)
+# The keys of a consent change (ledger): the tenant's catalog and its contacts and addresses, all under T#.
+TENANT_KEYS: tuple[str, ...] = ("T#*",)
+# Reads, writes and transactions (what a consent change takes): no Scan, no DeleteItem.
+LEDGER_GRANTS: tuple[Grant, ...] = (Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_WRITE)
+# Every item action but Scan, on any key: the admin API and the functions whose keys are not yet narrowed.
+ITEM_GRANTS: tuple[Grant, ...] = (
+    *LEDGER_GRANTS,
+    Grant.TABLE_INDEX_QUERY,
+    Grant.TABLE_BATCH_WRITE,
+    Grant.TABLE_DELETE,
+)
 
 
 SES_PUBLISHER = "ses.amazonaws.com"  # a configuration set's event destination
@@ -191,6 +237,7 @@ class FunctionSpec:
     # Public, latency-sensitive paths skip the X-Ray SDK import (see FACTS: Tracer costs ~1.9x boto3).
     hot_path: bool = False
     environment: dict[str, str] = field(default_factory=dict)
+    table_keys: TableKeys = TableKeys()
     # Admin routers (modules of samtykke.api.routes) this function serves, one entry each. Deployed, every router
     # gets a function of its own: the same code, loading only that router, with API Gateway routes for its routes
     # (samtykke.api.sharding). Locally, and for routers registered in the handler itself, the function serves all.
@@ -355,7 +402,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="consent_capture",
         description="Public consent capture from web forms, and double opt-in confirmation",
         # SMS: the confirmation SMS of an SMS double opt-in.
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
+        grants=(*LEDGER_GRANTS, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND, Grant.SMS_PUBLISH),
+        table_keys=TableKeys(allow=TENANT_KEYS, deny=ADMIN_KEYS),
         hot_path=True,
     ),
     FunctionSpec(
@@ -364,8 +412,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # SES: invitations to new staff users (a one-time set-password link). Evidence: presigned uploads and
         # downloads, big exports; governance bypass for erasure; the import queue for starting imports; the campaign
         # queue for re-queueing a campaign's stranded sends on demand (POST /v1/admin/campaigns/{id}/reconcile).
+        # Table: erasure deletes a contact's partition in batches; campaigns, staff users, configuration items
+        # and step-up counters are deleted one by one.
         grants=(
-            Grant.TABLE_READ_WRITE,
+            *ITEM_GRANTS,
             Grant.KMS_ENCRYPT_DECRYPT,
             Grant.SES_SEND,
             Grant.EVIDENCE_READ_WRITE,
@@ -391,7 +441,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="authorizer",
         description="Lambda authorizer for the admin API: bearer API keys and staff session tokens",
         # KMS Decrypt opens the tenant root key, from which the session-token signing key derives.
-        grants=(Grant.TABLE_READ, Grant.KMS_DECRYPT),
+        grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.KMS_DECRYPT),
+        # API keys by hash, staff users, and the tenant's catalog (its root key blob).
+        table_keys=TableKeys(allow=("K#*", "T#*")),
         hot_path=True,
     ),
     # Staff login, refresh, logout and password reset. KMS encrypt/decrypt: the tenant root key (session signing,
@@ -399,7 +451,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="auth",
         description="Staff login with password and TOTP, session refresh and logout, password reset by email",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND),
+        grants=(*LEDGER_GRANTS, Grant.TABLE_DELETE, Grant.KMS_ENCRYPT_DECRYPT, Grant.SES_SEND),
+        # Staff users, the login directory, lockout counters, the service key and the tenant's catalog; never a
+        # contact, an address, a campaign or an import. Deletes: spent reset tokens, refresh families, counters.
+        table_keys=TableKeys(
+            allow=("T#*", "SD#*", "RL#*", "SVC*"),
+            deny=("T#*#C#*", "T#*#A#*", "T#*#CAMPAIGN#*", "T#*#IMP#*", "T#*#IMPORTS", "K#*"),
+            delete=("T#*#STAFF", "RL#*"),
+        ),
         memory_mb=1024,  # scrypt needs 32 MiB per hash, and CPU scales with memory
     ),
     FunctionSpec(
@@ -412,18 +471,21 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="sms_webhooks",
         description="Inbound SMS webhooks from Twilio and Vonage: signatures verified, STOP/START/HELP applied",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT),
+        table_keys=TableKeys(allow=(*TENANT_KEYS, "SMSNUMBER#*"), deny=ADMIN_KEYS),
         hot_path=True,
     ),
     FunctionSpec(
         name="sms_inbound",
         description="Inbound SMS from AWS End User Messaging (SNS): STOP/START/HELP applied",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT),
+        table_keys=TableKeys(allow=(*TENANT_KEYS, "SMSNUMBER#*"), deny=ADMIN_KEYS),
     ),
     FunctionSpec(
         name="sms_admin",
         description="Admin API for SMS: provider secrets, keywords, inbound numbers",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        grants=(*LEDGER_GRANTS, Grant.TABLE_DELETE, Grant.KMS_DECRYPT),
+        table_keys=TableKeys(allow=(*TENANT_KEYS, "SMSNUMBER#*"), deny=("K#*", "SD#*", "SVC*")),
         timeout_seconds=29,
     ),
     # Unsubscribe links and the preference centre. KMS Decrypt opens the tenant root key (link signing keys,
@@ -431,20 +493,23 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="unsubscribe",
         description="Unsubscribe links (RFC 8058 one-click), the preference centre, and fresh preference links",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND),
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT, Grant.SES_SEND),
+        table_keys=TableKeys(allow=(*TENANT_KEYS, "RL#*"), deny=ADMIN_KEYS),  # RL#: fresh-link rate limits
         hot_path=True,
     ),
     FunctionSpec(
         name="links_admin",
         description="Admin API for signed links: a contact's links, a test email, the link key's rotation",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_SEND),
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT, Grant.SES_SEND),
+        table_keys=TableKeys(allow=TENANT_KEYS, deny=("K#*", "SD#*", "SVC*")),
         timeout_seconds=29,
     ),
     # Data-subject rights and evidence (services/evidence.py, imports.py, retention.py).
     FunctionSpec(
         name="evidence_check",
         description="Checks each uploaded evidence file's SHA-256, size and type; deletes and flags a mismatch",
-        grants=(Grant.TABLE_READ_WRITE, Grant.EVIDENCE_READ_WRITE, Grant.EVIDENCE_BYPASS_GOVERNANCE),
+        grants=(*LEDGER_GRANTS, Grant.EVIDENCE_READ_WRITE, Grant.EVIDENCE_BYPASS_GOVERNANCE),
+        table_keys=TableKeys(allow=TENANT_KEYS),
         timeout_seconds=60,
     ),
     FunctionSpec(
@@ -452,58 +517,77 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Imports a CSV of contacts in resumable chunks under the import's declaration",
         # KMS Decrypt opens the tenant root key; contact keys are made locally and wrapped under it.
         grants=(
-            Grant.TABLE_READ_WRITE,
+            *LEDGER_GRANTS,
+            Grant.TABLE_BATCH_WRITE,  # the chunk's issues
             Grant.KMS_DECRYPT,
             Grant.EVIDENCE_READ_WRITE,
             Grant.EVIDENCE_BYPASS_GOVERNANCE,
             Grant.IMPORT_QUEUE_SEND,
         ),
+        table_keys=TableKeys(allow=TENANT_KEYS),
         memory_mb=1024,
         timeout_seconds=300,
     ),
     FunctionSpec(
         name="retention_sweeper",
         description="Expires unconfirmed double opt-ins past their tenant's pending TTL (EventBridge schedule)",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        # The pending index; an expired sign-up's address item is deleted, blind index and all.
+        grants=(*LEDGER_GRANTS, Grant.TABLE_INDEX_QUERY, Grant.TABLE_DELETE, Grant.KMS_DECRYPT),
+        table_keys=TableKeys(allow=TENANT_KEYS, deny=ADMIN_KEYS, delete=("T#*#A#*",)),
         timeout_seconds=300,
     ),
     # The anchored consent log (services/evidence_log): scheduled checkpoints, and the public key and receipts.
     FunctionSpec(
         name="checkpoint_writer",
         description="Signs a checkpoint (Merkle root over changed consent-log heads) and archives it (schedule)",
-        grants=(Grant.TABLE_READ_WRITE, Grant.CHECKPOINT_SIGN),
+        grants=(*ITEM_GRANTS, Grant.CHECKPOINT_SIGN),
         timeout_seconds=300,
     ),
     FunctionSpec(
         name="evidence_public",
         description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
-        grants=(Grant.TABLE_READ, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
+        grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
     ),
     FunctionSpec(
         name="audit_export",
         description="Writes each tenant's audit entries of the day before to the Object-Locked bucket as JSONL",
-        grants=(Grant.TABLE_READ, Grant.EVIDENCE_READ_WRITE),
+        grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_INDEX_QUERY, Grant.EVIDENCE_READ_WRITE),
         timeout_seconds=300,
     ),
     # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
     FunctionSpec(
         name="campaign_dispatch",
         description="Pages a campaign's audience onto the campaign queue, 50 recipients a message",
-        grants=(Grant.TABLE_READ_WRITE, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
+        grants=(
+            *LEDGER_GRANTS,
+            Grant.TABLE_INDEX_QUERY,  # the audience and candidates indexes
+            Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+            Grant.CAMPAIGN_QUEUE_SEND,
+        ),
+        table_keys=TableKeys(allow=TENANT_KEYS),
         timeout_seconds=120,
     ),
     # KMS Decrypt opens the tenant root key: contact keys (the sealed addresses), link signing keys.
     FunctionSpec(
         name="campaign_sender",
         description="Re-checks consent and suppression, then sends campaign email (SES) and SMS (SNS), exactly once",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.SES_BULK_SEND, Grant.SMS_PUBLISH),
+        # The campaign queue: a chunk that meets throttling goes back on it, delayed, rather than toward the DLQ.
+        grants=(
+            *LEDGER_GRANTS,
+            Grant.TABLE_BATCH_WRITE,  # send claims, made and released in batches
+            Grant.KMS_DECRYPT,
+            Grant.SES_BULK_SEND,
+            Grant.SMS_PUBLISH,
+            Grant.CAMPAIGN_QUEUE_SEND,
+        ),
+        table_keys=TableKeys(allow=TENANT_KEYS),
         memory_mb=1024,
         timeout_seconds=60,
     ),
     FunctionSpec(
         name="campaign_reconciler",
         description="Re-queues campaign sends stranded by a dead worker, resumes stalled dispatches, ends campaigns",
-        grants=(Grant.TABLE_READ_WRITE, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
+        grants=(*ITEM_GRANTS, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
         timeout_seconds=120,
     ),
     # The staff console (console/): the admin services called in-process, so the same grants as admin_api.
@@ -511,7 +595,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="console",
         description="The staff console: server-rendered pages at /console/, logged in with a staff account",
         grants=(
-            Grant.TABLE_READ_WRITE,
+            *ITEM_GRANTS,
             Grant.KMS_ENCRYPT_DECRYPT,
             Grant.SES_SEND,
             Grant.EVIDENCE_READ_WRITE,
@@ -526,7 +610,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="ses_events",
         description="SES bounces and complaints (SNS): suppresses hard-bouncing and complaining addresses",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT),
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT),
+        # It counts bounces and complaints on the campaign that sent the mail, so campaigns are not denied.
+        table_keys=TableKeys(allow=TENANT_KEYS, deny=tuple(k for k in ADMIN_KEYS if k != "T#*#CAMPAIGN#*")),
         timeout_seconds=30,
     ),
 )
@@ -536,7 +622,7 @@ FUNCTIONS += (
         name="change_publisher",
         description="Reads the table stream: puts each consent change on the event bus as a CloudEvent, and "
         "appends the change feed",
-        grants=(Grant.TABLE_READ_WRITE, Grant.EVENTS_PUT),
+        grants=(*ITEM_GRANTS, Grant.EVENTS_PUT),  # the stream itself is read through its event source mapping
         timeout_seconds=60,
     ),
     # KMS Decrypt opens the tenant root key: sealed webhook secrets, and a contact's addresses for subscriptions
@@ -544,13 +630,13 @@ FUNCTIONS += (
     FunctionSpec(
         name="webhook_delivery",
         description="Delivers change events to tenants' webhooks (Standard Webhooks), with retries for 27 hours",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
+        grants=(*ITEM_GRANTS, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
         timeout_seconds=60,
     ),
     FunctionSpec(
         name="events_admin",
         description="Admin API for webhook subscriptions, their delivery log, and the change feed",
-        grants=(Grant.TABLE_READ_WRITE, Grant.KMS_ENCRYPT_DECRYPT, Grant.WEBHOOK_QUEUE_SEND),
+        grants=(*ITEM_GRANTS, Grant.KMS_ENCRYPT_DECRYPT, Grant.WEBHOOK_QUEUE_SEND),
         timeout_seconds=29,
     ),
 )

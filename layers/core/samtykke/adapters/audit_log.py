@@ -23,6 +23,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import from_attributes, to_attributes
 from samtykke.domain.errors import BadRequest
+from samtykke.domain.work import digest_token
 
 HEAD_SUFFIX = "#AUDITHEAD"
 
@@ -85,7 +86,10 @@ class AuditLogRepository:
             actions.append({"Put": {"TableName": self.table_name, "Item": to_attributes(index)}})
         try:
             with translate_aws_errors():
-                aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+                aws.dynamodb().transact_write_items(
+                    TransactItems=actions,  # type: ignore[arg-type]
+                    ClientRequestToken=digest_token(actions),  # a retry of a committed write is answered as a success
+                )
         except TransactionConflict as exc:
             if exc.failed_at(1) or exc.failed_at(0):
                 raise HeadMoved from exc

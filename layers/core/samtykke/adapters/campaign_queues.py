@@ -43,6 +43,16 @@ def enqueue_dispatch(position: dict[str, Any]) -> None:
         ) from exc
 
 
+def defer_chunk(body: dict[str, Any], delay_seconds: int) -> None:
+    """Queues a chunk again, `delay_seconds` from now (at most 900): a fresh message, with its receives ahead of it."""
+    with translate_aws_errors():
+        aws.sqs().send_message(
+            QueueUrl=_url(ENV_CAMPAIGN_QUEUE_URL),
+            MessageBody=json.dumps(body, separators=(",", ":")),
+            DelaySeconds=min(max(delay_seconds, 0), 900),
+        )
+
+
 def enqueue_chunks(bodies: list[dict[str, Any]]) -> int:
     """Queues recipient chunks with SendMessageBatch, 10 a call, retrying entries SQS reports failed.
 

@@ -30,7 +30,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import AwsUnreachable, ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import ADDR, address_pk, from_attributes, send_sk, to_attributes
 from samtykke.domain.errors import RetryableError
-from samtykke.domain.work import WorkItem
+from samtykke.domain.work import WorkItem, request_token
 
 AUDIENCE_INDEX = "audience"  # granted consent states only
 CANDIDATES_INDEX = "candidates"  # every consent state
@@ -105,8 +105,16 @@ class CampaignRepository:
             }
             for row in (item, entry)
         ]
-        with translate_aws_errors():
-            aws.dynamodb().transact_write_items(TransactItems=puts)  # type: ignore[arg-type]
+        try:
+            with translate_aws_errors():
+                aws.dynamodb().transact_write_items(
+                    TransactItems=puts,  # type: ignore[arg-type]
+                    ClientRequestToken=request_token("campaign", item["tenant_id"], item["campaign_id"]),
+                )
+        except (TransactionConflict, AwsUnreachable):
+            # The id is new and random: if the campaign is there, it is this very write, whose answer was lost.
+            if self.get(item["tenant_id"], item["campaign_id"]) is None:
+                raise
 
     def list_page(
         self, tenant_id: str, *, limit: int, start: dict[str, Any] | None, filters: Mapping[str, str]

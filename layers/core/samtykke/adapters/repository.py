@@ -21,7 +21,6 @@ audience index that campaigns page through.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,7 +32,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.console.aggregates import Tally, combine
 from samtykke.domain.errors import Conflict, RetryableError
-from samtykke.domain.work import request_token
+from samtykke.domain.work import digest_token
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -507,8 +506,6 @@ class ConsentRepository:
         }
 
     def _transact(self, actions: list[TransactWriteItemTypeDef]) -> None:
-        # The token is the request's own digest: botocore's retry of a committed write is answered as a success by
-        # DynamoDB (within 10 minutes), while any other write (fresh event ids, a new head) gets a token of its own.
-        token = request_token(json.dumps(actions, sort_keys=True, default=str))
+        # botocore's retry of a committed write repeats the token, and DynamoDB answers it as a success (10 minutes).
         with translate_aws_errors():
-            aws.dynamodb().transact_write_items(TransactItems=actions, ClientRequestToken=token)
+            aws.dynamodb().transact_write_items(TransactItems=actions, ClientRequestToken=digest_token(actions))

@@ -22,6 +22,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import AlreadyExists, from_attributes, tenant_pk, to_attributes
 from samtykke.domain.errors import Conflict, NotFound
+from samtykke.domain.work import digest_token
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -132,7 +133,9 @@ class SmsRepository:
                 ]
             )
         except TransactionConflict as exc:
-            raise NumberTaken("Another tenant has registered that number") from exc
+            # Worded to say no more than that the number is unavailable: whose it is, and that it is somebody's, stay
+            # out of the answer.
+            raise NumberTaken("The number is not available for registration") from exc
 
     def release_number(self, tenant_id: str, e164: str) -> None:
         delete_global: dict[str, Any] = {
@@ -166,5 +169,5 @@ class SmsRepository:
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
         typed: list[TransactWriteItemTypeDef] = actions  # type: ignore[assignment]
-        with translate_aws_errors():
-            aws.dynamodb().transact_write_items(TransactItems=typed)
+        with translate_aws_errors():  # a retry of a committed write repeats the token: answered as a success
+            aws.dynamodb().transact_write_items(TransactItems=typed, ClientRequestToken=digest_token(actions))

@@ -28,6 +28,7 @@ from typing import Any
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import AlreadyExists, api_key_pk, from_attributes, to_attributes
+from samtykke.domain.work import digest_token
 
 USER = "USER#"
 EMAIL = "EMAIL#"
@@ -226,7 +227,10 @@ class StaffRepository:
     def transact(self, actions: list[dict[str, Any]]) -> None:
         """All or nothing. `TransactionConflict` says which action's condition failed."""
         with translate_aws_errors():
-            aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+            aws.dynamodb().transact_write_items(
+                TransactItems=actions,  # type: ignore[arg-type]
+                ClientRequestToken=digest_token(actions),  # a retry of a committed write is answered as a success
+            )
 
     # --- users -----------------------------------------------------------------------------------------
 

@@ -36,6 +36,8 @@ def paged_doc(description: str) -> dict[int, OpenAPIResponse]:
         200: {
             "description": f"{description}. With `limit`, when more rows follow, `{NEXT_CURSOR}` holds the next "
             'page\'s cursor and `Link` its URL (rel="next").',
+            # The route returns a finished Response, so the body's shape is stated here: an array of the rows.
+            "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
         }
     }
 

@@ -46,6 +46,7 @@ class ExclusionReason(StrEnum):
     SUPPRESSED_COMPLAINT = "suppressed_complaint"
     SUPPRESSED_MANUAL = "suppressed_manual"
     SUPPRESSED_ERASED = "suppressed_erased"
+    SUPPRESSED_DO_NOT_CONTACT = "suppressed_do_not_contact"
     NOT_IN_SEGMENT = "not_in_segment"
 
 
@@ -56,6 +57,7 @@ _SUPPRESSED: dict[SuppressionReason, ExclusionReason] = {
     SuppressionReason.COMPLAINT: ExclusionReason.SUPPRESSED_COMPLAINT,
     SuppressionReason.MANUAL: ExclusionReason.SUPPRESSED_MANUAL,
     SuppressionReason.ERASED: ExclusionReason.SUPPRESSED_ERASED,
+    SuppressionReason.DO_NOT_CONTACT: ExclusionReason.SUPPRESSED_DO_NOT_CONTACT,
 }
 
 _BY_STATUS: dict[ConsentStatus, ExclusionReason] = {

@@ -26,7 +26,6 @@ secret that was already replaced coming back means it leaked: the whole family i
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -37,6 +36,7 @@ from typing import Any
 
 from samtykke.domain.access import Permission, Role, Scope, parse_grants
 from samtykke.domain.errors import Unauthorized
+from samtykke.domain.tokens import b64url, unb64url
 
 ACCESS_PREFIX = "sts_"
 REFRESH_PREFIX = "rt_"
@@ -50,14 +50,6 @@ _ID = re.compile(r"^[a-z0-9_-]{1,80}$")
 
 class InvalidSession(Unauthorized):
     code = "invalid_session"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True)
@@ -118,7 +110,7 @@ def _mac(key: bytes, payload: bytes) -> bytes:
 
 def sign_access_token(key: bytes, claims: SessionClaims) -> str:
     payload = json.dumps(claims.to_payload(), separators=(",", ":"), sort_keys=True).encode()
-    return f"{ACCESS_PREFIX}{_b64(payload)}.{_b64(_mac(key, payload))}"
+    return f"{ACCESS_PREFIX}{b64url(payload)}.{b64url(_mac(key, payload))}"
 
 
 def is_access_token(token: str) -> bool:
@@ -130,7 +122,7 @@ def _split(token: str) -> tuple[bytes, bytes]:
         raise InvalidSession("Not a session token")
     try:
         payload_part, mac_part = token[len(ACCESS_PREFIX) :].split(".", 1)
-        return _unb64(payload_part), _unb64(mac_part)
+        return unb64url(payload_part), unb64url(mac_part)
     except ValueError as exc:
         raise InvalidSession("The session token is malformed") from exc
 

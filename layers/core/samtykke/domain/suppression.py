@@ -23,10 +23,18 @@ class SuppressionReason(StrEnum):
     COMPLAINT = "complaint"
     MANUAL = "manual"
     ERASED = "erased"
+    DO_NOT_CONTACT = "do_not_contact"  # staff put the address on the do-not-contact list (services/governance)
 
 
 # A transactional send skips marketing consent, but never these.
-BLOCKS_TRANSACTIONAL = frozenset({SuppressionReason.HARD_BOUNCE, SuppressionReason.COMPLAINT, SuppressionReason.ERASED})
+BLOCKS_TRANSACTIONAL = frozenset(
+    {
+        SuppressionReason.HARD_BOUNCE,
+        SuppressionReason.COMPLAINT,
+        SuppressionReason.ERASED,
+        SuppressionReason.DO_NOT_CONTACT,
+    }
+)
 
 
 def suppression_key(channel: Channel, purpose: str | None = None) -> str:

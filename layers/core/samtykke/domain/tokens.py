@@ -19,12 +19,20 @@ from samtykke.domain.errors import BadRequest
 MAC_BYTES = 16
 
 
-def _b64(data: bytes) -> str:
+def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def unb64url(text: str) -> bytes:
+    """Unpadded base64url in its one canonical spelling, else ValueError.
+
+    Python's decoder skips characters outside the alphabet and ignores stray low bits in the last character, so
+    many spellings decode to the same bytes; a token has exactly one.
+    """
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url(data) != text:
+        raise ValueError("Not canonical unpadded base64url")
+    return data
 
 
 def _mac(key: bytes, use: str, payload: bytes) -> bytes:
@@ -37,14 +45,14 @@ class InvalidToken(BadRequest):
 
 def sign(key: bytes, use: str, claims: Mapping[str, Any]) -> str:
     payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
-    return f"{_b64(payload)}.{_b64(_mac(key, use, payload))}"
+    return f"{b64url(payload)}.{b64url(_mac(key, use, payload))}"
 
 
 def peek(token: str) -> dict[str, Any]:
     """The unverified claims, to find which tenant's key verifies the token. Never trust them alone."""
     try:
         payload_part, _ = token.split(".", 1)
-        claims = json.loads(_unb64(payload_part))
+        claims = json.loads(unb64url(payload_part))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidToken("The link is malformed") from exc
     if not isinstance(claims, dict):
@@ -56,8 +64,8 @@ def verify(key: bytes, use: str, token: str, *, now: int) -> dict[str, Any]:
     claims = peek(token)
     payload_part, mac_part = token.split(".", 1)
     try:
-        given = _unb64(mac_part)
-        payload = _unb64(payload_part)
+        given = unb64url(mac_part)
+        payload = unb64url(payload_part)
     except ValueError as exc:
         raise InvalidToken("The link is malformed") from exc
     if not hmac.compare_digest(given, _mac(key, use, payload)):

@@ -11,6 +11,7 @@ conditions, and the owner on the items tells the writer that they are its own.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,6 +28,12 @@ FINAL_STATES = frozenset({SENT, SKIPPED, FAILED})
 def request_token(*parts: object) -> str:
     """A ClientRequestToken for one request of a unit of work: the same parts give the same token."""
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:TOKEN_LENGTH]
+
+
+def digest_token(request: object) -> str:
+    """A ClientRequestToken that is the request's own digest: botocore's retry of it repeats the token, while any
+    other request (fresh ids, a new log head, a later time) gets one of its own."""
+    return request_token(json.dumps(request, sort_keys=True, default=str))
 
 
 @dataclass(frozen=True)

@@ -31,18 +31,28 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(run=run)
 
 
+class _Stopped(Exception):
+    """Raised in the main thread by SIGINT or SIGTERM, wherever it is (starting up included), so `stop()` runs."""
+
+
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.SIG_IGN)  # a second signal must not cut the clean stop short
+    raise _Stopped
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger(LOGGER).setLevel(logging.INFO)  # the front's request log; the handlers log through powertools
-    stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, _on_stop_signal)
 
-    from samtykke.local.stack import LocalStack  # heavy: boto3, moto
-
-    stack = LocalStack(args.host, args.port, aws_endpoint=args.aws_endpoint)  # a port in use: werkzeug exits with 1
     local_json = Path.cwd() / LOCAL_JSON
+    stack = None
     try:
+        from samtykke.local.stack import LocalStack  # heavy: boto3, moto
+
+        stack = LocalStack(args.host, args.port, aws_endpoint=args.aws_endpoint)  # a port in use: werkzeug exits with 1
         stack.start()
         local_json.parent.mkdir(exist_ok=True)
         local_json.write_text(json.dumps(stack.describe(), indent=2) + "\n", encoding="utf-8")
@@ -51,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
             f"  outbox: {stack.api_url}/_local/outbox, every email and SMS sent (`samtykke outbox --last`)", flush=True
         )
         print(f"  demo form: {stack.describe()['demo_url']}", flush=True)
-        stopping.wait()
+        threading.Event().wait()  # until a signal raises _Stopped
+    except _Stopped:
+        pass
     finally:
-        stack.stop()
+        if stack is not None:
+            stack.stop()
         local_json.unlink(missing_ok=True)  # the state it describes lived in memory and is gone
     return 0

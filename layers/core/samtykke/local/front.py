@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Request, Response
 
 from samtykke.local import LOGGER
+from samtykke.local.access_log import redact_path
 from samtykke.local.apigw import (
     HttpRequest,
     HttpResponse,
@@ -54,7 +55,7 @@ class Front:
         request = Request(environ)
         response = self._respond(request)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.info("%s %s -> %d (%.0f ms)", request.method, request.path, response.status_code, elapsed_ms)
+        log.info("%s %s -> %d (%.0f ms)", request.method, redact_path(request.path), response.status_code, elapsed_ms)
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:

@@ -76,6 +76,29 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
     return load_handler(function)(event, lambda_context(function))
 
 
+class LambdaTimeout(BaseException):
+    """The invocation ran past its function's configured timeout. A BaseException, so that no handler's
+    `except Exception` swallows it: on Lambda the runtime ends the invocation whatever the code does."""
+
+
+def _on_deadline(signum: int, frame: Any) -> None:
+    raise LambdaTimeout("Task timed out")
+
+
+def invoke_with_timeout(function: str, event: dict[str, Any]) -> Any:
+    """`invoke` in a worker process, cut off at the function's configured timeout, as Lambda cuts it off."""
+    context = lambda_context(function)
+    previous = signal.signal(signal.SIGALRM, _on_deadline)
+    signal.setitimer(signal.ITIMER_REAL, context.timeout_seconds)
+    try:
+        return load_handler(function)(event, context)
+    except LambdaTimeout as exc:  # the parent sees an ordinary failed invocation
+        raise RuntimeError(f"{function}: Task timed out after {context.timeout_seconds} seconds") from exc
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class LambdaRuntime:
     """An `Invoker` that runs every function in worker processes of its own, with `environment` plus its own."""
 
@@ -90,7 +113,7 @@ class LambdaRuntime:
     def __call__(self, function: str, event: dict[str, Any]) -> Any:
         pool = self._pool(function)
         try:
-            return pool.submit(invoke, function, event).result()
+            return pool.submit(invoke_with_timeout, function, event).result()
         except BrokenProcessPool:  # a worker died (as a crashed execution environment): start afresh next time
             with self._lock:
                 if self._pools.get(function) is pool:

@@ -196,3 +196,4 @@ class RecipientChunk(Model):
     campaign_id: str = Field(pattern=r"^cmp_[0-9a-f]{32}$")
     chunk: str = Field(pattern=r"^[0-9]+-[0-9]+$", description="`{page}-{index}`: which dispatch step queued it")
     contacts: list[str] = Field(min_length=1, max_length=100)
+    deferrals: int = Field(default=0, ge=0, description="How often a transient fault sent it back to the queue")

@@ -1,7 +1,7 @@
 """Purposes, sources, legal-basis labels and consent texts: what a tenant maintains."""
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -12,6 +12,8 @@ from samtykke.models.common import Model, PatchModel
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 Locale = Field(pattern=r"^[a-z]{2}$")
+# A purpose's name per locale: `{"da": "Nyhedsbrev", "en": "Newsletter"}`. Keys are locales, never free text.
+LocalisedNames = dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(min_length=1, max_length=200)]]
 
 
 class Purpose(Model):
@@ -52,7 +54,7 @@ class PurposeCreate(Model):
         },
     )
     purpose_id: str = Slug
-    names: dict[str, str] = Field(min_length=1)
+    names: LocalisedNames = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1)
     default_legal_basis: LegalBasis = LegalBasis.CONSENT
     double_opt_in: bool = False
@@ -75,7 +77,7 @@ class PurposeUpdate(PatchModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"example": {"names": {"en": "Newsletter"}, "active": True}}
     )
-    names: dict[str, str] | None = Field(default=None, min_length=1)
+    names: LocalisedNames | None = Field(default=None, min_length=1)
     channels: list[Channel] | None = Field(default=None, min_length=1)
     active: bool | None = None
     default_legal_basis: LegalBasis | None = None

@@ -25,6 +25,7 @@ from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import Forbidden, InvalidInput, SamtykkeError
 from samtykke.domain.links import accept_language_locale
 from samtykke.domain.mail import OutgoingEmail
+from samtykke.domain.national_ids import validate_national_id
 from samtykke.domain.purposes import recorded_basis
 from samtykke.domain.suppression import SuppressionReason, lifted_erasure
 from samtykke.models.catalog import Purpose
@@ -168,7 +169,7 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
         last_name=submission.last_name,
         birth_date=submission.birth_date,
         locale=locale,
-        national_id=submission.national_id,
+        national_id=validate_national_id(submission.national_id, tenant.country),  # stdnum, per country
     )
     return _Plan(planned, addresses, profile, locale, is_minor(submission.birth_date, tenant.country, today))
 

@@ -23,7 +23,12 @@ router = Router()
     "stable code (`contact_missing`, `anchored_event_missing`, `rewritten`, `tail_missing`, `hash_mismatch`…) "
     "and the first sequence number it puts in doubt (docs/evidence.md).",
     tags=["evidence"],
-    responses={200: {"description": "`{checkpoint_id, contacts_checked, problems}`"}},
+    responses={
+        200: {
+            "description": "`{checkpoint_id, contacts_checked, problems}`",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
     **guarded(Permission.AUDIT_READ),
 )
 def audit() -> Response[str]:

@@ -6,13 +6,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from samtykke.api.auth import current_principal, guarded
 from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
+from samtykke.domain.consent import AddressKind
+from samtykke.domain.errors import InvalidInput
 from samtykke.models.audit import AuditExport, AuditExportRequest
 from samtykke.models.campaign import Campaign
+from samtykke.models.staff_consent import (
+    DoNotContactAdd,
+    DoNotContactEntry,
+    StaffConsentChange,
+    StaffConsentResult,
+)
 from samtykke.services.audit.export import export_month
 from samtykke.services.context import services
 from samtykke.services.evidence import evidence_store
@@ -61,3 +69,69 @@ def approve_unsubscribe_off(campaign_id: str) -> Campaign:
     svc, principal = services(), current_principal(router)
     item = campaigns.load_campaign(svc, principal.tenant_id, campaign_id)
     return campaigns.campaign_view(approvals.approve_unsubscribe_off(svc, principal, item))
+
+
+@router.post(
+    "/v1/admin/contacts/<contact_id>/consents",
+    summary="Record a person's grant, withdrawal or legal-basis change on their behalf (phone, letter, in person)",
+    description="Through the consent log, with the staff member as actor, the source and a required note as "
+    "evidence; audited as `consent.changed_by_staff`. A marketing purpose rests on `consent` only.",
+    tags=["contacts"],
+    **guarded(Permission.CONSENTS_WRITE),
+)
+def record_consent(contact_id: str, change: Annotated[StaffConsentChange, Body()]) -> tuple[StaffConsentResult, int]:
+    from samtykke.services import audit
+    from samtykke.services.governance.staff_consents import record_for_contact
+
+    ip = audit.client_ip(router.current_event)
+    return record_for_contact(services(), current_principal(router), contact_id, change, ip=ip), 201
+
+
+def _address(email: str | None, phone: str | None) -> tuple[AddressKind, str]:
+    if bool(email) == bool(phone):
+        raise InvalidInput("Give exactly one of `email` and `phone`", code="one_address_required")
+    return (AddressKind.EMAIL, str(email)) if email else (AddressKind.PHONE, str(phone))
+
+
+@router.get(
+    "/v1/admin/do-not-contact",
+    summary="The do-not-contact list, as blind-index hashes",
+    tags=["do not contact"],
+    **guarded(Permission.CONTACTS_SEARCH),
+)
+def list_do_not_contact() -> list[DoNotContactEntry]:
+    from samtykke.services.governance import do_not_contact
+
+    entries = do_not_contact.list_entries(services(), current_principal(router).tenant_id)
+    return [DoNotContactEntry.model_validate(e) for e in entries]
+
+
+@router.post(
+    "/v1/admin/do-not-contact",
+    summary="Put an address on the do-not-contact list: no send or import reaches it, transactional included",
+    tags=["do not contact"],
+    **guarded(Permission.CONSENTS_WRITE, audit=AuditAction.DO_NOT_CONTACT_ADDED),
+)
+def add_do_not_contact(entry: Annotated[DoNotContactAdd, Body()]) -> tuple[DoNotContactEntry, int]:
+    from samtykke.services.governance import do_not_contact
+
+    kind, address = _address(entry.email, entry.phone)
+    added = do_not_contact.add(services(), current_principal(router), kind, address, entry.note)
+    return DoNotContactEntry.model_validate(added), 201
+
+
+@router.delete(
+    "/v1/admin/do-not-contact",
+    summary="Take an address off the do-not-contact list (give the address: `email` or `phone`)",
+    tags=["do not contact"],
+    **guarded(Permission.CONSENTS_WRITE, audit=AuditAction.DO_NOT_CONTACT_REMOVED),
+)
+def remove_do_not_contact(
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    phone: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, bool]:
+    from samtykke.services.governance import do_not_contact
+
+    kind, address = _address(email, phone)
+    do_not_contact.remove(services(), current_principal(router), kind, address)
+    return {"removed": True}

@@ -24,6 +24,7 @@ from samtykke.domain.consent import Channel
 from samtykke.domain.defaults import FALLBACK_LOCALE, SUPPORTED_LOCALES
 from samtykke.domain.errors import InvalidInput, RetryableError, SamtykkeError
 from samtykke.domain.links import UnsubscribeScope, UnsubscribeVia, accept_language_locale
+from samtykke.models.common import ErrorBody
 from samtykke.models.links import PreferenceLinkAccepted, PreferenceLinkRequest
 from samtykke.services import preferences, unsubscribe
 from samtykke.services.context import Services, services
@@ -43,6 +44,8 @@ PAGE_RESPONSES: dict[int, OpenAPIResponse] = {
     400: {"description": "A forged, altered or retired link (HTML page; code in X-Samtykke-Error)"},
     404: {"description": "The tenant or the contact no longer exists (HTML page)"},
     503: {"description": "Busy; retry after `Retry-After` seconds (HTML page)"},
+    # Checked before the page is built: no link of ours is that long (JSON, as every validation error).
+    422: json_error_doc("The token is longer than 1024 characters"),
 }
 
 
@@ -163,7 +166,13 @@ def _change(fields: dict[str, str]) -> tuple[str, Channel, preferences.Action, i
     description="A form post: `purpose`, `channel`, `action` (`grant` or `withdraw`) and, for a grant, the "
     "`text_version` the page showed. One step either way; the change is logged like any other.",
     tags=["public"],
-    responses={**PAGE_RESPONSES, 422: {"description": "Not a change the page offers (HTML page)"}},
+    responses={
+        **PAGE_RESPONSES,
+        422: {
+            "description": "Not a change the page offers (HTML page), or a token over 1024 characters (JSON)",
+            "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"model": ErrorBody}},
+        },
+    },
 )
 def preference_post(token: Token) -> Response[str]:
     svc, event = services(), http_event(router)
