@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -50,6 +51,7 @@ class GrantTargets:
 
 
 Findings = dict[str, str]  # cdk-nag IAM5 finding -> reason
+CAMPAIGN_TEMPLATES = "samtykke-campaign-*"  # adapters/campaign_senders.TEMPLATES
 _GrantFn = Callable[[lambda_.Function, GrantTargets, Grant], Findings]
 
 
@@ -149,6 +151,21 @@ def _ses_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Fi
     return {}
 
 
+def _ses_bulk_send(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
+    # SendBulkEmail through the campaign templates (adapters/campaign_senders.TEMPLATES), which the sender creates
+    # once; as the configured identity, through the configuration set.
+    stack = Stack.of(function)
+    templates = stack.format_arn(service="ses", resource="template", resource_name=CAMPAIGN_TEMPLATES)
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["ses:SendBulkEmail"], resources=[*targets.ses_send_resources, templates])
+    )
+    function.add_to_role_policy(iam.PolicyStatement(actions=["ses:CreateEmailTemplate"], resources=[templates]))
+    # How cdk-nag spells that ARN: the stack's region and partition resolved, an environment-agnostic account not.
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    finding = f"Resource::arn:{stack.partition}:ses:{stack.region}:{account}:template/{CAMPAIGN_TEMPLATES}"
+    return {finding: "The campaign sender's own templates, one per content kind and version, under one name prefix."}
+
+
 def _sms_publish(function: lambda_.Function, _targets: GrantTargets, _: Grant) -> Findings:
     # A policy of its own, so its one acknowledged '*' cannot cover anything else.
     policy = iam.Policy(
@@ -190,6 +207,7 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.IMPORT_QUEUE_SEND: _queue_send,
     Grant.EVIDENCE_BYPASS_GOVERNANCE: _evidence_bypass_governance,
     Grant.SES_SEND: _ses_send,
+    Grant.SES_BULK_SEND: _ses_bulk_send,
     Grant.SMS_PUBLISH: _sms_publish,
     Grant.CHECKPOINT_SIGN: _checkpoint_sign,
     Grant.CHECKPOINT_READ: _checkpoint_read,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from samtykke import resources
+from samtykke.api.sharding import split_functions, split_routes
 from samtykke.resources import (
     BucketNotificationSpec,
     EventBusSpec,
@@ -30,6 +31,7 @@ LOCAL_ONLY_PATH_PREFIX = "/_local/"
 _MAX_SQS_BATCH = 10
 S3_NOTIFICATION_EVENTS = frozenset({"s3:ObjectCreated:*", "s3:ObjectRemoved:*"})
 _MAX_RECEIVE_COUNT = 1000
+_MAX_CONCURRENCY = 1000  # an SQS event source's maximum concurrency
 
 
 class SpecError(ValueError):
@@ -49,10 +51,19 @@ class ResourceSpecs:
     event_bus: EventBusSpec | None = resources.EVENT_BUS
     table_stream: StreamSpec | None = resources.TABLE_STREAM
     _functions_by_name: dict[str, FunctionSpec] = field(init=False, repr=False, compare=False)
+    # What is deployed: every function and route above, plus the functions split off by `FunctionSpec.routers`
+    # and their routes (samtykke.api.sharding).
+    deployed_functions: tuple[FunctionSpec, ...] = field(init=False, repr=False, compare=False)
+    deployed_routes: tuple[RouteSpec, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_functions_by_name", {spec.name: spec for spec in self.functions})
         self._validate()
+        deployed = tuple(split for spec in self.functions for split in split_functions(spec))
+        routes = (*self.routes, *(route for spec in self.functions for route in split_routes(spec, self.routes)))
+        object.__setattr__(self, "deployed_functions", deployed)
+        object.__setattr__(self, "deployed_routes", routes)
+        self._validate_deployed()
 
     def function(self, name: str) -> FunctionSpec:
         return self._functions_by_name[name]
@@ -101,10 +112,21 @@ class ResourceSpecs:
         if len(set(logical_ids)) != len(logical_ids):
             raise SpecError(f"queue and topic logical ids must be unique: {logical_ids}")
 
+    def _validate_deployed(self) -> None:
+        names = [spec.name for spec in self.deployed_functions]
+        if len(set(names)) != len(names):
+            raise SpecError(f"a function split off by its routers takes a declared function's name: {sorted(names)}")
+        keys = [(route.method, route.path) for route in self.deployed_routes]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise SpecError(f"routes declared twice (ROUTES or a router of a split function): {twice}")
+
     def _validate_queue(self, queue: QueueSpec) -> None:
         consumer = self._require_function(queue.consumer, f"queue {queue.logical_id}")
         if not 1 <= queue.batch_size <= _MAX_SQS_BATCH:
             raise SpecError(f"queue {queue.logical_id}: batch_size must be 1..{_MAX_SQS_BATCH}")
+        if queue.max_concurrency is not None and not 2 <= queue.max_concurrency <= _MAX_CONCURRENCY:
+            raise SpecError(f"queue {queue.logical_id}: max_concurrency must be 2..{_MAX_CONCURRENCY}")
         if not 1 <= queue.max_receive_count <= _MAX_RECEIVE_COUNT:
             raise SpecError(f"queue {queue.logical_id}: max_receive_count must be 1..{_MAX_RECEIVE_COUNT}")
         # Lambda refuses an SQS event source whose visibility timeout is shorter than the function's timeout.

@@ -132,7 +132,7 @@ class SamtykkeStack(Stack):
             dead_letter_queues=messaging.dead_letter_queues,
         )
         async_dead_letter_queues = messaging.topic_consumer_dead_letter_queues()
-        for spec in specs.functions:
+        for spec in specs.deployed_functions:
             function = factory.build(spec, dead_letter_queue=async_dead_letter_queues.get(spec.name))
             apply_grants(function, spec, grant_targets)
         functions = factory.functions
@@ -142,7 +142,7 @@ class SamtykkeStack(Stack):
             change_events.connect(functions)
         self._bucket_notifications(specs, {ENV_EVIDENCE_BUCKET: evidence.bucket}, messaging)
         self._schedules(specs, functions, messaging)
-        api.add_routes(specs.routes, functions, authorizer_function=functions.get(AUTHORIZER_FUNCTION))
+        api.add_routes(specs.deployed_routes, functions, authorizer_function=functions.get(AUTHORIZER_FUNCTION))
         Monitoring(
             self,
             "Monitoring",

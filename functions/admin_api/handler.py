@@ -1,5 +1,7 @@
 """The tenant admin API. API Gateway's authorizer has authenticated the caller before this runs."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -7,26 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from samtykke.api.app import build_resolver
 from samtykke.api.guards import guard_request
-from samtykke.api.routes import (
-    admin_campaigns,
-    admin_catalog,
-    admin_contacts,
-    admin_evidence,
-    admin_governance,
-    admin_rights,
-    admin_staff,
-)
+from samtykke.api.sharding import served_routers
 from samtykke.observability import logger, tracer
 
-app = build_resolver(
-    admin_catalog.router,
-    admin_contacts.router,
-    admin_staff.router,
-    admin_rights.router,
-    admin_campaigns.router,
-    admin_evidence.router,
-    admin_governance.router,
-)
+# The routers come from admin_api's FunctionSpec (resources.py): deployed, each router runs in a function of its own.
+app = build_resolver(*served_routers("admin_api"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -34,3 +21,6 @@ app = build_resolver(
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Writes yesterday's audit entries of every tenant to the Object-Locked bucket as JSONL; run daily by EventBridge."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,3 +17,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = {"files": len(files), "entries": sum(f.entries for f in files)}
     logger.info("Audit export done", extra=summary)
     return summary
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Staff login, refresh, logout and password reset (`/v1/auth/*`): public routes, no authorizer."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -17,3 +19,6 @@ app = build_resolver(auth_public.router)
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

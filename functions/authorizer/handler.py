@@ -4,6 +4,8 @@ API keys (`stk_…`) are looked up by hash; session tokens (`sts_…`) are verif
 and checked against the user's current session epoch and authorisation version (`services/sessions.py`).
 """
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import event_source
@@ -28,3 +30,6 @@ def lambda_handler(event: APIGatewayAuthorizerEventV2, context: LambdaContext) -
     except Unauthorized:
         return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
     return APIGatewayAuthorizerResponseV2(authorize=True, context=authorizer_context(principal)).asdict()
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Pages a campaign's audience onto the campaign queue: one message on the dispatch queue per dispatch step."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -46,3 +48,6 @@ def record_handler(record: DispatchRecord, lambda_context: LambdaContext) -> Non
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Reconciles every active campaign (services/campaign_reconciler.py), every 5 minutes on an EventBridge schedule."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,3 +23,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     }
     logger.info("Campaign reconciliation done", extra=summary)
     return summary
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Sends campaign chunks from the campaign queue, each recipient once in effect (services/campaign_sender.py)."""
 
+import samtykke.coldstart
+
 import random
 from typing import Any
 
@@ -10,7 +12,7 @@ from aws_lambda_powertools.utilities.parser.types import Json
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from samtykke.adapters import campaign_queues
-from samtykke.adapters.campaign_senders import CampaignMailer, SmsSender
+from samtykke.adapters.campaign_senders import BulkMailer, SmsSender
 from samtykke.domain.errors import RetryableError, SamtykkeError
 from samtykke.domain.work import WorkItem
 from samtykke.models.campaign import RecipientChunk
@@ -35,7 +37,7 @@ def _sender(svc: Services) -> ChunkSender:
     if state is None:
         _state.clear()
         state = _state[id(svc)] = SenderState()
-    return ChunkSender(svc, CampaignMailer(svc.settings.ses_configuration_set), SmsSender(), state)
+    return ChunkSender(svc, BulkMailer(svc.settings.ses_configuration_set), SmsSender(), state)
 
 
 def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
@@ -80,3 +82,6 @@ def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+samtykke.coldstart.imported()

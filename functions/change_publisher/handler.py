@@ -1,5 +1,7 @@
 """The table stream's consumer: committed consent changes become CloudEvents on the bus and change-feed entries."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,3 +17,6 @@ from samtykke.services.events.publisher import publish
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = services()
     return publish(svc, EventBus(svc.settings.event_bus_name, EVENT_SOURCE), event.get("Records", []))
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Signs a checkpoint over the consent-log heads changed since the last one; run by an EventBridge schedule."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,3 +21,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = {"checkpoint_id": result.checkpoint_id, "tree_size": result.tree_size} if result else {"tree_size": 0}
     logger.info("Checkpoint done", extra=summary)
     return summary
+
+
+samtykke.coldstart.imported()

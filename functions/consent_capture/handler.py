@@ -1,5 +1,7 @@
 """Public consent capture from web forms, and double opt-in confirmation."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -21,3 +23,6 @@ app = build_resolver(public_consents.router, public_embed.router)
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

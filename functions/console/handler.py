@@ -1,5 +1,7 @@
 """The staff console: server-rendered pages at /console/..., logged in with a staff account (cookie session)."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -16,3 +18,6 @@ app = build_app()
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

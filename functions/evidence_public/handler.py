@@ -1,5 +1,7 @@
 """Public evidence: the checkpoint public key, the latest signed checkpoint, and consent receipts."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -15,3 +17,6 @@ app = build_resolver(public_evidence.router)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

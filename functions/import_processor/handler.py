@@ -1,5 +1,7 @@
 """Processes a lawful import chunk by chunk: one message on the import queue per chunk."""
 
+import samtykke.coldstart
+
 import json
 from typing import Any
 
@@ -37,3 +39,6 @@ def record_handler(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     _context["current"] = context
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+samtykke.coldstart.imported()

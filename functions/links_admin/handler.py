@@ -1,5 +1,7 @@
 """Admin: a contact's signed links, a test email carrying them, and the link key's rotation."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -18,3 +20,6 @@ app = build_resolver(admin_links.router)
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

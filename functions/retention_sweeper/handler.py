@@ -1,5 +1,7 @@
 """Expires unconfirmed double opt-ins past their tenant's TTL; run hourly by an EventBridge schedule."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,3 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     }
     logger.info("Retention sweep done", extra=summary)
     return summary
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """SES bounce and complaint notifications from the SES events topic: suppress the addresses (services/ses_events.py)."""
 
+import samtykke.coldstart
+
 import json
 from typing import Any
 
@@ -29,3 +31,6 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
             {"suppressed": outcome.suppressed, "soft_bounces": outcome.soft_bounces, "ignored": outcome.ignored}
         )
     return {"results": results}
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Admin: SMS provider secrets, keywords and inbound numbers. API Gateway's authorizer has run first."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -18,3 +20,6 @@ app = build_resolver(admin_sms.router)
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Inbound SMS from AWS End User Messaging two-way SMS, delivered by the inbound SNS topic."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
@@ -15,3 +17,6 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     inbox = sms_inbox()
     results = [receive_end_user_messaging(inbox, r.sns.message, r.sns.timestamp) for r in event.records]
     return {"results": results}
+
+
+samtykke.coldstart.imported()

@@ -1,5 +1,7 @@
 """Unsubscribe links, RFC 8058 one-click, the preference centre, and fresh preference links."""
 
+import samtykke.coldstart
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -19,3 +21,6 @@ app = build_resolver(unsubscribe.router)
 @guard_request
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+samtykke.coldstart.imported()

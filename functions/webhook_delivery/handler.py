@@ -1,5 +1,7 @@
 """Webhook delivery: fans change events out to subscriptions and makes each signed attempt (the webhook queue)."""
 
+import samtykke.coldstart
+
 import json
 from typing import Any
 
@@ -28,3 +30,6 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+samtykke.coldstart.imported()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import AssetHashType, BundlingOptions, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.layers import ARCHITECTURE, REPO_ROOT, RUNTIME
+from infra.assets import build_function, function_hash
+from infra.constructs.layers import ARCHITECTURE, REPO_ROOT, RUNTIME, LocalBuild
 from infra.constructs.logs import LogStore
 from infra.nag import acknowledge, kms_family_findings
 from infra.specs import SpecError
@@ -70,7 +71,7 @@ class FunctionFactory(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(self._functions_dir / spec.name), exclude=["__pycache__", "*.pyc"]),
+            code=self._code(self._functions_dir / spec.folder),
             description=spec.description,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
@@ -94,6 +95,19 @@ class FunctionFactory(Construct):
         self._acknowledge(function, role, has_dead_letter_queue=dead_letter_queue is not None)
         self.functions[spec.name] = function
         return function
+
+    @staticmethod
+    def _code(folder: Path) -> lambda_.Code:
+        """The function's folder, built by infra/assets.py, hashed on its source, generated files and bytecode kind."""
+        return lambda_.Code.from_asset(
+            str(folder),
+            exclude=["__pycache__", "*.pyc"],
+            asset_hash_type=AssetHashType.CUSTOM,
+            asset_hash=function_hash(folder),
+            bundling=BundlingOptions(
+                image=RUNTIME.bundling_image, local=LocalBuild(lambda output: build_function(folder, output))
+            ),
+        )
 
     def _function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         environment = {

@@ -105,6 +105,7 @@ class Messaging(Construct):
                     self.queues[queue_spec.logical_id],
                     batch_size=queue_spec.batch_size,
                     report_batch_item_failures=True,
+                    max_concurrency=queue_spec.max_concurrency,
                 )
             )
             acknowledge(

@@ -1,6 +1,7 @@
 """`make bench`: every scenario in a fresh process, cold-start import costs, a JSON report, a table, a trend.
 
-Usage: python -m tests.bench.run [--scenario NAME] [--full] [--update-baseline]
+Usage: python -m tests.bench.run [--scenario NAME] [--full] [--update-baseline] [--cold-start deployed|venv]
+Cold starts: tests/bench/coldstart.py (as deployed, with Lambda's environment, in CPU time, by default).
 Scenarios run two at a time (one per core); `--full` runs the campaign at the issue's 100,000 contacts, which takes
 about a quarter of an hour on moto, instead of `make bench`'s 10,000. A scenario run alone
 (`--scenario NAME --child`) prints its result as JSON, with the peak RSS of its process.
@@ -12,21 +13,21 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tests.bench.coldstart import import_costs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 REPORT = HERE / "report.json"
 BASELINE = HERE / "baseline.json"
-COLD_START_RUNS = 3
+COLD_START_ROUNDS = 5
 CALL_REGRESSION = 0.10  # a call count 10% over the baseline is a regression
 RATIO_REGRESSION = 0.25  # an overhead or import ratio 25% over the baseline is one too
-HANDLER_MODULES = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
 PARALLEL = min(2, os.cpu_count() or 1)  # each scenario is one single-threaded process
 
 
@@ -52,45 +53,11 @@ def run_scenario(name: str, full: bool) -> dict[str, Any]:
     return result
 
 
-def import_milliseconds(statement: str) -> float:
-    """The median total import time of `statement` in fresh interpreters, from `python -X importtime`."""
-    totals = []
-    for _ in range(COLD_START_RUNS):
-        completed = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", statement],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"POWERTOOLS_TRACE_DISABLED": "true", "PATH": "/usr/bin:/bin"},
-        )
-        # Each line: "import time: self [us] | cumulative | name"; top-level imports have no indent.
-        cumulative = [
-            int(line.split("|")[1])
-            for line in completed.stderr.splitlines()
-            if line.startswith("import time:")
-            and "|" in line
-            and not line.split("|")[2].startswith("  ")
-            and line.split("|")[1].strip().isdigit()
-        ]
-        totals.append(sum(cumulative) / 1000)
-    return round(statistics.median(totals), 1)
-
-
-def cold_starts() -> dict[str, Any]:
-    boto3_ms = import_milliseconds("import boto3")
-    handlers = {}
-    for name in HANDLER_MODULES:
-        ms = import_milliseconds(f"import functions.{name}.handler")
-        handlers[name] = {"import_ms": ms, "ratio_to_boto3": round(ms / boto3_ms, 3)}
-    return {"boto3_ms": boto3_ms, "handlers": handlers}
-
-
-def run_all(names: list[str], full: bool) -> dict[str, Any]:
+def run_all(names: list[str], full: bool, cold_start: str, rounds: int) -> dict[str, Any]:
     """The scenarios and the cold starts, PARALLEL at a time, longest first; the report keeps the given order."""
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         started = {name: pool.submit(run_scenario, name, full) for name in sorted(names, key=_longest_first)}
-        cold = pool.submit(cold_starts)
+        cold = pool.submit(import_costs, rounds, cold_start)
         return {"scenarios": {name: started[name].result() for name in names}, "cold_start": cold.result()}
 
 
@@ -116,8 +83,11 @@ def regressions(report: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
             found.append(f"{name}: {result['overhead_ratio']}x, over its limit of {extra['ratio_limit']}x")
         if "memory_limit_mb" in extra and extra["tree_rss_mb"] > extra["memory_limit_mb"]:
             found.append(f"{name}: {extra['tree_rss_mb']} MB, over its limit of {extra['memory_limit_mb']} MB")
+    cold_before = baseline.get("cold_start", {})
+    if cold_before.get("mode") != report["cold_start"]["mode"]:
+        return found  # import costs compare only within one set-up (deployed or venv)
     for name, result in report["cold_start"]["handlers"].items():
-        before = baseline.get("cold_start", {}).get("handlers", {}).get(name)
+        before = cold_before.get("handlers", {}).get(name)
         if before and result["ratio_to_boto3"] > before["ratio_to_boto3"] * (1 + RATIO_REGRESSION):
             found.append(f"{name}: import {result['ratio_to_boto3']}x boto3, baseline {before['ratio_to_boto3']}x")
     return found
@@ -132,9 +102,16 @@ def print_table(report: dict[str, Any]) -> None:
             f"{r['peak_rss_mb']:>7.0f}MB"
         )
     cold = report["cold_start"]
-    print(f"\nimport boto3: {cold['boto3_ms']} ms")
+    print(f"\ncold start ({cold['mode']}, {cold['interpreter']}, median of {cold['rounds']} rounds, CPU time)")
+    print(f"import boto3: {cold['boto3_cpu_ms']} ms")
     for name, c in cold["handlers"].items():
-        print(f"  functions.{name}.handler: {c['import_ms']} ms = {c['ratio_to_boto3']}x boto3")
+        print(f"  {name}: {c['import_cpu_ms']} ms = {c['ratio_to_boto3']}x boto3")
+    first = cold.get("first_request")
+    if first:
+        print(
+            f"first request ({first['function']}): {first['first_invocation_cpu_ms']} ms = {first['ratio']}x "
+            f"import boto3 + one client ({first['boto3_and_one_client_cpu_ms']} ms)"
+        )
 
 
 def main() -> None:
@@ -143,6 +120,13 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help="the campaign at 100,000 contacts (slow)")
     parser.add_argument("--update-baseline", action="store_true", help="write this run as the new baseline")
+    parser.add_argument(
+        "--cold-start",
+        choices=("deployed", "venv"),
+        default="deployed",
+        help="import the handlers from the built assets as Lambda does (default), or from this venv",
+    )
+    parser.add_argument("--rounds", type=int, default=COLD_START_ROUNDS, help="fresh interpreters per import figure")
     args = parser.parse_args()
     if args.child:
         run_child(args.scenario[0], args.full)
@@ -151,7 +135,7 @@ def main() -> None:
     from tests.bench.scenarios import SCENARIOS
 
     names = args.scenario or list(SCENARIOS)
-    report = run_all(names, args.full)
+    report = run_all(names, args.full, args.cold_start, args.rounds)
     REPORT.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)
     if args.update_baseline:

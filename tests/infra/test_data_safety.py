@@ -94,7 +94,8 @@ def test_checkpoints_are_signed_by_an_asymmetric_p256_key_only_two_functions_may
             if "kms:Sign" in actions:
                 assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
                 signers.add(policy["Properties"]["Roles"][0]["Ref"])
-    assert len(signers) == 2  # the checkpoint writer and the admin API (every export signs one)
+    # The checkpoint writer, admin_api (its evidence router) and admin_rights, split off it (every export signs one)
+    assert len(signers) == 3
 
 
 def test_the_field_key_has_an_alias(real: Template) -> None:
@@ -203,5 +204,8 @@ class TestQueues:
                     },
                     "BatchSize": queue.batch_size,
                     "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "ScalingConfig": (
+                        {"MaximumConcurrency": queue.max_concurrency} if queue.max_concurrency else Match.absent()
+                    ),
                 },
             )

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.assets import dependency_layer_key
 from infra.constructs.function import pascal_case
-from infra.constructs.layers import dependency_layer_key
 from infra.grants import GRANTS, TABLE_ACTIONS
+from infra.specs import ResourceSpecs
 from infra.stack import BUCKET_NOTIFICATIONS_HANDLER
 from samtykke.resources import (
     ENV_EVIDENCE_BUCKET,
@@ -22,7 +23,6 @@ from samtykke.resources import (
     ENV_SES_CONFIGURATION_SET,
     ENV_STAGE,
     ENV_TABLE,
-    FUNCTIONS,
     Grant,
 )
 from tests.infra.conftest import Synth
@@ -68,8 +68,8 @@ def _as_list(value: Any) -> list[Any]:
 
 class TestEveryFunction:
     def test_one_function_per_spec(self, real: Template, synthetic: Template) -> None:
-        assert len(_functions(real)) == len(FUNCTIONS)
-        assert len(_functions(synthetic)) == len(SYNTHETIC_SPECS.functions)
+        assert len(_functions(real)) == len(ResourceSpecs().deployed_functions)
+        assert len(_functions(synthetic)) == len(SYNTHETIC_SPECS.deployed_functions)
 
     def test_runs_python_on_arm64_with_active_tracing(self, real: Template, synthetic: Template) -> None:
         for template in (real, synthetic):
@@ -101,7 +101,7 @@ class TestEveryFunction:
             assert sorted(layer["Ref"] for layer in function["Properties"]["Layers"]) == sorted(layers), logical_id
 
     def test_has_the_shared_environment(self, real: Template) -> None:
-        for spec in FUNCTIONS:
+        for spec in ResourceSpecs().deployed_functions:
             environment = _function(real, spec.name)["Properties"]["Environment"]["Variables"]
             assert environment[ENV_TABLE]["Ref"].startswith("DataConsentTable")
             assert environment[ENV_KMS_KEY_ID] == {"Fn::GetAtt": [_logical_id(real, "DataFieldKey"), "Arn"]}
@@ -190,13 +190,24 @@ class TestLeastPrivilege:
 
     def test_ses_send_is_scoped_to_the_identity_and_configuration_set(self, synthetic: Template) -> None:
         (statement,) = [
-            s for _, s in _policy_statements(synthetic, "campaign_sender") if "ses:SendEmail" in s["Action"]
+            s for _, s in _policy_statements(synthetic, "consent_capture") if "ses:SendEmail" in s["Action"]
         ]
         resources = _as_list(statement["Resource"])
         assert "arn:aws:ses:eu-west-1:111111111111:identity/mail.example.org" in resources
         assert "arn:aws:ses:eu-west-1:111111111111:identity/news@mail.example.org" in resources
         (configuration_set,) = [r for r in resources if isinstance(r, dict)]
         assert configuration_set["Fn::Join"][1][0].endswith(":configuration-set/")
+
+    def test_campaign_sender_sends_in_bulk_through_its_own_templates_only(self, synthetic: Template) -> None:
+        statements = [s for _, s in _policy_statements(synthetic, "campaign_sender")]
+        actions = {a for s in statements for a in _as_list(s["Action"]) if a.startswith("ses:")}
+        assert actions == {"ses:SendBulkEmail", "ses:CreateEmailTemplate"}
+        (bulk,) = [s for s in statements if s["Action"] == "ses:SendBulkEmail"]
+        resources = _as_list(bulk["Resource"])
+        assert "arn:aws:ses:eu-west-1:111111111111:identity/news@mail.example.org" in resources
+        (create,) = [s for s in statements if s["Action"] == "ses:CreateEmailTemplate"]
+        assert create["Resource"] == "arn:aws:ses:eu-west-1:111111111111:template/samtykke-campaign-*"
+        assert create["Resource"] in resources
 
     def test_queue_send_grant_sets_the_queue_url(self, synthetic: Template) -> None:
         (queue,) = [q for q in SYNTHETIC_SPECS.queues if q.send_grant is Grant.CAMPAIGN_QUEUE_SEND]
@@ -226,7 +237,8 @@ class TestLayers:
     def test_core_layer_holds_the_samtykke_package_under_python(self, synth: Synth, real: Template) -> None:
         asset = self._asset_dir(synth, real, "LayersCore")
         assert (asset / "python" / "samtykke" / "resources.py").is_file()
-        assert not list(asset.rglob("__pycache__"))
+        # Bytecode only for Lambda's interpreter (tests/infra/test_deployed_assets.py checks it in full).
+        assert all(".cpython-313." in pyc.name for pyc in asset.rglob("*.pyc"))
 
     def test_dependency_layer_holds_arm64_wheels_without_boto(self, synth: Synth, real: Template) -> None:
         site = self._asset_dir(synth, real, "LayersDependencies") / "python"
@@ -247,8 +259,9 @@ class TestLayers:
         assert {path.name: _elf_machine(path) for path in extensions} == dict.fromkeys(
             (path.name for path in extensions), _ELF_AARCH64
         )
-        for runtime_provided in ("boto3", "botocore", "s3transfer"):
+        for runtime_provided in ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath", "six"):
             assert not (site / runtime_provided).exists(), runtime_provided
+            assert not (site / f"{runtime_provided}.py").exists(), runtime_provided
 
     def test_dependency_layer_is_cached_by_requirements_hash(self) -> None:
         cache = Path(__file__).resolve().parents[2] / ".build" / "deps-layer" / dependency_layer_key()

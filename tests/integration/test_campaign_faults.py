@@ -262,21 +262,22 @@ def test_a_send_whose_reply_is_lost_is_never_repeated_and_is_counted_unconfirmed
     admin: Callable[..., dict[str, Any]],
     pump: QueuePump,
 ) -> None:
-    # Given 20 subscribers and SES accepting the first email, then losing its reply
+    # Given 20 subscribers (one bulk call) and SES accepting the bulk send, then losing its reply
     people = [Person(email=f"ses{i}@example.dk") for i in range(20)]
     seed(svc, tenant.tenant_id, people)
     campaign_id = start(admin)
-    with lost_replies(clients.sesv2_send_once(), "SendEmail", times=1) as fault:
+    with lost_replies(clients.sesv2_send_once(), "SendBulkEmail", times=1) as fault:
         pump.drain()
         pump.redeliver_all()
 
-    # Then nobody got two emails (botocore did not retry the send), and the lost answer is counted as sent, unconfirmed
+    # Then nobody got two emails (botocore did not retry the send), and every entry of the call whose answer was lost
+    # is counted as sent, unconfirmed
     assert fault.lost == 1
     assert emails_by_recipient() == Counter(p.email for p in people)
     view = body(admin("GET", f"/v1/admin/campaigns/{campaign_id}"))
-    assert (view["status"], view["counts"]["sent"], view["counts"]["unconfirmed"]) == ("done", 20, 1)
+    assert (view["status"], view["counts"]["sent"], view["counts"]["unconfirmed"]) == ("done", 20, 20)
     records = CampaignRepository(aws.table_name).batch_get(
         (contact_pk(tenant.tenant_id, p.contact_id), send_sk(campaign_id)) for p in people
     )
     unconfirmed = [r for r in records.values() if r.get("unconfirmed")]
-    assert [(r["state"], r.get("message_id")) for r in unconfirmed] == [("sent", None)]
+    assert [(r["state"], r.get("message_id")) for r in unconfirmed] == [("sent", None)] * 20

@@ -22,3 +22,5 @@ ENV_WEBHOOK_QUEUE_URL = "SAMTYKKE_WEBHOOK_QUEUE_URL"
 ENV_WEBHOOK_DLQ_URL = "SAMTYKKE_WEBHOOK_DLQ_URL"
 # The local stack's short webhook retry schedule, `base,cap,window` in seconds (domain/webhooks.RetryPolicy).
 ENV_WEBHOOK_RETRY = "SAMTYKKE_WEBHOOK_RETRY"
+# Set on each function that serves a share of its spec's admin routers (samtykke.api.sharding).
+ENV_ROUTERS = "SAMTYKKE_ROUTERS"

@@ -20,6 +20,7 @@ from samtykke.environment import ENV_EVIDENCE_UPLOAD_QUEUE_URL as ENV_EVIDENCE_U
 from samtykke.environment import ENV_IMPORT_QUEUE_URL as ENV_IMPORT_QUEUE_URL
 from samtykke.environment import ENV_KMS_KEY_ID as ENV_KMS_KEY_ID
 from samtykke.environment import ENV_PUBLIC_BASE_URL as ENV_PUBLIC_BASE_URL
+from samtykke.environment import ENV_ROUTERS as ENV_ROUTERS
 from samtykke.environment import ENV_SENDER_EMAIL as ENV_SENDER_EMAIL
 from samtykke.environment import ENV_SES_CONFIGURATION_SET as ENV_SES_CONFIGURATION_SET
 from samtykke.environment import ENV_SES_EVENTS_TOPIC_ARN as ENV_SES_EVENTS_TOPIC_ARN
@@ -91,6 +92,7 @@ class Grant(StrEnum):
     EVIDENCE_BYPASS_GOVERNANCE = "evidence:bypass-governance"
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
+    SES_BULK_SEND = "ses:bulk-send"  # SendBulkEmail through the campaign templates, which it may create
     SMS_PUBLISH = "sms:publish"
     # kms:Sign with the checkpoint key, and s3:PutObject (with its Object Lock retention) under checkpoints/.
     CHECKPOINT_SIGN = "checkpoint:sign"
@@ -161,6 +163,8 @@ class QueueSpec:
     batch_size: int
     # The grant that lets a function send to this queue (e.g. Grant.CAMPAIGN_QUEUE_SEND), if any.
     send_grant: Grant | None = None
+    # The most concurrent consumer invocations the event source starts (2-1000), or None for Lambda's default.
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,21 @@ class FunctionSpec:
     hot_path: bool = False
     environment: dict[str, str] = field(default_factory=dict)
     table_keys: TableKeys = TableKeys()
+    # Admin routers (modules of samtykke.api.routes) this function serves, one entry each. Deployed, every router
+    # gets a function of its own: the same code, loading only that router, with API Gateway routes for its routes
+    # (samtykke.api.sharding). Locally, and for routers registered in the handler itself, the function serves all.
+    routers: tuple[str, ...] = ()
+    # Admin routers the function keeps for itself, deployed too: they share its function and its catch-all route.
+    # A stack holds at most 500 resources, and a function of its own costs about eight, plus two per route.
+    kept_routers: tuple[str, ...] = ()
+    # Grants only some of those routers need, with the routers that need them; every other grant goes to them all.
+    router_grants: dict[Grant, tuple[str, ...]] = field(default_factory=dict)
+    # The folder under functions/ holding the code, when it is not `name` (the functions split off by `routers`).
+    code: str = ""
+
+    @property
+    def folder(self) -> str:
+        return self.code or self.name
 
 
 @dataclass(frozen=True)
@@ -328,6 +347,9 @@ QUEUES: tuple[QueueSpec, ...] = (
         visibility_timeout_seconds=360,
         batch_size=10,
         send_grant=Grant.CAMPAIGN_QUEUE_SEND,
+        # SES paces the account, not the function: a new account sends 14 messages a second, which two senders
+        # fill with one 50-recipient SendBulkEmail each. Raise it with the account's SES sending rate.
+        max_concurrency=2,
     ),
     # Webhook delivery: change events from the bus's rule (fan-out to subscriptions) and one message per delivery
     # attempt, re-sent with a growing delay while a receiver fails; after the retry window, to its DLQ.
@@ -405,6 +427,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         memory_mb=1024,
         timeout_seconds=29,
+        routers=(
+            "admin_catalog",
+            "admin_contacts",
+            "admin_staff",
+            "admin_rights",
+            "admin_campaigns",
+        ),
+        kept_routers=("admin_evidence", "admin_governance"),
+        router_grants={Grant.CHECKPOINT_SIGN: ("admin_rights", "admin_evidence")},
     ),
     FunctionSpec(
         name="authorizer",
@@ -545,7 +576,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             *LEDGER_GRANTS,
             Grant.TABLE_BATCH_WRITE,  # send claims, made and released in batches
             Grant.KMS_DECRYPT,
-            Grant.SES_SEND,
+            Grant.SES_BULK_SEND,
             Grant.SMS_PUBLISH,
             Grant.CAMPAIGN_QUEUE_SEND,
         ),

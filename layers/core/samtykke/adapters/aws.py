@@ -1,4 +1,8 @@
-"""boto3 clients, built on first use and kept for the life of the container.
+"""boto3 clients, built on first use and kept for the life of the container, all from one Session.
+
+A Session loads botocore's endpoint, partition and service data; a client made in a Session of its own loads them
+again, which was two thirds of a first request's cost. So the container has one Session, made with the first client,
+and each client is made once, when first used. Clients are thread-safe, Sessions are not: a lock guards the making.
 
 The endpoint comes from boto3's own `AWS_ENDPOINT_URL`, which is how the local stack points every
 client at moto.
@@ -6,6 +10,7 @@ client at moto.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +30,24 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 # was lost, and the recipient would get it twice. The caller retries only what provably was not sent.
 _SEND_ONCE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
+_making = threading.Lock()
+_clients: dict[tuple[str, bool], Any] = {}
+
 
 @cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 def _client(service: str, *, once: bool = False) -> Any:
-    config = _SEND_ONCE if once else _CONFIG
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    client = _clients.get((service, once))
+    if client is None:
+        with _making:
+            client = _clients.get((service, once))
+            if client is None:
+                config = _SEND_ONCE if once else _CONFIG
+                client = _clients[service, once] = _session().client(service, config=config)  # type: ignore[call-overload]
+    return client
 
 
 def dynamodb() -> DynamoDBClient:
@@ -71,5 +89,7 @@ def events() -> Any:
 
 
 def reset_clients() -> None:
-    """Forget every client (tests that switch AWS endpoints or credentials)."""
-    _client.cache_clear()
+    """Forget the Session and every client (tests that switch AWS endpoints or credentials)."""
+    with _making:
+        _clients.clear()
+        _session.cache_clear()

@@ -1,5 +1,12 @@
-"""Sending one campaign message: email as raw MIME through SES v2 (our own List-Unsubscribe headers, plus message
-tags that bring bounces and complaints back), SMS through SNS Publish to the phone number.
+"""Sending campaign messages: email through SES v2 `SendBulkEmail`, up to 50 recipients a call, SMS through SNS
+Publish to the phone number.
+
+Bulk email: each entry carries its recipient's own subject, text and HTML as template data for one of two stored
+templates (`{{{subject}}}`, `{{{text}}}`, `{{{html}}}`; with or without an HTML part), its own headers
+(`ReplacementHeaders`: List-Unsubscribe and List-Unsubscribe-Post with the recipient's signed link, our
+X-Samtykke-* headers) and its own contact tag, so bounces and complaints come back to the contact. The templates are
+created once per container (`CreateEmailTemplate`; an existing one is used as is). SES answers per entry: a
+refused entry is that recipient's failure, a throttled or transient one is retried later, alone.
 
 Errors are sorted three ways, so the sender can tell what to do with the recipient:
 - throttling and service faults: `RetryableError` (the queue message comes back later; nothing is recorded as sent);
@@ -14,19 +21,22 @@ Errors are sorted three ways, so the sender can tell what to do with the recipie
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import error_code, translate_aws_errors
 from samtykke.domain.errors import RetryableError, SamtykkeError
-from samtykke.domain.mail import OutgoingEmail, compose
+from samtykke.domain.mail import OutgoingEmail
 
 T = TypeVar("T")
 
@@ -97,22 +107,110 @@ def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Name": name, "Value": value} for name, value in tags.items() if value and _TAG_VALUE.match(value)]
 
 
-class CampaignMailer:
+BULK_LIMIT = 50  # SendBulkEmail's entries per call
+# Two stored templates whose every part is the entry's own; the version in the name changes with their content.
+TEMPLATES = {
+    False: ("samtykke-campaign-text-v1", {"Subject": "{{{subject}}}", "Text": "{{{text}}}"}),
+    True: ("samtykke-campaign-html-v1", {"Subject": "{{{subject}}}", "Text": "{{{text}}}", "Html": "{{{html}}}"}),
+}
+# Per-entry statuses that one recipient's message caused; every other non-success is retried later.
+_ENTRY_REJECTED = frozenset({"MESSAGE_REJECTED", "INVALID_PARAMETER"})
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """One entry's answer: a message id, a refusal (`rejected`: its code), a retry, or a lost answer."""
+
+    message_id: str | None = None
+    rejected: str | None = None
+    retry: bool = False
+    unconfirmed: bool = False
+
+
+class BulkMailer:
+    """Campaign email in bulk: `send_bulk` sends one campaign's messages (one sender), 50 to a call."""
+
+    _ready: ClassVar[set[tuple[int, str]]] = set()  # (client, template) pairs known to exist, per container
+    _ready_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def __init__(self, configuration_set: str = "") -> None:
         self._configuration_set = configuration_set
 
-    def send(self, message: OutgoingEmail, tags: Mapping[str, str]) -> str:
-        """Sends one message; returns SES's message id."""
-        request: dict[str, object] = {
-            "FromEmailAddress": message.sender,
-            "Destination": {"ToAddresses": [message.to]},
-            "Content": {"Raw": {"Data": compose(message)}},
-            "EmailTags": _tags(tags),
+    def send_bulk(self, items: Sequence[tuple[OutgoingEmail, Mapping[str, str]]]) -> list[BulkOutcome]:
+        """One outcome per item, in order. Items are grouped by template and sent in calls of up to 50."""
+        outcomes: list[BulkOutcome | None] = [None] * len(items)
+        for with_html in (False, True):
+            indexes = [i for i, (message, _) in enumerate(items) if (message.html is not None) is with_html]
+            for start in range(0, len(indexes), BULK_LIMIT):
+                batch = indexes[start : start + BULK_LIMIT]
+                for index, outcome in zip(batch, self._send_batch([items[i] for i in batch], with_html), strict=True):
+                    outcomes[index] = outcome
+        return [outcome or BulkOutcome(retry=True) for outcome in outcomes]
+
+    def _send_batch(self, items: list[tuple[OutgoingEmail, Mapping[str, str]]], with_html: bool) -> list[BulkOutcome]:
+        template = self._template(with_html)
+        request: dict[str, Any] = {
+            "FromEmailAddress": items[0][0].sender,
+            "DefaultContent": {"Template": {"TemplateName": template, "TemplateData": "{}"}},
+            "BulkEmailEntries": [_entry(message, tags) for message, tags in items],
         }
+        common = dict(set.intersection(*(set(tags.items()) for _, tags in items)))
+        if common:
+            request["DefaultEmailTags"] = _tags(common)
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
-        with _sorted_errors():
-            return _send_once(lambda: aws.sesv2_send_once().send_email(**request))["MessageId"]  # type: ignore[arg-type]
+        try:
+            with _sorted_errors():
+                answer = _send_once(lambda: aws.sesv2_send_once().send_bulk_email(**request))
+        except RecipientRejected:
+            if len(items) == 1:
+                raise
+            # SES refused the call for something in one entry: each alone, so only that recipient fails.
+            return [self._one(item, with_html) for item in items]
+        except OutcomeUnknown:
+            return [BulkOutcome(unconfirmed=True)] * len(items)
+        except RetryableError:
+            return [BulkOutcome(retry=True)] * len(items)
+        return [_outcome(result) for result in answer["BulkEmailEntryResults"]]
+
+    def _one(self, item: tuple[OutgoingEmail, Mapping[str, str]], with_html: bool) -> BulkOutcome:
+        try:
+            return self._send_batch([item], with_html)[0]
+        except RecipientRejected as exc:
+            return BulkOutcome(rejected=exc.code)
+
+    def _template(self, with_html: bool) -> str:
+        name, content = TEMPLATES[with_html]
+        client = aws.sesv2()
+        if (id(client), name) in self._ready:
+            return name
+        with self._ready_lock, translate_aws_errors():
+            try:
+                client.create_email_template(TemplateName=name, TemplateContent=content)  # type: ignore[arg-type]
+            except ClientError as exc:
+                if error_code(exc) != "AlreadyExistsException":
+                    raise
+            self._ready.add((id(client), name))
+        return name
+
+
+def _entry(message: OutgoingEmail, tags: Mapping[str, str]) -> dict[str, Any]:
+    data = {"subject": message.subject, "text": message.text, "html": message.html or ""}
+    return {
+        "Destination": {"ToAddresses": [message.to]},
+        "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": json.dumps(data)}},
+        "ReplacementHeaders": [{"Name": name, "Value": value} for name, value in message.headers.items()],
+        "ReplacementTags": _tags(tags),
+    }
+
+
+def _outcome(result: Mapping[str, Any]) -> BulkOutcome:
+    status = result.get("Status")
+    if status == "SUCCESS":
+        return BulkOutcome(message_id=result.get("MessageId"))
+    if status in _ENTRY_REJECTED:
+        return BulkOutcome(rejected=f"provider_{status}")
+    return BulkOutcome(retry=True)
 
 
 class SmsSender:

@@ -79,8 +79,10 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile("/".join(segment(part) for part in path.split("/")))
 
 
-def _specificity(route: RouteSpec) -> tuple[bool, int, bool]:
-    return route.path.endswith("+}"), route.path.count("{"), route.method == "ANY"
+def _specificity(route: RouteSpec) -> tuple[bool, int, bool, int]:
+    # Among equals, the longer literal prefix first: `/v1/admin/purposes/{proxy+}` before `/v1/admin/{proxy+}`.
+    literal_prefix = route.path.split("{", 1)[0]
+    return route.path.endswith("+}"), route.path.count("{"), route.method == "ANY", -len(literal_prefix)
 
 
 def join_repeated(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -34,7 +34,9 @@ def in_process_aws(public_base_url: str = "https://consent.example.test") -> Ite
     from samtykke.local import moto_fixes
 
     moto_fixes.apply()
+    from samtykke.local import moto_ses_bulk
 
+    moto_ses_bulk.install()  # SendBulkEmail, which moto lacks
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"} | LOCAL_AWS_ENVIRONMENT
     with mock.patch.dict(os.environ, environment, clear=True), mock_aws():
         resources = provision(boto3.session.Session(region_name=DEFAULT_REGION))

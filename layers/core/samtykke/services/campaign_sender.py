@@ -13,8 +13,9 @@ For a chunk of up to 50 contacts:
    it; one whose lease ran out is taken over. Live claims are listed in the sparse `audience` index under
    `T#{tenant}#INFLIGHT#{campaign}` until their record replaces them, which is how `campaign_reconciler` finds the
    ones a dead invocation left behind.
-3. The claimed messages go out (SES v2 raw MIME with both List-Unsubscribe headers and a visible link; SNS SMS with
-   the tenant's opt-out hint), a few at a time.
+3. The claimed messages go out: email in one SES v2 SendBulkEmail call per 50 recipients, each entry with its own
+   content, both List-Unsubscribe headers and a visible link (adapters/campaign_senders.BulkMailer); SMS one SNS
+   Publish each, with the tenant's opt-out hint, a few at a time.
 4. BatchWriteItem turns each claim into its send record (campaign, contact, the consent event relied on, the
    provider's message id, the time), or releases it when the provider was throttling; then one transaction ADDs to
    the campaign's counters, once per unit of work (a marker item makes a retried count add nothing).
@@ -31,14 +32,14 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from email.utils import formataddr
 from typing import Any, Protocol
 
 from samtykke.adapters.campaign_repository import CampaignRepository, Claim, inflight_pk, send_sk
-from samtykke.adapters.campaign_senders import OutcomeUnknown, RecipientRejected
+from samtykke.adapters.campaign_senders import BulkOutcome, OutcomeUnknown, RecipientRejected
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import contact_pk
 from samtykke.domain.audience import Excluded, Included
@@ -68,7 +69,7 @@ RECORD_BACKOFF_SECONDS = 0.2
 
 
 class EmailSender(Protocol):
-    def send(self, message: OutgoingEmail, tags: dict[str, str]) -> str: ...
+    def send_bulk(self, items: Sequence[tuple[OutgoingEmail, Mapping[str, str]]]) -> list[BulkOutcome]: ...
 
 
 class TextSender(Protocol):
@@ -245,6 +246,8 @@ class ChunkSender:
     ) -> list[_Outcome]:
         if not to_send:
             return []
+        if plan.channel is Channel.EMAIL:
+            return self._send_emails(plan, catalog, signer, to_send)
         throttled = False
 
         def one(recipient: Recipient) -> _Outcome:
@@ -266,7 +269,28 @@ class ChunkSender:
             self._state.paused_until = time.monotonic() + PAUSE_SECONDS
         return outcomes
 
+    def _send_emails(
+        self, plan: CampaignPlan, catalog: TenantCatalog, signer: LinkSigner, to_send: list[Recipient]
+    ) -> list[_Outcome]:
+        """Every message composed, then sent in bulk: one call per 50 recipients."""
+        outcomes: dict[int, _Outcome] = {}
+        items: list[tuple[OutgoingEmail, Mapping[str, str]]] = []
+        for index, recipient in enumerate(to_send):
+            address, profile = address_of(recipient, plan.channel), recipient.profile
+            if address is None or profile is None:  # the filter already excluded these; a guard, not a path
+                outcomes[index] = _Outcome(recipient, error="no_address")
+                continue
+            items.append(self._compose_email(plan, catalog, signer, recipient, address, profile))
+        answers = iter(self._email.send_bulk(items) if items else [])
+        results = [
+            outcomes.get(index) or _from_bulk(recipient, next(answers)) for index, recipient in enumerate(to_send)
+        ]
+        if any(o.retry for o in results):
+            self._state.paused_until = time.monotonic() + PAUSE_SECONDS
+        return results
+
     def _send_one(self, plan: CampaignPlan, catalog: TenantCatalog, signer: LinkSigner, recipient: Recipient) -> str:
+        """One SMS (email goes in bulk, `_send_emails`)."""
         address = address_of(recipient, plan.channel)
         profile = recipient.profile
         if address is None or profile is None:  # the filter already excluded these; a guard, not a path
@@ -279,13 +303,29 @@ class ChunkSender:
             "last_name": profile.last_name,
             "tenant": tenant.name,
         }
-        if plan.channel is Channel.SMS:
-            text = render(content.text, values).strip()
-            if plan.unsubscribe_link:  # the hint in the recipient's own language, whatever the content's
-                own = resolve_locale(profile.locale, SUPPORTED_LOCALES, tenant.default_locale)
-                text = f"{text}\n{sms_opt_out_hint(catalog, own)}"
-            return self._sms.send(address, text, transactional=plan.transactional)
+        text = render(content.text, values).strip()
+        if plan.unsubscribe_link:  # the hint in the recipient's own language, whatever the content's
+            own = resolve_locale(profile.locale, SUPPORTED_LOCALES, tenant.default_locale)
+            text = f"{text}\n{sms_opt_out_hint(catalog, own)}"
+        return self._sms.send(address, text, transactional=plan.transactional)
 
+    def _compose_email(
+        self,
+        plan: CampaignPlan,
+        catalog: TenantCatalog,
+        signer: LinkSigner,
+        recipient: Recipient,
+        address: str,
+        profile: Any,
+    ) -> tuple[OutgoingEmail, dict[str, str]]:
+        tenant = catalog.tenant
+        locale = resolve_locale(profile.locale, list(plan.content), tenant.default_locale)
+        content = plan.content[locale]
+        values: dict[str, str | None] = {
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "tenant": tenant.name,
+        }
         unsubscribe_url = signer.unsubscribe(recipient.contact_id, plan.purpose, Channel.EMAIL, plan.campaign_id)
         preference_url = signer.preferences(recipient.contact_id)
         values |= {"unsubscribe_url": unsubscribe_url, "preferences_url": preference_url}
@@ -321,7 +361,7 @@ class ChunkSender:
             headers=headers,
         )
         tags = {TAG_TENANT: plan.tenant_id, TAG_CAMPAIGN: plan.campaign_id, TAG_CONTACT: recipient.contact_id}
-        return self._email.send(message, tags)
+        return message, tags
 
     def _record(
         self,
@@ -383,6 +423,16 @@ class ChunkSender:
             **{f"n_skip_{reason}": n for reason, n in result.skipped.items()},
         }
         self._repo.count_once(plan.tenant_id, plan.campaign_id, counts, work=work)
+
+
+def _from_bulk(recipient: Recipient, answer: BulkOutcome) -> _Outcome:
+    return _Outcome(
+        recipient,
+        message_id=answer.message_id,
+        error=answer.rejected,
+        retry=answer.retry,
+        unconfirmed=answer.unconfirmed,
+    )
 
 
 def keys_signer(svc: Services, catalog: TenantCatalog, plan: CampaignPlan, keys: TenantKeys) -> LinkSigner:
