@@ -1,8 +1,8 @@
 """A fault-injecting HTTP proxy between the handlers and moto.
 
 Every AWS call of the handlers goes through it (`samtykke local --aws-endpoint`). It names each request's operation
-(`dynamodb:TransactWriteItems`, `sqs:DeleteMessage`, `sesv2:SendEmail`...), and on the operations a `FaultPlan` names
-it injects, each at its own rate, from one seeded random stream:
+(`dynamodb:TransactWriteItems`, `sqs:DeleteMessage`, `sesv2:SendBulkEmail`...), and on the operations a `FaultPlan`
+names it injects, each at its own rate, from one seeded random stream:
 - `lost_reply`: forwards the request, so moto applies it, then closes the connection without an answer;
 - `error_500`: answers 500 InternalServerError without forwarding;
 - `throttle`: answers the service's throttling error without forwarding;
@@ -49,6 +49,9 @@ class Rates:
     reset: float = 0.0
     latency: float = 0.0
     max_latency: float = 0.2
+    # Faults the operation's first armed calls meet, in order, before the rates apply: an operation made only a few
+    # times in a short run (one bulk send per 50 recipients) still meets each of them.
+    opening: tuple[str, ...] = ()
 
 
 @dataclass
@@ -91,7 +94,9 @@ def operation_of(method: str, path: str, headers: Any, body: bytes) -> str:
         action = parse_qs(body.decode("utf-8", errors="replace")).get("Action", [""])[0]
         return f"{service}:{action}"
     if service == "ses" and path.startswith("/v2/"):  # SES v2 signs as `ses`; its REST paths tell it apart
-        return "sesv2:SendEmail" if method == "POST" and path.rstrip("/").endswith("/outbound-emails") else "sesv2:*"
+        sends = {"outbound-emails": "sesv2:SendEmail", "outbound-bulk-emails": "sesv2:SendBulkEmail"}
+        send = sends.get(path.rstrip("/").rpartition("/")[2]) if method == "POST" else None
+        return send or "sesv2:*"
     return f"{service}:{method}"
 
 
@@ -105,6 +110,7 @@ class FaultProxy:
         self.stats = Stats()
         self.armed = False
         self._random = random.Random(plan.seed)
+        self._armed_calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._local = threading.local()
         proxy = self
@@ -169,6 +175,12 @@ class FaultProxy:
             rates = self.plan.for_operation(operation) if self.armed else None
             if rates is None:
                 return None, 0.0
+            armed_calls = self._armed_calls[operation]
+            self._armed_calls[operation] += 1
+            if armed_calls < len(rates.opening):
+                fault = rates.opening[armed_calls]
+                self.stats.faults[(operation, fault)] += 1
+                return fault, 0.0
             roll, delay = self._random.random(), 0.0
             if self._random.random() < rates.latency:
                 delay = self._random.uniform(0, rates.max_latency)

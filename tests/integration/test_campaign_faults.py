@@ -6,15 +6,17 @@ harder case: the sender must know its own committed claims from the owner writte
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from samtykke.adapters import aws as clients
 from samtykke.adapters.campaign_repository import CampaignRepository, inflight_pk
+from samtykke.adapters.campaign_senders import BulkMailer
 from samtykke.adapters.repository import contact_pk, send_sk
 from samtykke.domain.consent import ConsentStatus
 from samtykke.domain.work import CLAIMED
@@ -281,3 +283,58 @@ def test_a_send_whose_reply_is_lost_is_never_repeated_and_is_counted_unconfirmed
     )
     unconfirmed = [r for r in records.values() if r.get("unconfirmed")]
     assert [(r["state"], r.get("message_id")) for r in unconfirmed] == [("sent", None)] * 20
+
+
+def test_a_template_ses_refuses_holds_no_claim_and_the_chunk_goes_out_once_it_is_accepted(
+    aws: Resources,
+    svc: Services,
+    tenant: TenantFixture,
+    admin: Callable[..., dict[str, Any]],
+    pump: QueuePump,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 30 subscribers (one chunk), a container that has not stored the campaign template yet, and SES refusing
+    # to store it until the refusal is lifted
+    from functions.campaign_sender import handler as sender_handler
+
+    monkeypatch.setattr(sender_handler, "DEFER_SECONDS", 0)  # a refused chunk is queued again at once
+    monkeypatch.setattr(campaign_sender, "PAUSE_SECONDS", 0.2)  # and the sender's pause after a refusal is short
+    monkeypatch.setattr(BulkMailer, "_ready", set())
+    people = [Person(email=f"tpl{i}@example.dk") for i in range(30)]
+    seed(svc, tenant.tenant_id, people)
+    campaign_id = start(admin)
+    pump.step("CampaignDispatchQueue")
+    refusing = [True]
+
+    class Response:
+        status_code = 400
+        headers: ClassVar[dict[str, str]] = {}
+
+    def refuse(**_: Any) -> Any:
+        if refusing[0]:
+            return Response(), {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+        return None
+
+    ses = clients.sesv2()
+    ses.meta.events.register("before-call.sesv2.CreateEmailTemplate", refuse)
+    try:
+        # When the sender takes the chunk while the template is refused
+        pump.step("CampaignQueue", visibility=0)
+
+        # Then nothing went out, no claim is held, and the chunk is queued again
+        assert read_outbox() == []
+        index = CampaignRepository(aws.table_name).index_page("audience", inflight_pk(tenant.tenant_id, campaign_id))
+        assert index[0] == []
+        assert pump.depth(pump.queue("CampaignQueue").url) == 1
+
+        # When SES accepts the template and, after the pause, the chunk comes back
+        refusing[0] = False
+        time.sleep(0.3)
+        pump.drain()
+    finally:
+        ses.meta.events.unregister("before-call.sesv2.CreateEmailTemplate", refuse)
+
+    # Then everyone got exactly one email and the campaign is done
+    assert emails_by_recipient() == Counter(p.email for p in people)
+    view = body(admin("GET", f"/v1/admin/campaigns/{campaign_id}"))
+    assert (view["status"], view["counts"]["sent"], view["counts"]["failed"]) == ("done", 30, 0)

@@ -148,7 +148,10 @@ class BulkMailer:
         return [outcome or BulkOutcome(retry=True) for outcome in outcomes]
 
     def _send_batch(self, items: list[tuple[OutgoingEmail, Mapping[str, str]]], with_html: bool) -> list[BulkOutcome]:
-        template = self._template(with_html)
+        try:
+            template = self._template(with_html)
+        except RetryableError:
+            return [BulkOutcome(retry=True)] * len(items)  # nothing sent: every claim is given back
         request: dict[str, Any] = {
             "FromEmailAddress": items[0][0].sender,
             "DefaultContent": {"Template": {"TemplateName": template, "TemplateData": "{}"}},
@@ -180,16 +183,22 @@ class BulkMailer:
             return BulkOutcome(rejected=exc.code)
 
     def _template(self, with_html: bool) -> str:
+        """The stored template's name, created first if this container has not yet seen it. Any failure to store it
+        is a `RetryableError`: a misconfiguration keeps the chunk coming back until the DLQ, and fails nobody."""
         name, content = TEMPLATES[with_html]
         client = aws.sesv2()
         if (id(client), name) in self._ready:
             return name
-        with self._ready_lock, translate_aws_errors():
+        with self._ready_lock:
             try:
-                client.create_email_template(TemplateName=name, TemplateContent=content)  # type: ignore[arg-type]
+                with translate_aws_errors():
+                    client.create_email_template(TemplateName=name, TemplateContent=content)  # type: ignore[arg-type]
             except ClientError as exc:
-                if error_code(exc) != "AlreadyExistsException":
-                    raise
+                code = error_code(exc)
+                if code != "AlreadyExistsException":
+                    raise RetryableError(f"SES refused the template ({code})", code="template_refused") from exc
+            except BotoCoreError as exc:  # a lost reply: the next try finds the template stored, or stores it
+                raise RetryableError("The campaign template may not be stored yet", code="template_unknown") from exc
             self._ready.add((id(client), name))
         return name
 

@@ -123,8 +123,10 @@ class LambdaRuntime:
     def close(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:  # every pool told first, so that all their workers exit side by side
+            pool.shutdown(wait=False, cancel_futures=True)
         for pool in pools:
-            pool.shutdown(cancel_futures=True)
+            pool.shutdown()
 
     def _pool(self, function: str) -> ProcessPoolExecutor:
         with self._lock:

@@ -1,6 +1,7 @@
 """moto's server app on a loopback port, in a thread of this process, with its backends made safe for concurrency.
 
-This is `moto.server.ThreadedMotoServer` with one change. moto's backends are not thread-safe: concurrent
+This is `moto.server.ThreadedMotoServer` with our fixes and SES v2's bulk send and templates (`moto_fixes`,
+`moto_ses_bulk`) installed, and one change. moto's backends are not thread-safe: concurrent
 TransactWriteItems, for one, deep-copy a table while another request changes it. So every service answers one
 request at a time, except SQS, which guards its queues itself and must not hold everyone up during long polls.
 """
@@ -24,9 +25,10 @@ CONCURRENT_SERVICES = frozenset({"sqs"})
 
 class MotoServer:
     def __init__(self, host: str) -> None:
-        from samtykke.local import moto_fixes
+        from samtykke.local import moto_fixes, moto_ses_bulk
 
         moto_fixes.apply()
+        moto_ses_bulk.install()
         self._lock = threading.Lock()
         app = DomainDispatcherApplication(self._backend_app)
         self._server = make_server(host, 0, app, threaded=True)

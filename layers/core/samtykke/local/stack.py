@@ -24,7 +24,7 @@ import boto3
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from samtykke.local import demo, moto_ses_bulk
+from samtykke.local import demo
 from samtykke.local.apigw import Router
 from samtykke.local.consumers import Consumers
 from samtykke.local.front import Front, LocalEndpoint
@@ -84,7 +84,6 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the front logs its own requests; moto's are noise
         if self._moto is not None:
             self._patches.enter_context(cheap_transaction_rollback())
-            moto_ses_bulk.install()  # SendBulkEmail, which moto lacks
             self._moto.start()
             record_send_times()
         aws_environ = self._aws_environ()
