@@ -28,6 +28,10 @@ from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
 _BUCKET_OBJECTS = "Objects of the evidence bucket; the wildcard stays under this one bucket's ARN."
+_SES_ACCOUNT_READ = (
+    "SES GetAccount reads the account's send quota, which the campaign sender paces itself to; the action has no "
+    "resource ARN, so AWS requires Resource '*'. The policy allows that one read action and nothing else."
+)
 _SMS_TO_PHONE_NUMBERS = (
     "SNS Publish to a phone number (SMS) has no resource ARN, so AWS requires Resource '*'. An explicit Deny on "
     "every topic ARN in the same policy keeps it from publishing to any topic."
@@ -160,6 +164,13 @@ def _ses_bulk_send(function: lambda_.Function, targets: GrantTargets, _: Grant) 
         iam.PolicyStatement(actions=["ses:SendBulkEmail"], resources=[*targets.ses_send_resources, templates])
     )
     function.add_to_role_policy(iam.PolicyStatement(actions=["ses:CreateEmailTemplate"], resources=[templates]))
+    quota = iam.Policy(
+        function,
+        "SesAccountRead",
+        roles=[_role_of(function)],
+        statements=[iam.PolicyStatement(actions=["ses:GetAccount"], resources=["*"])],
+    )
+    acknowledge(quota, "AwsSolutions-IAM5", _SES_ACCOUNT_READ, finding="Resource::*")
     # How cdk-nag spells that ARN: the stack's region and partition resolved, an environment-agnostic account not.
     account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
     finding = f"Resource::arn:{stack.partition}:ses:{stack.region}:{account}:template/{CAMPAIGN_TEMPLATES}"

@@ -17,7 +17,7 @@ from samtykke.domain.errors import RetryableError, SamtykkeError
 from samtykke.domain.work import WorkItem
 from samtykke.models.campaign import RecipientChunk
 from samtykke.observability import logger
-from samtykke.services.campaign_sender import ChunkSender, SenderState
+from samtykke.services.campaign_sender import ChunkSender, PacedOut, SenderState
 from samtykke.services.context import Services, services
 
 
@@ -50,6 +50,11 @@ def record_handler(record: ChunkRecord, lambda_context: LambdaContext) -> None:
             request_id=lambda_context.aws_request_id,
         )
         result = _sender(services()).send(chunk, work, time_left_ms=lambda_context.get_remaining_time_in_millis)
+    except PacedOut as exc:
+        # Waiting for the SES account's quota is progress at its pace, not a fault: no deferral is counted.
+        campaign_queues.defer_chunk(chunk.model_dump(), exc.retry_after)
+        logger.info("Campaign chunk paced", extra={"campaign_id": chunk.campaign_id, "delay": exc.retry_after})
+        return
     except RetryableError:
         if chunk.deferrals >= MAX_DEFERRALS:
             raise  # the chunk comes back after the visibility timeout, and in the end goes to the DLQ

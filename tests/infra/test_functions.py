@@ -36,6 +36,7 @@ ACTIONS_ON_ANY_RESOURCE = {
     "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions",
     "sns:Publish": "SMS to a phone number has no ARN (only in a function's SmsPublish policy)",
     "dynamodb:ListStreams": "ListStreams has no resource-level permissions (the table stream's event source)",
+    "ses:GetAccount": "GetAccount has no resource-level permissions (the campaign sender's send quota)",
 }
 
 
@@ -199,9 +200,15 @@ class TestLeastPrivilege:
         assert configuration_set["Fn::Join"][1][0].endswith(":configuration-set/")
 
     def test_campaign_sender_sends_in_bulk_through_its_own_templates_only(self, synthetic: Template) -> None:
-        statements = [s for _, s in _policy_statements(synthetic, "campaign_sender")]
+        policies = _policy_statements(synthetic, "campaign_sender")
+        statements = [s for _, s in policies]
         actions = {a for s in statements for a in _as_list(s["Action"]) if a.startswith("ses:")}
-        assert actions == {"ses:SendBulkEmail", "ses:CreateEmailTemplate"}
+        assert actions == {"ses:SendBulkEmail", "ses:CreateEmailTemplate", "ses:GetAccount"}
+        # GetAccount (the send quota it paces itself to) has no resource ARN: a policy of its own, allowing only it
+        (quota_policy,) = {logical_id for logical_id, s in policies if s["Action"] == "ses:GetAccount"}
+        assert [s for logical_id, s in policies if logical_id == quota_policy] == [
+            {"Action": "ses:GetAccount", "Effect": "Allow", "Resource": "*"}
+        ]
         (bulk,) = [s for s in statements if s["Action"] == "ses:SendBulkEmail"]
         resources = _as_list(bulk["Resource"])
         assert "arn:aws:ses:eu-west-1:111111111111:identity/news@mail.example.org" in resources

@@ -22,5 +22,8 @@ ENV_WEBHOOK_QUEUE_URL = "SAMTYKKE_WEBHOOK_QUEUE_URL"
 ENV_WEBHOOK_DLQ_URL = "SAMTYKKE_WEBHOOK_DLQ_URL"
 # The local stack's short webhook retry schedule, `base,cap,window` in seconds (domain/webhooks.RetryPolicy).
 ENV_WEBHOOK_RETRY = "SAMTYKKE_WEBHOOK_RETRY"
+# How many campaign senders run at once (the campaign queue's `max_concurrency`): each paces itself to its share of
+# the SES account's sending rate (domain/pacing.py).
+ENV_SENDER_CONCURRENCY = "SAMTYKKE_SENDER_CONCURRENCY"
 # Set on each function that serves a share of its spec's admin routers (samtykke.api.sharding).
 ENV_ROUTERS = "SAMTYKKE_ROUTERS"

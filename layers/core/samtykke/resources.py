@@ -21,6 +21,7 @@ from samtykke.environment import ENV_IMPORT_QUEUE_URL as ENV_IMPORT_QUEUE_URL
 from samtykke.environment import ENV_KMS_KEY_ID as ENV_KMS_KEY_ID
 from samtykke.environment import ENV_PUBLIC_BASE_URL as ENV_PUBLIC_BASE_URL
 from samtykke.environment import ENV_ROUTERS as ENV_ROUTERS
+from samtykke.environment import ENV_SENDER_CONCURRENCY as ENV_SENDER_CONCURRENCY
 from samtykke.environment import ENV_SENDER_EMAIL as ENV_SENDER_EMAIL
 from samtykke.environment import ENV_SES_CONFIGURATION_SET as ENV_SES_CONFIGURATION_SET
 from samtykke.environment import ENV_SES_EVENTS_TOPIC_ARN as ENV_SES_EVENTS_TOPIC_ARN
@@ -92,7 +93,8 @@ class Grant(StrEnum):
     EVIDENCE_BYPASS_GOVERNANCE = "evidence:bypass-governance"
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
-    SES_BULK_SEND = "ses:bulk-send"  # SendBulkEmail through the campaign templates, which it may create
+    # SendBulkEmail through the campaign templates, which it may create, and GetAccount's send quota for pacing.
+    SES_BULK_SEND = "ses:bulk-send"
     SMS_PUBLISH = "sms:publish"
     # kms:Sign with the checkpoint key, and s3:PutObject (with its Object Lock retention) under checkpoints/.
     CHECKPOINT_SIGN = "checkpoint:sign"
@@ -151,6 +153,7 @@ ITEM_GRANTS: tuple[Grant, ...] = (
 
 SES_PUBLISHER = "ses.amazonaws.com"  # a configuration set's event destination
 SMS_PUBLISHER = "sms-voice.amazonaws.com"  # AWS End User Messaging SMS two-way messages
+CAMPAIGN_SENDERS = 2  # campaign_sender's concurrency: two 50-recipient bulk calls fill a new SES account's 14 a second
 
 
 @dataclass(frozen=True)
@@ -347,9 +350,9 @@ QUEUES: tuple[QueueSpec, ...] = (
         visibility_timeout_seconds=360,
         batch_size=10,
         send_grant=Grant.CAMPAIGN_QUEUE_SEND,
-        # SES paces the account, not the function: a new account sends 14 messages a second, which two senders
-        # fill with one 50-recipient SendBulkEmail each. Raise it with the account's SES sending rate.
-        max_concurrency=2,
+        # SES paces the account, not the function: each sender takes its share of the account's sending rate
+        # (domain/pacing.py), so more senders only help once the rate is raised.
+        max_concurrency=CAMPAIGN_SENDERS,
     ),
     # Webhook delivery: change events from the bus's rule (fan-out to subscriptions) and one message per delivery
     # attempt, re-sent with a growing delay while a receiver fails; after the retry window, to its DLQ.
@@ -583,6 +586,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         table_keys=TableKeys(allow=TENANT_KEYS),
         memory_mb=1024,
         timeout_seconds=60,
+        environment={ENV_SENDER_CONCURRENCY: str(CAMPAIGN_SENDERS)},
     ),
     FunctionSpec(
         name="campaign_reconciler",

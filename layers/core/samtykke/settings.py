@@ -25,6 +25,7 @@ class Settings(Model):
     webhook_queue_url: str = ""
     webhook_dlq_url: str = ""
     webhook_retry: str = ""  # `base,cap,window` seconds; empty: the default (at least 24 h)
+    sender_concurrency: int = 1  # campaign senders at once, sharing the SES account's rate
 
 
 @lru_cache(maxsize=1)
@@ -43,4 +44,5 @@ def get_settings() -> Settings:
         webhook_queue_url=env.get(environment.ENV_WEBHOOK_QUEUE_URL, ""),
         webhook_dlq_url=env.get(environment.ENV_WEBHOOK_DLQ_URL, ""),
         webhook_retry=env.get(environment.ENV_WEBHOOK_RETRY, ""),
+        sender_concurrency=int(env.get(environment.ENV_SENDER_CONCURRENCY) or 1),
     )

@@ -377,8 +377,17 @@ class CampaignRepository:
             return ours | {claim.key for claim in remaining}
         raise RetryableError("Send claims kept conflicting; retry", code="contention")
 
-    def count_once(self, tenant_id: str, campaign_id: str, counts: Mapping[str, int], *, work: WorkItem) -> bool:
+    def count_once(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        counts: Mapping[str, int],
+        *,
+        work: WorkItem,
+        pace: Mapping[str, Any] | None = None,
+    ) -> bool:
         """ADDs `counts` to the campaign's counters once per unit of work; False if `work` had counted already.
+        `pace`, if given, is SET as the campaign's `ses_pace` in the same update (the sender's view of SES's quota).
 
         One transaction: the counters' ADD and a marker item for the work (`TALLY#{owner}`, expiring), put only if
         absent. A retried transaction that committed before its reply was lost finds its own marker and adds nothing.
@@ -388,7 +397,11 @@ class CampaignRepository:
             return True
         pk = campaign_pk(tenant_id, campaign_id)
         names = {f"#c{i}": name for i, name in enumerate(present)}
-        values = {f":c{i}": n for i, n in enumerate(present.values())}
+        values: dict[str, Any] = {f":c{i}": n for i, n in enumerate(present.values())}
+        update = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(present)))
+        if pace is not None:
+            names["#pace"], values[":pace"] = "ses_pace", dict(pace)
+            update += " SET #pace = :pace"
         marker = {"pk": pk, "sk": f"{TALLY_PREFIX}{work.owner}", "expires_at": int(time.time()) + TALLY_TTL_SECONDS}
         actions: list[dict[str, Any]] = [
             {
@@ -402,7 +415,7 @@ class CampaignRepository:
                 "Update": {
                     "TableName": self.table_name,
                     "Key": to_attributes({"pk": pk, "sk": CAMPAIGN_SK}),
-                    "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(present))),
+                    "UpdateExpression": update,
                     "ConditionExpression": "attribute_exists(pk)",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": to_attributes(values),

@@ -37,6 +37,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import error_code, translate_aws_errors
 from samtykke.domain.errors import RetryableError, SamtykkeError
 from samtykke.domain.mail import OutgoingEmail
+from samtykke.domain.pacing import SendQuota
 
 T = TypeVar("T")
 
@@ -146,6 +147,21 @@ class BulkMailer:
                 for index, outcome in zip(batch, self._send_batch([items[i] for i in batch], with_html), strict=True):
                     outcomes[index] = outcome
         return [outcome or BulkOutcome(retry=True) for outcome in outcomes]
+
+    def quota(self) -> SendQuota:
+        """The account's send quota and its use in the last 24 hours (GetAccount); any failure is retryable."""
+        try:
+            with translate_aws_errors():
+                answer = aws.sesv2().get_account()["SendQuota"]
+        except ClientError as exc:
+            raise RetryableError(f"SES did not give its send quota ({error_code(exc)})", code="quota_unknown") from exc
+        except BotoCoreError as exc:
+            raise RetryableError("SES did not give its send quota", code="quota_unknown") from exc
+        return SendQuota(
+            max_send_rate=float(answer.get("MaxSendRate", 1)),
+            max_24_hour_send=float(answer.get("Max24HourSend", 200)),
+            sent_last_24_hours=float(answer.get("SentLast24Hours", 0)),
+        )
 
     def _send_batch(self, items: list[tuple[OutgoingEmail, Mapping[str, str]]], with_html: bool) -> list[BulkOutcome]:
         try:

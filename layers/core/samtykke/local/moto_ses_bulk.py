@@ -1,4 +1,5 @@
-"""SES v2 `SendBulkEmail` and stored email templates for moto, which implements neither (moto 5.1).
+"""SES v2 `SendBulkEmail`, stored email templates and `GetAccount`'s send quota for moto, which implements none of
+them (moto 5.1).
 
 Kept beside `moto_speedups.py`: the local stack, the tests and the benchmark install it (`install()`), so a
 campaign sent in bulk lands in moto's SES outbox as one raw MIME message per recipient, exactly as SES would deliver
@@ -6,12 +7,17 @@ it: the template's parts with the entry's `ReplacementTemplateData` substituted,
 `ReplacementHeaders` (List-Unsubscribe) as headers. `{{{name}}}` substitutes as is and `{{name}}` HTML-escaped, as
 SES's templates do. Statuses per entry follow SES: SUCCESS with a message id, MESSAGE_REJECTED for an unverified
 sender (moto's own check).
+
+`GetAccount` answers a production account's `SendQuota`: `SentLast24Hours` counts moto's outbox, and the limits are
+`SAMTYKKE_LOCAL_SES_MAX_SEND_RATE` (default 1000 a second) and `SAMTYKKE_LOCAL_SES_MAX_24_HOUR_SEND` (default
+1,000,000), read at each call, so that a test or a developer can try the sender's pacing at a new account's 14.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -57,6 +63,20 @@ def _get_email_template(self: SESV2Response) -> Any:
     return json.dumps({"TemplateName": name, "TemplateContent": content})
 
 
+MAX_SEND_RATE_ENV = "SAMTYKKE_LOCAL_SES_MAX_SEND_RATE"
+MAX_24_HOUR_SEND_ENV = "SAMTYKKE_LOCAL_SES_MAX_24_HOUR_SEND"
+
+
+def _get_account(self: SESV2Response) -> Any:
+    backend = sesv2_backends[self.current_account][self.region].core_backend
+    quota = {
+        "Max24HourSend": float(os.environ.get(MAX_24_HOUR_SEND_ENV, "1000000")),
+        "MaxSendRate": float(os.environ.get(MAX_SEND_RATE_ENV, "1000")),
+        "SentLast24Hours": float(backend.sent_message_count),
+    }
+    return json.dumps({"ProductionAccessEnabled": True, "SendingEnabled": True, "SendQuota": quota})
+
+
 def _send_bulk_email(self: SESV2Response) -> Any:
     params = json.loads(self.body)
     template = params["DefaultContent"]["Template"]
@@ -97,14 +117,16 @@ def _send_bulk_email(self: SESV2Response) -> Any:
 
 
 def install() -> None:
-    """Teach moto's SES v2 the three operations (idempotent; moto dispatches by method name). The server routes
+    """Teach moto's SES v2 the four operations (idempotent; moto dispatches by method name). The server routes
     only the paths its URL table names, so the operations' paths join it (before the server's first SES request)."""
     for path in (
         "{0}/v2/email/outbound-bulk-emails$",
         "{0}/v2/email/templates$",
         "{0}/v2/email/templates/(?P<name>[^/]+)$",
+        "{0}/v2/email/account$",
     ):
         sesv2_urls.url_paths.setdefault(path, SESV2Response.dispatch)
     SESV2Response.send_bulk_email = _send_bulk_email  # type: ignore[attr-defined]
     SESV2Response.create_email_template = _create_email_template  # type: ignore[attr-defined]
     SESV2Response.get_email_template = _get_email_template  # type: ignore[attr-defined]
+    SESV2Response.get_account = _get_account  # type: ignore[attr-defined]

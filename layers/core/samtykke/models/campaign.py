@@ -122,6 +122,11 @@ class Campaign(Model):
     )
     counts: CampaignCounts
     progress: float = Field(description="Share of the queued recipients processed so far, 0..1")
+    estimated_done_at: datetime | None = Field(
+        default=None,
+        description="While an email campaign is sending: when its queued recipients will have gone out at the SES "
+        "account's pace (its sending rate, and its daily quota), as the senders last read it",
+    )
 
 
 class CampaignList(Model):

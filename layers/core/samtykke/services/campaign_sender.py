@@ -29,6 +29,7 @@ transaction per 50 recipients, and the send record doubles as the completion mar
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import Counter
@@ -39,7 +40,7 @@ from email.utils import formataddr
 from typing import Any, Protocol
 
 from samtykke.adapters.campaign_repository import CampaignRepository, Claim, inflight_pk, send_sk
-from samtykke.adapters.campaign_senders import BulkOutcome, OutcomeUnknown, RecipientRejected
+from samtykke.adapters.campaign_senders import BULK_LIMIT, BulkOutcome, OutcomeUnknown, RecipientRejected
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import contact_pk
 from samtykke.domain.audience import Excluded, Included
@@ -49,6 +50,7 @@ from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import RetryableError
 from samtykke.domain.mail import OutgoingEmail
 from samtykke.domain.merge import render
+from samtykke.domain.pacing import MAX_DELAY_SECONDS, SendQuota, TokenBucket, retry_delay
 from samtykke.domain.work import CLAIMED, FAILED, SENT, SKIPPED, ClaimStanding, WorkItem, standing
 from samtykke.models.campaign import RecipientChunk
 from samtykke.observability import logger
@@ -66,10 +68,35 @@ MIN_TIME_LEFT_MS = 15_000
 PAUSE_SECONDS = 2.0
 RECORD_ATTEMPTS = 4
 RECORD_BACKOFF_SECONDS = 0.2
+QUOTA_TTL_SECONDS = 60.0  # the account's use is read again this often: the senders share its daily quota
+MAX_PACE_WAIT_SECONDS = 10.0  # a longer wait for tokens puts the rest of the chunk back on the queue instead
 
 
 class EmailSender(Protocol):
     def send_bulk(self, items: Sequence[tuple[OutgoingEmail, Mapping[str, str]]]) -> list[BulkOutcome]: ...
+
+    def quota(self) -> SendQuota: ...
+
+
+class PacedOut(RetryableError):
+    """The chunk waits for the account's send quota: it comes back after `retry_after` seconds, which is progress,
+    not a fault, so the deferral does not count toward the DLQ."""
+
+    code = "paced"
+
+
+@dataclass
+class SesPace:
+    """This container's view of the SES account: the quota as last read, what it sent since, and its token bucket."""
+
+    quota: SendQuota
+    read_at: float  # monotonic
+    bucket: TokenBucket
+    sent_since: int = 0
+
+    @property
+    def daily_left(self) -> float:
+        return self.quota.daily_left - self.sent_since
 
 
 class TextSender(Protocol):
@@ -82,6 +109,7 @@ class SenderState:
 
     plans: dict[tuple[str, str], tuple[float, CampaignPlan | None]] = field(default_factory=dict)
     paused_until: float = 0.0
+    ses: SesPace | None = None
     # The send threads, started once per container rather than once per chunk.
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=SEND_WORKERS))
 
@@ -93,6 +121,19 @@ class SenderState:
         plan = CampaignPlan.from_item(item) if item is not None else None
         self.plans[(tenant_id, campaign_id)] = (time.monotonic(), plan)
         return plan
+
+    def pace(self, email: EmailSender, concurrency: int) -> SesPace:
+        """The account's pace, its quota read again once a minute; the bucket keeps its tokens across reads."""
+        now = time.monotonic()
+        if self.ses is not None and now - self.ses.read_at < QUOTA_TTL_SECONDS:
+            return self.ses
+        quota = email.quota()
+        bucket = TokenBucket.share(quota, concurrency, now)
+        if self.ses is not None:
+            self.ses.bucket.take(0, now)  # brought up to date, so its saved tokens carry over
+            bucket.tokens = min(bucket.capacity, self.ses.bucket.tokens)
+        self.ses = SesPace(quota=quota, read_at=now, bucket=bucket)
+        return self.ses
 
 
 @dataclass
@@ -116,6 +157,7 @@ class _Outcome:
     retry: bool = False  # throttled, or never attempted after a throttle
     skipped: bool = False  # excluded by the filter after it was claimed
     unconfirmed: bool = False  # the provider's answer was lost: maybe sent, never to be repeated
+    paced: float = 0.0  # not sent for want of send quota: the seconds until it is there (with `retry`)
 
 
 class ChunkSender:
@@ -137,12 +179,19 @@ class ChunkSender:
     ) -> ChunkResult:
         if time.monotonic() < self._state.paused_until:
             raise RetryableError("The provider is throttling; this chunk waits its turn", code="throttled")
-        if time_left_ms() < MIN_TIME_LEFT_MS:
-            raise RetryableError("Too little time left in this invocation", code="timeout")
+        if time_left_ms() < MIN_TIME_LEFT_MS:  # the chunks before it took the time: it goes next, not toward the DLQ
+            raise PacedOut("Too little time left in this invocation", retry_after=1)
         plan = self._state.plan(self._repo, chunk.tenant_id, chunk.campaign_id)
         if plan is None:
             logger.warning("Chunk for an unknown campaign dropped", extra={"campaign_id": chunk.campaign_id})
             return ChunkResult()
+        pace = (
+            self._state.pace(self._email, self._svc.settings.sender_concurrency)
+            if plan.channel is Channel.EMAIL
+            else None
+        )
+        if pace is not None and pace.daily_left < 1:
+            raise PacedOut("The SES account's daily quota is used up", retry_after=MAX_DELAY_SECONDS)
         catalog = self._svc.catalogs.get(chunk.tenant_id)
         keys = self._svc.keyring.tenant_keys(chunk.tenant_id, catalog.root_key_blob)
         now = self._svc.clock()
@@ -180,20 +229,24 @@ class ChunkSender:
         for recipient in excluded_mine:
             result.skipped[recipient.decision.reason.value] += 1  # type: ignore[union-attr]
 
-        outcomes = self._send_all(plan, catalog, keys_signer(self._svc, catalog, plan, keys), to_send)
+        signer = keys_signer(self._svc, catalog, plan, keys)
+        outcomes = self._send_all(plan, catalog, signer, to_send, pace, time_left_ms)
         outcomes += [_Outcome(r, skipped=True) for r in excluded_mine]
         # What went out must be written down: a claim left unrecorded would wait for the reconciler, which cannot
         # know it was sent. Every write of the record step is idempotent, so it is simply done again.
         for attempt in range(RECORD_ATTEMPTS):
             recorded = replace(result, skipped=Counter(result.skipped))  # the counts of this try only
             try:
-                self._record(plan, chunk, work, outcomes, recorded, now.isoformat())
+                self._record(plan, chunk, work, outcomes, recorded, now.isoformat(), pace)
                 result = recorded
                 break
             except RetryableError:
                 if attempt == RECORD_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, RECORD_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
+        waits = [o.paced for o in outcomes if o.paced]
+        if waits:
+            raise PacedOut("The rest of the chunk waits for the send quota", retry_after=retry_delay(max(waits)))
         if any(o.retry for o in outcomes):
             raise RetryableError("The provider throttled part of the chunk; it comes back later", code="throttled")
         return result
@@ -242,12 +295,18 @@ class ChunkSender:
         return {by_key[key] for key in keys}
 
     def _send_all(
-        self, plan: CampaignPlan, catalog: TenantCatalog, signer: LinkSigner, to_send: list[Recipient]
+        self,
+        plan: CampaignPlan,
+        catalog: TenantCatalog,
+        signer: LinkSigner,
+        to_send: list[Recipient],
+        pace: SesPace | None,
+        time_left_ms: Callable[[], int],
     ) -> list[_Outcome]:
         if not to_send:
             return []
-        if plan.channel is Channel.EMAIL:
-            return self._send_emails(plan, catalog, signer, to_send)
+        if pace is not None:
+            return self._send_emails(plan, catalog, signer, to_send, pace, time_left_ms)
         throttled = False
 
         def one(recipient: Recipient) -> _Outcome:
@@ -270,24 +329,52 @@ class ChunkSender:
         return outcomes
 
     def _send_emails(
-        self, plan: CampaignPlan, catalog: TenantCatalog, signer: LinkSigner, to_send: list[Recipient]
+        self,
+        plan: CampaignPlan,
+        catalog: TenantCatalog,
+        signer: LinkSigner,
+        to_send: list[Recipient],
+        pace: SesPace,
+        time_left_ms: Callable[[], int],
     ) -> list[_Outcome]:
-        """Every message composed, then sent in bulk: one call per 50 recipients."""
+        """Every message composed, then sent in bulk at the account's pace: calls of up to 50, or of what one second
+        of this container's share of the rate allows, each once its tokens are there. What the quota or the
+        invocation's time does not allow now is given back, with the wait, for the chunk's next turn."""
         outcomes: dict[int, _Outcome] = {}
-        items: list[tuple[OutgoingEmail, Mapping[str, str]]] = []
+        pending: list[tuple[int, tuple[OutgoingEmail, Mapping[str, str]]]] = []
         for index, recipient in enumerate(to_send):
             address, profile = address_of(recipient, plan.channel), recipient.profile
             if address is None or profile is None:  # the filter already excluded these; a guard, not a path
                 outcomes[index] = _Outcome(recipient, error="no_address")
                 continue
-            items.append(self._compose_email(plan, catalog, signer, recipient, address, profile))
-        answers = iter(self._email.send_bulk(items) if items else [])
-        results = [
-            outcomes.get(index) or _from_bulk(recipient, next(answers)) for index, recipient in enumerate(to_send)
-        ]
-        if any(o.retry for o in results):
+            pending.append((index, self._compose_email(plan, catalog, signer, recipient, address, profile)))
+        size = min(BULK_LIMIT, pace.bucket.batch())
+        throttled, start = False, 0
+        while start < len(pending):
+            batch = pending[start : start + min(size, math.floor(max(0.0, pace.daily_left)))]
+            wait = self._wait_for_tokens(pace, len(batch), time_left_ms) if batch else MAX_DELAY_SECONDS
+            if wait:
+                outcomes |= {index: _Outcome(to_send[index], retry=True, paced=wait) for index, _ in pending[start:]}
+                break
+            answers = self._email.send_bulk([item for _, item in batch])
+            for (index, _), answer in zip(batch, answers, strict=True):
+                outcomes[index] = _from_bulk(to_send[index], answer)
+                pace.sent_since += answer.message_id is not None or answer.unconfirmed
+                throttled |= answer.retry
+            start += len(batch)
+        if throttled:
             self._state.paused_until = time.monotonic() + PAUSE_SECONDS
-        return results
+        return [outcomes[index] for index in range(len(to_send))]
+
+    @staticmethod
+    def _wait_for_tokens(pace: SesPace, n: int, time_left_ms: Callable[[], int]) -> float:
+        """Waits until `n` messages may go and answers 0, or answers the wait when it is not worth making now:
+        longer than MAX_PACE_WAIT_SECONDS, or longer than the invocation has left."""
+        while wait := pace.bucket.take(n, time.monotonic()):
+            if wait > MAX_PACE_WAIT_SECONDS or wait * 1000 > time_left_ms() - MIN_TIME_LEFT_MS:
+                return wait
+            time.sleep(wait)
+        return 0.0
 
     def _send_one(self, plan: CampaignPlan, catalog: TenantCatalog, signer: LinkSigner, recipient: Recipient) -> str:
         """One SMS (email goes in bulk, `_send_emails`)."""
@@ -371,6 +458,7 @@ class ChunkSender:
         outcomes: list[_Outcome],
         result: ChunkResult,
         at: str,
+        pace: SesPace | None,
     ) -> None:
         puts: list[dict[str, Any]] = []
         releases = []
@@ -422,7 +510,19 @@ class ChunkSender:
             "n_duplicates": result.duplicates,
             **{f"n_skip_{reason}": n for reason, n in result.skipped.items()},
         }
-        self._repo.count_once(plan.tenant_id, plan.campaign_id, counts, work=work)
+        snapshot = None if pace is None else _pace_snapshot(pace, at)
+        self._repo.count_once(plan.tenant_id, plan.campaign_id, counts, work=work, pace=snapshot)
+
+
+def _pace_snapshot(pace: SesPace, at: str) -> dict[str, Any]:
+    """The account's pace as this sender sees it, kept on the campaign for its ETA (`campaign_view`); whole numbers,
+    as the table stores no floats."""
+    return {
+        "max_send_rate": max(1, round(pace.quota.max_send_rate)),
+        "max_24_hour_send": round(pace.quota.max_24_hour_send),
+        "sent_last_24_hours": round(pace.quota.sent_last_24_hours) + pace.sent_since,
+        "at": at,
+    }
 
 
 def _from_bulk(recipient: Recipient, answer: BulkOutcome) -> _Outcome:

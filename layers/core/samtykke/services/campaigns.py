@@ -11,6 +11,7 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,6 +48,7 @@ from samtykke.domain.defaults import SUPPORTED_LOCALES
 from samtykke.domain.errors import BadRequest, InvalidInput, RetryableError, SamtykkeError
 from samtykke.domain.fines import FineRate, exposure, rate_for
 from samtykke.domain.merge import MERGE_FIELDS, merge_fields
+from samtykke.domain.pacing import SendQuota, eta_seconds
 from samtykke.domain.purposes import check_transactional_purpose
 from samtykke.models.campaign import (
     Campaign,
@@ -233,8 +235,21 @@ def campaign_view(item: dict[str, Any]) -> Campaign:
     progress = min(1.0, processed / counts.queued) if counts.queued else 0.0
     if status is CampaignStatus.DONE:
         progress = 1.0
-    fields = {k: v for k, v in item.items() if not k.startswith(COUNTER_PREFIX)}
-    return Campaign.model_validate({**fields, "status": status, "counts": counts, "progress": round(progress, 4)})
+    fields = {k: v for k, v in item.items() if not k.startswith(COUNTER_PREFIX) and k != "ses_pace"}
+    pace = item.get("ses_pace")
+    done_at = _estimated_done_at(pace, counts.queued - processed) if status is CampaignStatus.SENDING and pace else None
+    return Campaign.model_validate(
+        {**fields, "status": status, "counts": counts, "progress": round(progress, 4), "estimated_done_at": done_at}
+    )
+
+
+def _estimated_done_at(pace: dict[str, Any], remaining: int) -> datetime:
+    quota = SendQuota(
+        max_send_rate=float(pace["max_send_rate"]),
+        max_24_hour_send=float(pace["max_24_hour_send"]),
+        sent_last_24_hours=float(pace["sent_last_24_hours"]),
+    )
+    return datetime.fromisoformat(pace["at"]) + timedelta(seconds=eta_seconds(remaining, quota))
 
 
 def _load(svc: Services, tenant_id: str, campaign_id: str) -> dict[str, Any]:
