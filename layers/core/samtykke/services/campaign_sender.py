@@ -56,7 +56,7 @@ from samtykke.models.campaign import RecipientChunk
 from samtykke.observability import logger
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
-from samtykke.services.links import LinkSigner, current_key_version, list_unsubscribe_headers
+from samtykke.services.links import LinkSigner, list_unsubscribe_headers
 from samtykke.services.recipients import CampaignPlan, Recipient, address_of, evaluate
 from samtykke.templates import messages
 from samtykke.templates.campaign import campaign_footer, with_footer
@@ -537,7 +537,7 @@ def _from_bulk(recipient: Recipient, answer: BulkOutcome) -> _Outcome:
 
 def keys_signer(svc: Services, catalog: TenantCatalog, plan: CampaignPlan, keys: TenantKeys) -> LinkSigner:
     base_url = (plan.base_url or svc.settings.public_base_url).rstrip("/")
-    return LinkSigner(keys, current_key_version(catalog.tenant), base_url)
+    return LinkSigner.of(catalog, keys, base_url)
 
 
 def sms_opt_out_hint(catalog: TenantCatalog, locale: str) -> str:

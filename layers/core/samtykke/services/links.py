@@ -131,7 +131,11 @@ class LinkSigner:
     @classmethod
     def for_tenant(cls, svc: Services, tenant_id: str, base_url: str) -> LinkSigner:
         catalog = svc.catalogs.get(tenant_id)
-        keys = svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob)
+        return cls.of(catalog, svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob), base_url)
+
+    @classmethod
+    def of(cls, catalog: TenantCatalog, keys: TenantKeys, base_url: str) -> LinkSigner:
+        """From a catalog and keys the caller already holds (a verified link's, a campaign's): no reads."""
         return cls(keys, current_key_version(catalog.tenant), base_url)
 
     def unsubscribe(self, contact_id: str, purpose: str, channel: Channel, message_ref: str) -> str:

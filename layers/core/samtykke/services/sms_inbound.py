@@ -140,7 +140,9 @@ class SmsInbox:
 
     # --- signatures ---------------------------------------------------------------------------------
 
-    def _provider_secret(self, tenant_id: str, provider: SmsProvider, *, fresh: bool) -> tuple[str, SmsConfig]:
+    def _provider_secret(
+        self, tenant_id: str, provider: SmsProvider, *, fresh: bool
+    ) -> tuple[str, SmsConfig, TenantCatalog]:
         catalog = self.svc.catalogs.get(tenant_id)
         config = self.config.get(tenant_id, fresh=fresh)
         item = config.providers.get(provider.value)
@@ -150,7 +152,7 @@ class SmsInbox:
             raise ProviderNotConfigured(f"This tenant has no {provider.value} secret")
         box = SecretBox(self.svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob))
         try:
-            return box.open(secret_name(provider.value), item["sealed_secret"]), config
+            return box.open(secret_name(provider.value), item["sealed_secret"]), config, catalog
         except SecretUnreadable as exc:
             raise ProviderNotConfigured(f"This tenant's {provider.value} secret cannot be read; set it again") from exc
 
@@ -161,20 +163,22 @@ class SmsInbox:
         params: dict[str, list[str]],
         signature: str | None,
         signature_settings: str | None,
-    ) -> None:
+    ) -> TenantCatalog:
+        """The tenant's catalog, checked for this request, once the signature verifies: `receive` goes on with it."""
         if not signature:
             raise SignatureMissing("X-Twilio-Signature is missing")
         for fresh in (False, True):  # a secret rotated in the last seconds: reload once before refusing
-            token, _ = self._provider_secret(tenant_id, SmsProvider.TWILIO, fresh=fresh)
+            token, _, catalog = self._provider_secret(tenant_id, SmsProvider.TWILIO, fresh=fresh)
             if verify_twilio(token, url, params, signature, signature_settings=signature_settings):
-                return
+                return catalog
         raise InvalidSignature("X-Twilio-Signature does not match this request")
 
-    def verify_vonage(self, tenant_id: str, params: dict[str, str], now: float) -> None:
+    def verify_vonage(self, tenant_id: str, params: dict[str, str], now: float) -> TenantCatalog:
+        """As `verify_twilio`, for Vonage's signed webhooks."""
         if not params.get("sig"):
             raise SignatureMissing("The webhook is not signed (no `sig`)")
         for fresh in (False, True):
-            secret, config = self._provider_secret(tenant_id, SmsProvider.VONAGE, fresh=fresh)
+            secret, config, catalog = self._provider_secret(tenant_id, SmsProvider.VONAGE, fresh=fresh)
             method = VonageSignatureMethod(
                 config.providers[SmsProvider.VONAGE.value].get("signature_method", "md5hash")
             )
@@ -184,6 +188,7 @@ class SmsInbox:
             raise InvalidSignature("`sig` does not match this request")
         if not vonage_timestamp_fresh(params.get("timestamp"), now):
             raise StaleTimestamp("The signed timestamp is too old, or in the future")
+        return catalog
 
     def tenant_for_number(self, destination: str) -> str:
         """The tenant an inbound number (E.164) is registered to."""
@@ -194,9 +199,10 @@ class SmsInbox:
 
     # --- the effect ---------------------------------------------------------------------------------
 
-    def receive(self, message: InboundSms) -> SmsOutcome:
-        """Applies a verified inbound message. Every check that can refuse it runs before any write."""
-        catalog = self.svc.catalogs.get(message.tenant_id)
+    def receive(self, message: InboundSms, catalog: TenantCatalog | None = None) -> SmsOutcome:
+        """Applies a verified inbound message. Every check that can refuse it runs before any write. `catalog` is
+        the one the request's signature check read, if it made one; otherwise it is read here."""
+        catalog = catalog or self.svc.catalogs.get(message.tenant_id)
         config = self.config.get(message.tenant_id)
         match = with_provider_verdict(match_keyword(message.body, config.tenant_keywords()), message.opt_out_type)
         if match.action is KeywordAction.NONE:

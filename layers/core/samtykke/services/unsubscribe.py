@@ -29,7 +29,7 @@ from samtykke.models.tenant import Tenant
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
 from samtykke.services.ledger import ContactTarget, Ledger, LoadedContact, StateChange
-from samtykke.services.links import LinkSigner, verify_unsubscribe_token
+from samtykke.services.links import LinkSigner, VerifiedLink, verify_unsubscribe_token
 
 SOURCE = "unsubscribe-link"
 PAGE_LINK_TTL = timedelta(days=7)  # preference links shown on a page; emailed ones carry no expiry
@@ -94,9 +94,10 @@ class UnsubscribeView:
     preference_url: str
 
 
-def _preference_url(svc: Services, tenant_id: str, contact_id: str, base_url: str) -> str:
+def _preference_url(svc: Services, link: VerifiedLink, contact_id: str, base_url: str) -> str:
+    """Signed with the verified link's own catalog and keys: the request read them a moment ago."""
     expires = int((svc.clock() + PAGE_LINK_TTL).timestamp())
-    return LinkSigner.for_tenant(svc, tenant_id, base_url).preferences(contact_id, expires_at=expires)
+    return LinkSigner.of(link.catalog, link.keys, base_url).preferences(contact_id, expires_at=expires)
 
 
 def unsubscribe_page(svc: Services, token: str, *, base_url: str) -> UnsubscribeView:
@@ -111,7 +112,7 @@ def unsubscribe_page(svc: Services, token: str, *, base_url: str) -> Unsubscribe
         purpose=purpose_name(link.catalog, claims.purpose, locale),
         channel=claims.channel,
         already_withdrawn=state is not None and state.status is ConsentStatus.WITHDRAWN,
-        preference_url=_preference_url(svc, claims.tenant_id, claims.contact_id, base_url),
+        preference_url=_preference_url(svc, link, claims.contact_id, base_url),
     )
 
 
@@ -187,6 +188,6 @@ def unsubscribe(
         purpose=purpose_name(link.catalog, claims.purpose, locale),
         channel=claims.channel,
         already_withdrawn=True,
-        preference_url=_preference_url(svc, tenant_id, claims.contact_id, base_url),
+        preference_url=_preference_url(svc, link, claims.contact_id, base_url),
     )
     return UnsubscribeOutcome(view, scope, [(e.purpose, e.channel) for e in result.events])
