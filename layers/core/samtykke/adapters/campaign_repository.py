@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -377,21 +377,29 @@ class CampaignRepository:
             return ours | {claim.key for claim in remaining}
         raise RetryableError("Send claims kept conflicting; retry", code="contention")
 
-    def count_once(
+    def record_once(
         self,
         tenant_id: str,
         campaign_id: str,
         counts: Mapping[str, int],
         *,
         work: WorkItem,
+        puts: Sequence[dict[str, Any]] = (),
+        deletes: Sequence[Key] = (),
         pace: Mapping[str, Any] | None = None,
     ) -> bool:
-        """ADDs `counts` to the campaign's counters once per unit of work; False if `work` had counted already.
+        """Writes a unit of work's send records (`puts`, `deletes`: its claims turned into records, or given back)
+        and ADDs `counts` to the campaign's counters, once; False if `work` had recorded already.
         `pace`, if given, is SET as the campaign's `ses_pace` in the same update (the sender's view of SES's quota).
 
-        One transaction: the counters' ADD and a marker item for the work (`TALLY#{owner}`, expiring), put only if
-        absent. A retried transaction that committed before its reply was lost finds its own marker and adds nothing.
+        One transaction: the records, the counters' ADD and a marker item for the work (`TALLY#{owner}`, expiring),
+        put only if absent. A retried transaction that committed before its reply was lost finds its own marker and
+        writes nothing again. So the records and the counts never disagree, and a chunk of 50 costs one call. Work
+        too big for one transaction writes its records first (idempotent puts and deletes), then counts.
         """
+        if len(puts) + len(deletes) + 2 > TRANSACTION_LIMIT or not any(counts.values()):
+            self.batch_write(puts, deletes)
+            puts, deletes = (), ()
         present = {name: n for name, n in counts.items() if n}
         if not present:
             return True
@@ -421,6 +429,11 @@ class CampaignRepository:
                     "ExpressionAttributeValues": to_attributes(values),
                 }
             },
+            *({"Put": {"TableName": self.table_name, "Item": to_attributes(item)}} for item in puts),
+            *(
+                {"Delete": {"TableName": self.table_name, "Key": to_attributes({"pk": k[0], "sk": k[1]})}}
+                for k in deletes
+            ),
         ]
         for attempt in range(UNPROCESSED_ATTEMPTS):
             try:

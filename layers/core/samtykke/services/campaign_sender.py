@@ -16,9 +16,9 @@ For a chunk of up to 50 contacts:
 3. The claimed messages go out: email in one SES v2 SendBulkEmail call per 50 recipients, each entry with its own
    content, both List-Unsubscribe headers and a visible link (adapters/campaign_senders.BulkMailer); SMS one SNS
    Publish each, with the tenant's opt-out hint, a few at a time.
-4. BatchWriteItem turns each claim into its send record (campaign, contact, the consent event relied on, the
-   provider's message id, the time), or releases it when the provider was throttling; then one transaction ADDs to
-   the campaign's counters, once per unit of work (a marker item makes a retried count add nothing).
+4. One transaction turns each claim into its send record (campaign, contact, the consent event relied on, the
+   provider's message id, the time), or releases it when the provider was throttling, and ADDs to the campaign's
+   counters, once per unit of work (a marker item makes a retried transaction write nothing again).
 Throttling stops the chunk where it is and raises `RetryableError`: the queue brings it back later, and the chunks
 after it in the same invocation give way at once (`pause`) instead of hammering the provider.
 
@@ -110,6 +110,8 @@ class SenderState:
     plans: dict[tuple[str, str], tuple[float, CampaignPlan | None]] = field(default_factory=dict)
     paused_until: float = 0.0
     ses: SesPace | None = None
+    # The tenant catalogs this invocation checked: its chunks are decided against one snapshot, as one request is.
+    catalogs: dict[str, tuple[str, TenantCatalog]] = field(default_factory=dict)
     # The send threads, started once per container rather than once per chunk.
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=SEND_WORKERS))
 
@@ -121,6 +123,15 @@ class SenderState:
         plan = CampaignPlan.from_item(item) if item is not None else None
         self.plans[(tenant_id, campaign_id)] = (time.monotonic(), plan)
         return plan
+
+    def catalog(self, svc: Services, tenant_id: str, invocation: str) -> TenantCatalog:
+        """The tenant's catalog, checked for freshness once per invocation (one change-counter read per batch)."""
+        held = self.catalogs.get(tenant_id)
+        if held is not None and held[0] == invocation:
+            return held[1]
+        catalog = svc.catalogs.get(tenant_id)
+        self.catalogs[tenant_id] = (invocation, catalog)
+        return catalog
 
     def pace(self, email: EmailSender, concurrency: int) -> SesPace:
         """The account's pace, its quota read again once a minute; the bucket keeps its tokens across reads."""
@@ -192,7 +203,7 @@ class ChunkSender:
         )
         if pace is not None and pace.daily_left < 1:
             raise PacedOut("The SES account's daily quota is used up", retry_after=MAX_DELAY_SECONDS)
-        catalog = self._svc.catalogs.get(chunk.tenant_id)
+        catalog = self._state.catalog(self._svc, chunk.tenant_id, work.request_id)
         keys = self._svc.keyring.tenant_keys(chunk.tenant_id, catalog.root_key_blob)
         now = self._svc.clock()
         recipients = evaluate(
@@ -500,7 +511,6 @@ class ChunkSender:
                 record |= {"state": FAILED, "error": outcome.error, "failed_at": at}
                 result.failed += 1
             puts.append(record)
-        self._repo.batch_write(puts, releases)
         counts = {
             "n_sent": result.sent,
             "n_failed": result.failed,
@@ -511,7 +521,9 @@ class ChunkSender:
             **{f"n_skip_{reason}": n for reason, n in result.skipped.items()},
         }
         snapshot = None if pace is None else _pace_snapshot(pace, at)
-        self._repo.count_once(plan.tenant_id, plan.campaign_id, counts, work=work, pace=snapshot)
+        self._repo.record_once(
+            plan.tenant_id, plan.campaign_id, counts, work=work, puts=puts, deletes=releases, pace=snapshot
+        )
 
 
 def _pace_snapshot(pace: SesPace, at: str) -> dict[str, Any]:
