@@ -244,7 +244,7 @@ def test_a_record_without_a_note_says_so_in_the_readers_language_and_records_not
     assert refused["statusCode"] == 422
     assert refused["headers"]["X-Samtykke-Error"] == "note_required"
     body = refused["body"]
-    assert html.escape(console_messages("da")["error_note_required"], quote=False) in body
+    assert html.escape(console_messages("da")["record_error_note_required"], quote=False) in body
     assert '<details class="record" open>' in body  # the form stays open, its choices kept
     assert 'value="phone" selected' in body
     assert len(contacts.consent_log(svc, tenant.tenant_id, contact_id).events) == before
@@ -269,4 +269,4 @@ def test_a_refusal_of_the_service_shows_as_a_localized_error_on_the_form(
 
     assert refused["statusCode"] == 422
     assert refused["headers"]["X-Samtykke-Error"] == "marketing_requires_consent"
-    assert console_messages("de")["error_marketing_requires_consent"] in refused["body"]
+    assert console_messages("de")["record_error_marketing_requires_consent"] in refused["body"]

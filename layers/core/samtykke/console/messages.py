@@ -202,7 +202,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Deze campagne is al verzonden.",
         "Diese Kampagne wurde schon versendet.",
     ),
-    "error_note_required": (
+    "record_error_note_required": (
         "Write down what the person said, and when: the note is required (10 characters at least). Nothing was recorded.",
         "Skriv, hvad personen sagde, og hvornår: noten er påkrævet (mindst 10 tegn). Intet blev registreret.",
         "Skriv vad personen sa och när: anteckningen krävs (minst 10 tecken). Inget registrerades.",
@@ -210,7 +210,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Schrijf op wat de persoon zei, en wanneer: de notitie is verplicht (minstens 10 tekens). Er is niets vastgelegd.",
         "Notieren Sie, was die Person gesagt hat und wann: die Notiz ist Pflicht (mindestens 10 Zeichen). Nichts wurde erfasst.",
     ),
-    "error_validation_failed": (
+    "record_error_validation_failed": (
         "Some of the form was not accepted: check the choices and try again. Nothing was recorded.",
         "Noget i formularen blev ikke godtaget: tjek valgene og prøv igen. Intet blev registreret.",
         "Något i formuläret godtogs inte: kontrollera valen och försök igen. Inget registrerades.",
@@ -218,7 +218,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Een deel van het formulier is niet geaccepteerd: controleer de keuzes en probeer het opnieuw. Er is niets vastgelegd.",
         "Ein Teil des Formulars wurde nicht angenommen: Auswahl prüfen und erneut versuchen. Nichts wurde erfasst.",
     ),
-    "error_unknown_purpose": (
+    "record_error_unknown_purpose": (
         "That purpose does not exist or is no longer active. Nothing was recorded.",
         "Formålet findes ikke eller er ikke længere aktivt. Intet blev registreret.",
         "Syftet finns inte eller är inte längre aktivt. Inget registrerades.",
@@ -226,7 +226,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Dat doel bestaat niet of is niet meer actief. Er is niets vastgelegd.",
         "Diesen Zweck gibt es nicht oder er ist nicht mehr aktiv. Nichts wurde erfasst.",
     ),
-    "error_channel_not_in_purpose": (
+    "record_error_channel_not_in_purpose": (
         "The purpose is not used on that channel. Nothing was recorded.",
         "Formålet bruges ikke på den kanal. Intet blev registreret.",
         "Syftet används inte i den kanalen. Inget registrerades.",
@@ -234,7 +234,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Het doel wordt niet via dat kanaal gebruikt. Er is niets vastgelegd.",
         "Der Zweck wird auf diesem Kanal nicht genutzt. Nichts wurde erfasst.",
     ),
-    "error_legal_basis_required": (
+    "record_error_legal_basis_required": (
         "A change of legal basis needs the new basis: choose one. Nothing was recorded.",
         "En ændring af retsgrundlag kræver det nye grundlag: vælg et. Intet blev registreret.",
         "En ändring av rättslig grund kräver den nya grunden: välj en. Inget registrerades.",
@@ -242,7 +242,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Een wijziging van de rechtsgrond vraagt om de nieuwe grond: kies er een. Er is niets vastgelegd.",
         "Eine Änderung der Rechtsgrundlage braucht die neue Grundlage: bitte wählen. Nichts wurde erfasst.",
     ),
-    "error_marketing_requires_consent": (
+    "record_error_marketing_requires_consent": (
         "A marketing purpose rests on consent only. Nothing was recorded.",
         "Et markedsføringsformål kan kun bygge på samtykke. Intet blev registreret.",
         "Ett marknadsföringssyfte kan bara vila på samtycke. Inget registrerades.",
@@ -250,7 +250,7 @@ TEXTS: dict[str, tuple[str, str, str, str, str, str]] = {
         "Een marketingdoel kan alleen op toestemming rusten. Er is niets vastgelegd.",
         "Ein Marketingzweck beruht nur auf Einwilligung. Nichts wurde erfasst.",
     ),
-    "error_no_consent_to_change": (
+    "record_error_no_consent_to_change": (
         "The person has no consent for that purpose and channel to withdraw or change. Nothing was recorded.",
         "Personen har intet samtykke til det formål og den kanal, der kan trækkes tilbage eller ændres. Intet blev registreret.",
         "Personen har inget samtycke för det syftet och den kanalen att återkalla eller ändra. Inget registrerades.",
