@@ -429,6 +429,27 @@ class ConsentRepository:
 
     # --- the dashboard's counters --------------------------------------------------------------------
 
+    def scan_events(self, tenant_id: str, since: str, until: str) -> Iterator[dict[str, Any]]:
+        """Every consent event of the tenant with `since <= at < until`: a Scan of the whole table, for the
+        operator's tools only (no function is granted Scan). Strongly consistent, following pages."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(pk, :contacts) AND begins_with(sk, :event) AND #at >= :since "
+            "AND #at < :until",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": to_attributes(
+                {":contacts": contact_pk(tenant_id, ""), ":event": "EVENT#", ":since": since, ":until": until}
+            ),
+            "ConsistentRead": True,
+        }
+        while True:
+            with translate_aws_errors():
+                page = aws.dynamodb().scan(**request)
+            yield from (from_attributes(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def correct_counters(self, tally: Tally, run_id: str) -> None:
         """Adds `tally`'s (possibly negative) differences to one counter item, once per `run_id`.
 

@@ -1,13 +1,13 @@
 """Counting the dashboard's daily counters again from the consent log: for a deployment that existed before the
-counters (`console/aggregates.py`), or whose counters drifted. Run by the operator as `samtykke counters backfill`.
+counters (`console/aggregates.py`), or whose counters drifted. Run by the operator: `samtykke tenant backfill-counters`.
 
-How the recount is made: every contact of the tenant (the `directory` index; an erased contact's tombstone stays
-listed, and its events stay) has its log read, one Query per contact. Its events are grouped into the writes that
-made them (one write's events share their time `at`) and each write is tallied by the write path's own
-`aggregates.tally`, on the day of its time. The counter items of those days are read as the dashboard reads them,
-summed over the shards, and the difference is ADDed to one item of the day (shard 0): afterwards each day sums to
-its recount. A contact listed a moment ago may be missing from the eventually consistent index, which is one more
-reason why only closed days are recounted.
+How the recount is made: one Scan of the table (with the operator's credentials: no function is granted Scan)
+reads the tenant's consent events of those days, erased contacts' included (their events stay). Not the
+`directory` index: contacts written before it existed are not listed there. The events are grouped into the
+writes that made them (one write's events share their contact and their time `at`) and each write is tallied by
+the write path's own `aggregates.tally`, on the day of its time. The counter items of those days are read as the
+dashboard reads them, summed over the shards, and the difference is ADDed to one item of the day (shard 0):
+afterwards each day sums to its recount.
 
 Concurrent writes: a write counts on the day its own clock gave it when it built its transaction, and commits
 within the few seconds after (a Lambda runs for 15 minutes at most). The backfill recounts only CLOSED days, those
@@ -28,14 +28,12 @@ only raised to the recount, never lowered.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from samtykke.adapters.contact_directory import DIRECTORY_INDEX, ContactDirectory, directory_pk
 from samtykke.adapters.crypto import TenantKeys
-from samtykke.adapters.repository import PROFILE
+from samtykke.adapters.repository import PROFILE, contact_pk
 from samtykke.console import aggregates
 from samtykke.domain.audit import AuditAction
 from samtykke.domain.errors import InvalidInput
@@ -46,7 +44,6 @@ from samtykke.services.ledger import new_id, open_evidence
 
 SETTLE = timedelta(minutes=15)
 CORRECTION_SHARD = 0
-DIRECTORY_PAGE = 500
 DayCounts = dict[str, dict[str, int]]  # day -> counter name -> count
 
 
@@ -56,7 +53,7 @@ class BackfillReport:
     run_id: str
     since: str
     through: str | None  # the last day recounted; None when no closed day was asked for
-    contacts: int = 0
+    contacts: int = 0  # with an event on those days
     events: int = 0
     days_corrected: list[str] = field(default_factory=list)
 
@@ -77,7 +74,7 @@ def backfill(svc: Services, actor: AuditActor, *, since: date) -> BackfillReport
     if since > through:
         raise InvalidInput(f"No closed day from {since} on: the newest is {through}", code="no_closed_day")
     days = [(since + timedelta(days=i)).isoformat() for i in range((through - since).days + 1)]
-    recount, contacts, events = _recount(svc, tenant_id, set(days))
+    recount, contacts, events = _recount(svc, tenant_id, days)
     current = _counted(svc, tenant_id, days)
     corrected = []
     for day in days:
@@ -92,43 +89,28 @@ def backfill(svc: Services, actor: AuditActor, *, since: date) -> BackfillReport
     return report
 
 
-def _contact_ids(svc: Services, tenant_id: str) -> Iterator[str]:
-    directory = ContactDirectory(svc.repo.table_name)
-    start = None
-    while True:
-        page = directory.page(DIRECTORY_INDEX, directory_pk(tenant_id), limit=DIRECTORY_PAGE, start=start)
-        yield from (str(row["contact_id"]) for row in page.rows)
-        if page.last_key is None:
-            return
-        start = page.last_key
-
-
-def _recount(svc: Services, tenant_id: str, days: set[str]) -> tuple[DayCounts, int, int]:
-    """Each day's counts as the write path would have made them, from every contact's events on those days."""
+def _recount(svc: Services, tenant_id: str, days: list[str]) -> tuple[DayCounts, int, int]:
+    """Each day's counts as the write path made them, from the tenant's events on those days."""
+    until = (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()
+    writes: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)  # (contact, at) -> one write's events
+    for event in svc.repo.scan_events(tenant_id, days[0], until):
+        writes[(str(event["contact_id"]), str(event["at"]))].append(event)
     keys = svc.keyring.tenant_keys(tenant_id, svc.catalogs.get(tenant_id).root_key_blob)
     counts: DayCounts = defaultdict(lambda: defaultdict(int))
-    contacts = events = 0
-    for contact_id in _contact_ids(svc, tenant_id):
-        contacts += 1
-        items = svc.repo.load_contact(tenant_id, contact_id)
-        writes: dict[str, list[dict[str, Any]]] = defaultdict(list)  # one write's events share their time
-        for item in items:
-            if item["sk"].startswith("EVENT#") and str(item["at"])[:10] in days:
-                writes[str(item["at"])].append(item)
-        for at, written in writes.items():
-            events += len(written)
-            note = _note(keys, contact_id, items, written)
-            tally = aggregates.tally(tenant_id, contact_id, written, datetime.fromisoformat(at), note)
-            for name, count in (tally.counts if tally else {}).items():
-                counts[at[:10]][name] += count
-    return counts, contacts, events
+    for (contact_id, at), written in writes.items():
+        note = _note(svc, keys, contact_id, written)
+        tally = aggregates.tally(tenant_id, contact_id, written, datetime.fromisoformat(at), note)
+        for name, count in (tally.counts if tally else {}).items():
+            counts[at[:10]][name] += count
+    contacts = len({contact_id for contact_id, _ in writes})
+    return counts, contacts, sum(len(written) for written in writes.values())
 
 
-def _note(keys: TenantKeys, contact_id: str, items: list[dict[str, Any]], written: list[dict[str, Any]]) -> str | None:
+def _note(svc: Services, keys: TenantKeys, contact_id: str, written: list[dict[str, Any]]) -> str | None:
     """A withdrawal's evidence note (it may name the campaign whose link it came through); None once erased."""
     if not any(event.get("type") == "withdraw" for event in written):
         return None  # only a withdrawal counts for a campaign: nothing to open
-    profile = next((item for item in items if item["sk"] == PROFILE), None)
+    profile = svc.repo.get(contact_pk(keys.tenant_id, contact_id), PROFILE)
     if profile is None or not profile.get("wrapped_key"):
         return None
     box = keys.contact_box(contact_id, profile["wrapped_key"])
