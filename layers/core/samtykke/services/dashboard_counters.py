@@ -51,8 +51,8 @@ DayCounts = dict[str, dict[str, int]]  # day -> counter name -> count
 class BackfillReport:
     tenant_id: str
     run_id: str
-    since: str
-    through: str | None  # the last day recounted; None when no closed day was asked for
+    since: str  # the first day recounted
+    through: str  # the last
     contacts: int = 0  # with an event on those days
     events: int = 0
     days_corrected: list[str] = field(default_factory=list)
@@ -70,9 +70,9 @@ def backfill(svc: Services, actor: AuditActor, *, since: date) -> BackfillReport
     """Recounts the closed days from `since` on and corrects the counters, audited as `operator.counters_backfilled`."""
     tenant_id = actor.tenant_id
     through = last_closed_day(svc.clock())
-    run_id = new_id("bfl")
     if since > through:
         raise InvalidInput(f"No closed day from {since} on: the newest is {through}", code="no_closed_day")
+    run_id = new_id("bfl")
     days = [(since + timedelta(days=i)).isoformat() for i in range((through - since).days + 1)]
     recount, contacts, events = _recount(svc, tenant_id, days)
     current = _counted(svc, tenant_id, days)
