@@ -240,6 +240,37 @@ def test_without_sensitive_read_the_national_id_stays_hidden_and_the_attempt_is_
     assert len(denied.json()["entries"]) == 1
 
 
+def test_record_a_withdrawal_on_the_persons_behalf_and_see_it_on_the_timeline(
+    console: Page, api: httpx.Client, admin_api: httpx.Client, local_stack: RunningStack, person: dict[str, str]
+) -> None:
+    base = local_stack.api_url
+    email, _ = _staff(admin_api, api, "editor", mfa=False)
+    _log_in(console, base, email, None)
+    console.goto(f"{base}/console/people/{person['contact_id']}")
+    console.get_by_text("Record a decision on the person's behalf…").click()
+    check_accessibility(console, "record")
+    # Without a note the browser asks for one, and nothing is sent
+    console.get_by_label("Withdraws consent").check()
+    console.get_by_label("Purpose and channel").select_option("sales-and-service:email")
+    console.get_by_label("How the person told us").select_option("phone")
+    console.get_by_role("button", name="Record", exact=True).click()
+    expect(console.locator("#record-note:invalid")).to_have_count(1)
+    # With one, the withdrawal is recorded and tops the timeline
+    note = "Rang on 3 December: no more service emails, please"
+    console.get_by_label("Note (required)").fill(note)
+    console.get_by_role("button", name="Record", exact=True).click()
+    expect(console.locator(".notice")).to_contain_text("Recorded")
+    newest = console.locator(".timeline li").first
+    expect(newest).to_contain_text("Withdrawn sales-and-service / email")
+    expect(newest).to_contain_text("Staff, by phone")
+    expect(newest).to_contain_text(note)
+    changed = admin_api.get(
+        "/v1/admin/audit", params={"action": "consent.changed_by_staff", "target_id": person["contact_id"]}
+    )
+    assert changed.status_code == 200, changed.text
+    assert [e["details"]["source"] for e in changed.json()["entries"]] == ["phone"]
+
+
 def test_an_author_sees_no_addresses(
     console: Page, api: httpx.Client, admin_api: httpx.Client, local_stack: RunningStack, person: dict[str, str]
 ) -> None:
@@ -251,6 +282,7 @@ def test_an_author_sees_no_addresses(
     assert person["email"] not in console.content()
     assert console.get_by_role("button", name="Reveal (audited)").count() == 1
     assert console.get_by_text("Erase this person…").count() == 0
+    assert console.get_by_text("Record a decision on the person's behalf…").count() == 0
 
 
 def test_dry_run_as_a_chart_then_send_with_a_confirm_step_and_follow_progress(

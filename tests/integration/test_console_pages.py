@@ -3,8 +3,11 @@ author's pages never show an address."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -12,6 +15,7 @@ from samtykke.domain.access import Role
 from samtykke.models.staff import LoginRequest, SessionTokens, UserCreate
 from samtykke.services import sessions, staff
 from samtykke.services.context import Services
+from samtykke.services.session_auth import authenticate_session
 from tests.integration.conftest import TenantFixture
 
 pytestmark = pytest.mark.integration
@@ -105,3 +109,164 @@ def test_the_export_downloads_as_json_and_is_audited(
     assert '"export_version":1' in exported["body"]
     entries, _ = audit.query(svc, tenant.tenant_id, svc.clock().strftime("%Y-%m"), target_id=contact_id)
     assert "contact.exported" in [e["action"] for e in entries]
+
+
+# --- recording a decision on the person's behalf -------------------------------------------------------------
+
+
+def _person_page(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke, role: Role
+) -> tuple[str, list[str], dict[str, Any]]:
+    """A captured person (anna@example.dk), a logged-in `role`, and that role's view of the person's page."""
+    cookies = [f"samtykke_console={log_in(svc, tenant, role).token}"]
+    found = invoke("console", page(api_event, "/people", cookies) | {"queryStringParameters": {"q": "anna@example.dk"}})
+    assert found["statusCode"] == 303, found["body"]
+    contact_id = found["headers"]["Location"].rsplit("/", 1)[-1]
+    shown = invoke("console", page(api_event, f"/people/{contact_id}", cookies))
+    assert shown["statusCode"] == 200, shown["body"]
+    return contact_id, cookies, shown
+
+
+def _csrf(body: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', body)
+    assert found is not None
+    return found.group(1)
+
+
+def _post(
+    api_event: Callable[..., dict[str, Any]], path: str, cookies: list[str], fields: dict[str, str], locale: str = "en"
+) -> dict[str, Any]:
+    event = page(api_event, path, cookies)
+    event["requestContext"]["http"]["method"] = "POST"
+    event["headers"] |= {"content-type": "application/x-www-form-urlencoded", "accept-language": locale}
+    event["body"] = urlencode(fields)
+    return event
+
+
+WITHDRAWAL = {
+    "action": "withdraw",
+    "consent": "sales-and-service:email",
+    "source": "phone",
+    "note": "Rang on 2 December and asked for no more service emails",
+}
+
+
+@pytest.mark.parametrize("role", [Role.EDITOR, Role.OWNER])
+def test_staff_with_the_right_record_a_withdrawal_on_the_persons_behalf(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke, role: Role
+) -> None:
+    from samtykke.services import audit, contacts
+
+    assert invoke("consent_capture", api_event("consent_capture_form"))["statusCode"] == 303
+    contact_id, cookies, shown = _person_page(svc, tenant, api_event, invoke, role)
+    assert 'id="record-form"' in shown["body"]
+    assert 'value="sales-and-service:email"' in shown["body"]
+
+    # When the form is posted with the session's CSRF token
+    fields = WITHDRAWAL | {"csrf": _csrf(shown["body"])}
+    posted = invoke("console", _post(api_event, f"/people/{contact_id}/consents", cookies, fields))
+
+    # Then the withdrawal is in the consent log, by this staff member, with the note and the source
+    assert posted["statusCode"] == 303, posted["body"]
+    assert posted["headers"]["Location"].startswith(f"/console/people/{contact_id}?recorded=evt_")
+    last = contacts.consent_log(svc, tenant.tenant_id, contact_id).events[-1]
+    me = authenticate_session(svc, cookies[0].split("=", 1)[1])
+    assert (last.type, last.purpose, last.channel) == ("withdraw", "sales-and-service", "email")
+    assert last.status == "withdrawn"
+    assert last.actor.type == "staff"
+    assert last.actor.id == me.principal_id
+    assert last.source == "staff-phone"
+    assert last.evidence is not None
+    assert last.evidence.note == WITHDRAWAL["note"]
+    entries, _ = audit.query(svc, tenant.tenant_id, svc.clock().strftime("%Y-%m"), target_id=contact_id)
+    changed = [e for e in entries if e["action"] == "consent.changed_by_staff"]
+    assert [e["details"]["source"] for e in changed] == ["phone"]
+
+    # And the person's page shows it at the top of the timeline
+    location = posted["headers"]["Location"][len("/console") :]
+    path, _, query = location.partition("?")
+    after = invoke("console", page(api_event, path, cookies) | {"queryStringParameters": dict([query.split("=")])})
+    assert "Recorded: the new event is at the top of the timeline." in after["body"]
+    newest = after["body"].split('id="timeline-h"', 1)[1].split("<li>", 2)[1]
+    assert "Withdrawn</strong> sales-and-service / email" in newest
+    assert "Staff, by phone" in newest
+    assert WITHDRAWAL["note"] in newest
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.AUTHOR])
+def test_a_role_without_the_right_sees_no_record_form_and_its_post_is_refused(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke, role: Role
+) -> None:
+    from samtykke.services import contacts
+
+    assert invoke("consent_capture", api_event("consent_capture_form"))["statusCode"] == 303
+    contact_id, cookies, shown = _person_page(svc, tenant, api_event, invoke, role)
+    assert 'id="record-form"' not in shown["body"]
+    before = len(contacts.consent_log(svc, tenant.tenant_id, contact_id).events)
+
+    fields = WITHDRAWAL | {"csrf": _csrf(shown["body"])}
+    refused = invoke("console", _post(api_event, f"/people/{contact_id}/consents", cookies, fields))
+
+    assert refused["statusCode"] == 403
+    assert refused["headers"]["X-Samtykke-Error"] == "permission_denied"
+    assert len(contacts.consent_log(svc, tenant.tenant_id, contact_id).events) == before
+
+
+def test_a_record_post_without_the_csrf_token_changes_nothing(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    from samtykke.services import contacts
+
+    assert invoke("consent_capture", api_event("consent_capture_form"))["statusCode"] == 303
+    contact_id, cookies, _ = _person_page(svc, tenant, api_event, invoke, Role.EDITOR)
+    before = len(contacts.consent_log(svc, tenant.tenant_id, contact_id).events)
+
+    for fields in (WITHDRAWAL, WITHDRAWAL | {"csrf": "forged"}):
+        refused = invoke("console", _post(api_event, f"/people/{contact_id}/consents", cookies, fields))
+        assert refused["statusCode"] == 403
+        assert refused["headers"]["X-Samtykke-Error"] == "csrf_failed"
+    assert len(contacts.consent_log(svc, tenant.tenant_id, contact_id).events) == before
+
+
+def test_a_record_without_a_note_says_so_in_the_readers_language_and_records_nothing(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    from samtykke.console.messages import console_messages
+    from samtykke.services import contacts
+
+    assert invoke("consent_capture", api_event("consent_capture_form"))["statusCode"] == 303
+    contact_id, cookies, shown = _person_page(svc, tenant, api_event, invoke, Role.EDITOR)
+    before = len(contacts.consent_log(svc, tenant.tenant_id, contact_id).events)
+
+    fields = WITHDRAWAL | {"note": "  ", "csrf": _csrf(shown["body"])}
+    refused = invoke("console", _post(api_event, f"/people/{contact_id}/consents", cookies, fields, locale="da"))
+
+    assert refused["statusCode"] == 422
+    assert refused["headers"]["X-Samtykke-Error"] == "note_required"
+    body = refused["body"]
+    assert html.escape(console_messages("da")["record_error_note_required"], quote=False) in body
+    assert '<details class="record" open>' in body  # the form stays open, its choices kept
+    assert 'value="phone" selected' in body
+    assert len(contacts.consent_log(svc, tenant.tenant_id, contact_id).events) == before
+
+
+def test_a_refusal_of_the_service_shows_as_a_localized_error_on_the_form(
+    svc: Services, tenant: TenantFixture, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    from samtykke.console.messages import console_messages
+
+    assert invoke("consent_capture", api_event("consent_capture_form"))["statusCode"] == 303
+    contact_id, cookies, shown = _person_page(svc, tenant, api_event, invoke, Role.EDITOR)
+
+    # A marketing purpose on another basis than consent: the service's own rule, not one the console repeats
+    fields = WITHDRAWAL | {
+        "action": "basis_change",
+        "consent": "e-marketing:email",
+        "legal_basis": "legitimate_interests",
+        "csrf": _csrf(shown["body"]),
+    }
+    refused = invoke("console", _post(api_event, f"/people/{contact_id}/consents", cookies, fields, locale="de"))
+
+    assert refused["statusCode"] == 422
+    assert refused["headers"]["X-Samtykke-Error"] == "marketing_requires_consent"
+    assert console_messages("de")["record_error_marketing_requires_consent"] in refused["body"]

@@ -1,6 +1,7 @@
 """`samtykke tenant|user|mfa|api-key`: bootstrap tenants and manage staff, MFA and API keys.
 
     samtykke tenant create acme --name "Acme A/S" --plan plus --owner-email owner@acme.example --owner-password-stdin
+    samtykke tenant backfill-counters acme --since 2026-09-01
     samtykke user create --email eva@acme.example --role editor --password-stdin
     samtykke user invite --email ole@acme.example --role viewer
     samtykke user list
@@ -11,9 +12,10 @@
 Where: `--local [PATH]` (the running local stack's `.samtykke/local.json`: `api_url`, `aws_endpoint_url`, the table
 and KMS key), or `--stack NAME` / `--region` (a deployed stack, `samtykke-<region>` by default, read from its
 CloudFormation outputs `TableName`, `FieldKeyArn` and `ApiUrl`). Without either, the local stack's file when it
-exists. `tenant create` writes to DynamoDB and KMS directly (the first owner and key have nobody to ask); every
-other command goes over HTTP with `--api-key` / `--token` (else SAMTYKKE_API_KEY, else the local demo key).
-Only the standard library is imported until a command runs.
+exists. `tenant create` writes to DynamoDB and KMS directly (the first owner and key have nobody to ask), and so do
+the operator's `tenant plan` and `tenant backfill-counters`; every other command goes over HTTP with `--api-key` /
+`--token` (else SAMTYKKE_API_KEY, else the local demo key). Only the standard library is imported until a command
+runs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +84,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     plan.add_argument("plan", choices=("basic", "plus", "enterprise"))
     plan.add_argument("--operator", default=os.environ.get("USER", "operator"), help="who decides, for the audit log")
     _target_arguments(plan)
+    backfill = tenant_actions.add_parser(
+        "backfill-counters",
+        help="recount the dashboard's daily counters from the consent log (closed days; safe to re-run under traffic)",
+    )
+    backfill.add_argument("tenant_id")
+    backfill.add_argument(
+        "--since", type=date.fromisoformat, default=None, help="the first day to recount (default: the dashboard's 90)"
+    )
+    backfill.add_argument(
+        "--operator", default=os.environ.get("USER", "operator"), help="who runs it, for the audit log"
+    )
+    _target_arguments(backfill)
     tenant.set_defaults(run=run_tenant)
 
     user = subparsers.add_parser("user", help="staff users: create, invite, list (over the admin API)")
@@ -246,6 +261,9 @@ def run_tenant(args: argparse.Namespace) -> int:
     if args.action == "plan":
         _print(set_plan_direct(target, args.tenant_id, args.plan, operator=args.operator))
         return 0
+    if args.action == "backfill-counters":
+        _print(backfill_counters_direct(target, args.tenant_id, since=args.since, operator=args.operator))
+        return 0
     password = _read_line("Owner password: ", args.owner_password_stdin) if args.owner_email else None
     result = create_tenant_direct(
         target,
@@ -301,6 +319,21 @@ def set_plan_direct(target: Target, tenant_id: str, plan: str, *, operator: str)
     svc = _direct_services(target)
     try:
         return {"tenant_id": tenant_id, **set_plan(svc, AuditActor(tenant_id, "operator", operator), Plan(plan))}
+    except SamtykkeError as error:
+        raise CliError(f"{error.code}: {error.message}") from error
+
+
+def backfill_counters_direct(target: Target, tenant_id: str, *, since: date | None, operator: str) -> dict[str, Any]:
+    """Recounts the tenant's dashboard counters (`services/dashboard_counters.py`); audited with the operator."""
+    from samtykke.console.views import DASHBOARD_DAYS
+    from samtykke.domain.errors import SamtykkeError
+    from samtykke.services.audit import AuditActor
+    from samtykke.services.dashboard_counters import backfill
+
+    svc = _direct_services(target)
+    first = since or svc.clock().date() - timedelta(days=DASHBOARD_DAYS - 1)
+    try:
+        return backfill(svc, AuditActor(tenant_id, "operator", operator), since=first).as_dict()
     except SamtykkeError as error:
         raise CliError(f"{error.code}: {error.message}") from error
 

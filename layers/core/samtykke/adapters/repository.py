@@ -44,6 +44,7 @@ META = "META"
 PROFILE = "PROFILE"
 ADDR = "ADDR"
 KEY = "KEY"
+COUNTERS_RUN = "backfill_run"  # on a counter item: the last backfill run that corrected it (never a count)
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -425,6 +426,46 @@ class ConsentRepository:
 
     def put_api_key(self, key_hash: str, item: dict[str, Any]) -> None:
         self.put_new({"pk": api_key_pk(key_hash), "sk": KEY, **item})
+
+    # --- the dashboard's counters --------------------------------------------------------------------
+
+    def scan_events(self, tenant_id: str, since: str, until: str) -> Iterator[dict[str, Any]]:
+        """Every consent event of the tenant with `since <= at < until`: a Scan of the whole table, for the
+        operator's tools only (no function is granted Scan). Strongly consistent, following pages."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(pk, :contacts) AND begins_with(sk, :event) AND #at >= :since "
+            "AND #at < :until",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": to_attributes(
+                {":contacts": contact_pk(tenant_id, ""), ":event": "EVENT#", ":since": since, ":until": until}
+            ),
+            "ConsistentRead": True,
+        }
+        while True:
+            with translate_aws_errors():
+                page = aws.dynamodb().scan(**request)
+            yield from (from_attributes(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def correct_counters(self, tally: Tally, run_id: str) -> None:
+        """Adds `tally`'s (possibly negative) differences to one counter item, once per `run_id`.
+
+        The item keeps the id of the last run that corrected it, and the update is conditioned on another id being
+        there: a retry of a call that committed but lost its answer changes nothing the second time.
+        """
+        update = self._counter_add(tally)["Update"]
+        update["UpdateExpression"] += " SET #run = :run"
+        update["ConditionExpression"] = "attribute_not_exists(#run) OR #run <> :run"
+        update["ExpressionAttributeNames"]["#run"] = COUNTERS_RUN
+        update["ExpressionAttributeValues"][":run"] = {"S": run_id}
+        try:
+            with translate_aws_errors():
+                aws.dynamodb().update_item(**update)
+        except ConditionFailed:
+            return  # this run's correction is in place already
 
     # --- helpers -------------------------------------------------------------------------------------
 

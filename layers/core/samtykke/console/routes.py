@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import ValidationError
 
 from samtykke.api.request import public_base_url
 from samtykke.console import session as sessions
 from samtykke.console import views
+from samtykke.console.views import RECORD_SEPARATOR
 from samtykke.console.web import CSP, SECURITY_HEADERS, Request, page, request_for, router
 from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
@@ -28,6 +30,7 @@ from samtykke.domain.masking import has_sensitive_values, sensitive_keys
 from samtykke.domain.uploads import MAX_EVIDENCE_BYTES, OwnerKind
 from samtykke.models.rights import ExportLink
 from samtykke.models.staff import LoginRequest
+from samtykke.models.staff_consent import StaffConsentChange
 from samtykke.services import (
     audit,
     campaigns,
@@ -179,12 +182,19 @@ def people(request: Request) -> Response[str]:
 
 
 def _person(
-    request: Request, contact_id: str, *, national_id: str | None = None, notice: str | None = None, status: int = 200
+    request: Request,
+    contact_id: str,
+    *,
+    national_id: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    record_form: dict[str, str] | None = None,
+    record_error: SamtykkeError | None = None,
 ) -> Response[str]:
     timeline = views.timeline(request.svc, request.principal, contact_id)
     catalog = request.svc.catalogs.get(request.tenant_id)
     texts = {event["event_id"]: views.text_of(catalog, event.get("text")) for event in timeline.events}
-    return request.render(
+    response = request.render(
         "person.html",
         status,
         section="people",
@@ -196,7 +206,13 @@ def _person(
         sources=catalog.sources,
         national_id=national_id,
         notice=notice,
+        record=views.record_choices(catalog, request.locale),
+        record_form=record_form or {},
+        record_error=record_error,
     )
+    if record_error is not None:
+        response.headers["X-Samtykke-Error"] = record_error.code
+    return response
 
 
 @router.get("/console/people/<contact_id>")
@@ -206,7 +222,50 @@ def person(request: Request, contact_id: str) -> Response[str]:
     audit.record(
         request.svc, request.principal, "contact.viewed", ("contact", contact_id), request.ip, {"via": "console"}
     )
-    return _person(request, contact_id)
+    recorded = request.query("recorded")
+    return _person(request, contact_id, notice=request.t["recorded_notice"] if recorded else None)
+
+
+def _staff_consent_change(fields: dict[str, str]) -> StaffConsentChange:
+    """The form as the admin API's request model; a refused field as a stable code (the note has its own)."""
+    purpose, _, channel = fields.get("consent", "").partition(RECORD_SEPARATOR)
+    try:
+        return StaffConsentChange.model_validate(
+            {
+                "action": fields.get("action", ""),
+                "purpose": purpose,
+                "channel": channel,
+                "source": fields.get("source", ""),
+                "note": fields.get("note", ""),
+                "legal_basis": fields.get("legal_basis") or None,
+            }
+        )
+    except ValidationError as exc:
+        refused = sorted({str(error["loc"][0]) for error in exc.errors() if error.get("loc")})
+        if refused == ["note"]:
+            raise InvalidInput(
+                "Write down what the person said, and when (10 characters at least)", code="note_required"
+            ) from exc
+        raise InvalidInput(f"Check these fields: {', '.join(refused)}", code="validation_failed") from exc
+
+
+@router.post("/console/people/<contact_id>/consents")
+@page(Permission.CONSENTS_WRITE, form=True)
+def record_on_behalf(request: Request, contact_id: str) -> Response[str]:
+    """A grant, withdrawal or legal-basis change the person told staff about, through the admin API's own service.
+
+    A refused form shows the person's page again with the form open, its values kept and the reason in the reader's
+    language; a recorded one redirects to the page (so reloading it records nothing twice).
+    """
+    from samtykke.services.governance.staff_consents import record_for_contact
+
+    fields = request.fields
+    try:
+        change = _staff_consent_change(fields)
+        result = record_for_contact(request.svc, request.principal, contact_id, change, ip=request.ip)
+    except SamtykkeError as exc:
+        return _person(request, contact_id, status=exc.status, record_form=fields, record_error=exc)
+    return request.redirect(f"/people/{quote(contact_id)}?recorded={quote(result.event_id)}")
 
 
 @router.post("/console/people/<contact_id>/reveal")

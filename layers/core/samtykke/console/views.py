@@ -10,9 +10,11 @@ from typing import Any
 from samtykke.api.shaping import shaping_for
 from samtykke.console import aggregates, charts
 from samtykke.domain.access import Permission, Principal
+from samtykke.domain.consent import ARTICLE_6_BASES
 from samtykke.domain.masking import REDACTED, shape
 from samtykke.domain.uploads import OwnerKind
 from samtykke.models.campaign import DryRunReport
+from samtykke.models.staff_consent import StaffConsentAction, StaffSource
 from samtykke.services import campaigns, contacts, evidence
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
@@ -20,6 +22,7 @@ from samtykke.services.context import Services
 DASHBOARD_DAYS = 90
 # Mailbox providers' complaint-rate limits for bulk senders (Gmail and Yahoo, 2024): stay under 0.1 %, never 0.3 %.
 COMPLAINT_THRESHOLDS = (0.001, 0.003)
+RECORD_SEPARATOR = ":"  # between the purpose and the channel in the record form's one choice (neither holds it)
 
 
 def find_contact(svc: Services, tenant_id: str, query: str) -> str:
@@ -57,6 +60,27 @@ def timeline(svc: Services, principal: Principal, contact_id: str) -> Timeline:
             view = evidence.file_view(item).model_dump(mode="json")
             files.setdefault(view["file_id"].split("/", 1)[0], []).append(view)
     return Timeline(shape(summary, shaping), has_national_id, log.chain_intact, events, files)
+
+
+@dataclass(frozen=True)
+class RecordChoices:
+    """The "record on the person's behalf" form's choices: each active purpose's channels, how they told us, bases."""
+
+    consents: list[tuple[str, str]]  # (form value, label)
+    actions: tuple[str, ...] = tuple(action.value for action in StaffConsentAction)
+    sources: tuple[str, ...] = tuple(source.value for source in StaffSource)
+    bases: tuple[str, ...] = tuple(basis.value for basis in ARTICLE_6_BASES)
+
+
+def record_choices(catalog: TenantCatalog, locale: str) -> RecordChoices:
+    consents = [
+        (f"{purpose.purpose_id}{RECORD_SEPARATOR}{channel.value}",
+         f"{purpose.names.get(locale) or purpose.purpose_id} · {channel.value}")
+        for purpose in sorted(catalog.purposes.values(), key=lambda p: p.purpose_id)
+        if purpose.active
+        for channel in purpose.channels
+    ]  # fmt: skip
+    return RecordChoices(consents)
 
 
 def text_of(catalog: TenantCatalog, ref: dict[str, Any] | None) -> str | None:

@@ -55,6 +55,7 @@ class AuditAction(StrEnum):
     UNSUBSCRIBE_OFF_REQUESTED = "campaign.unsubscribe_off_requested"
     UNSUBSCRIBE_OFF_APPROVED = "campaign.unsubscribe_off_approved"
     OPERATOR_PLAN_SET = "operator.plan_set"
+    OPERATOR_COUNTERS_BACKFILLED = "operator.counters_backfilled"
 
 
 # Keys whose values never enter the log, whoever passes them.
