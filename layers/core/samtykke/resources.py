@@ -260,7 +260,9 @@ class RouteSpec:
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY"]
     path: str  # API Gateway HTTP API syntax: {param} and a trailing {proxy+}
     function: str
-    auth: Literal["public", "admin"]
+    # admin: behind the tenant authorizer. public: open (throttled). operator: past the tenant authorizer too, and
+    # throttled like public; its function takes only an operator key (services/operators.py), never a tenant's.
+    auth: Literal["public", "admin", "operator"]
 
 
 TABLE = TableSpec(
@@ -633,6 +635,14 @@ FUNCTIONS += (
         grants=(*ITEM_GRANTS, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
         timeout_seconds=60,
     ),
+    # The operator API: operator keys (the OPERATOR partition), the tenant's plan on its META item, and the audit
+    # entry (KMS Decrypt opens the tenant root key, which seals the entry's IP). Never a contact or an address.
+    FunctionSpec(
+        name="operator_api",
+        description="Operator API: a tenant's plan, set with an operator key that no tenant holds",
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT),
+        table_keys=TableKeys(allow=("OPERATOR", *TENANT_KEYS), deny=("T#*#C#*", "T#*#A#*", "T#*#STAFF", "K#*")),
+    ),
     FunctionSpec(
         name="events_admin",
         description="Admin API for webhook subscriptions, their delivery log, and the change feed",
@@ -696,6 +706,8 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", "/v1/admin/webhooks/{subscription_id}/deliveries", "events_admin", "admin"),
     RouteSpec("POST", "/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/replay", "events_admin", "admin"),
     RouteSpec("GET", "/v1/admin/changes", "events_admin", "admin"),
+    # The operator's: not a tenant's route, so the tenant authorizer never sees it (services/operators.py).
+    RouteSpec("PUT", "/v1/operator/tenants/{tenant_id}/plan", "operator_api", "operator"),
     # The console authenticates its own cookie session (console/session.py), so its routes are public to API Gateway.
     RouteSpec("GET", "/console", "console", "public"),
     RouteSpec("ANY", "/console/{proxy+}", "console", "public"),
