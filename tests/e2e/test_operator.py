@@ -45,10 +45,8 @@ def test_the_operator_sets_a_plan_with_an_operator_key_that_no_tenant_holds(
     owner_email = f"owner@{tenant_id}.example"
     where = ("--local", str(local_json))
     made = cli("tenant", "create", tenant_id, "--name", "Op ApS", "--plan", "plus", *where)
-    made_owner = cli(
-        "user", "create", "--email", owner_email, "--role", "owner", "--password-stdin", *where,
-        "--api-key", made["api_key"], stdin=PASSWORD + "\n",
-    )  # fmt: skip
+    owner = ("user", "create", "--email", owner_email, "--role", "owner", "--password-stdin")
+    made_owner = cli(*owner, *where, "--api-key", made["api_key"], stdin=PASSWORD + "\n")
     assert made_owner["role"] == "owner"
     session = api.post("/v1/auth/login", json={"email": owner_email, "password": PASSWORD}).json()["token"]
     path = f"/v1/operator/tenants/{tenant_id}/plan"
