@@ -60,6 +60,15 @@ class _AccessLogSettings:
         return apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FORMAT))
 
 
+# Routes API Gateway does not authorize, and why (each is throttled per route more strictly than the stage default).
+_AUTHORIZED_IN_FUNCTION = {
+    "public": "Public by contract: web forms, confirmation and unsubscribe links, signature-verified provider "
+    "webhooks and the OpenAPI document. Throttled per route more strictly than the stage default.",
+    "operator": "The operator API: its function accepts only an operator key (stored hashed outside every "
+    "tenant's partition), so no tenant credential may pass the tenant authorizer to it. Throttled per route.",
+}
+
+
 def route_key(route: RouteSpec) -> str:
     return f"{route.method} {route.path}"
 
@@ -146,13 +155,8 @@ class HttpApi(Construct):
                 integration=integrations_by_function[route.function],
                 authorizer=authorizer if route.auth == "admin" else None,
             )
-            if route.auth == "public":
-                acknowledge(
-                    http_route,
-                    "AwsSolutions-APIG4",
-                    "Public by contract: web forms, confirmation and unsubscribe links, signature-verified provider "
-                    "webhooks and the OpenAPI document. Throttled per route more strictly than the stage default.",
-                )
+            if route.auth in _AUTHORIZED_IN_FUNCTION:
+                acknowledge(http_route, "AwsSolutions-APIG4", _AUTHORIZED_IN_FUNCTION[route.auth])
                 public_route_settings[route_key(route)] = {
                     "ThrottlingRateLimit": self._public_route_throttle.rate_limit,
                     "ThrottlingBurstLimit": self._public_route_throttle.burst_limit,

@@ -2,8 +2,8 @@
 
 The local stack runs the whole path: the table stream is polled into change_publisher, which puts CloudEvents on the
 (moto) bus, whose rule queues them for webhook_delivery, which POSTs to the receiver here. `standardwebhooks`, the
-specification's reference library, verifies every signature. Staff withdrawals (issue 15) have no route yet; the
-paths that exist are all here: one-click, SMS STOP, the preference centre and erasure.
+specification's reference library, verifies every signature. Every path is here: one-click, SMS STOP, the preference
+centre, staff recording a withdrawal on a person's behalf, and erasure.
 """
 
 from __future__ import annotations
@@ -134,6 +134,29 @@ def test_a_withdrawal_in_the_preference_centre_reaches_the_webhook(
 
     event = _arrives(receiver, webhook, WITHDRAWN, contact_id, started)
     assert event["data"]["actor_type"] == "contact"
+
+
+def test_a_withdrawal_staff_record_on_a_persons_behalf_reaches_the_webhook(
+    api: httpx.Client, admin_api: httpx.Client, receiver: Receiver, webhook: dict[str, Any]
+) -> None:
+    contact_id = _signed_up(api, email=f"letter-{uuid.uuid4().hex[:8]}@example.dk")
+    change = {
+        "action": "withdraw",
+        "purpose": "sales-and-service",
+        "channel": "email",
+        "source": "letter",
+        "note": "Letter of 1 December, signed, asks us to stop all mail",
+    }
+
+    started = time.monotonic()
+    recorded = admin_api.post(f"/v1/admin/contacts/{contact_id}/consents", json=change)
+    assert recorded.status_code == 201, recorded.text
+
+    event = _arrives(receiver, webhook, WITHDRAWN, contact_id, started)
+    assert event["id"] == recorded.json()["event_id"]
+    assert (event["data"]["actor_type"], event["data"]["source"]) == ("staff", "staff-letter")
+    assert event["data"]["actor_id"]  # the key the admin client holds stands for the staff member here
+    assert "Letter of" not in str(event)  # the note stays sealed in the consent log
 
 
 def test_an_erasure_reaches_the_webhook(

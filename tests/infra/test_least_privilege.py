@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
 from infra.constructs.function import pascal_case
-from samtykke.resources import ADMIN_KEYS, FUNCTIONS, ROUTES, TABLE_STREAM
+from samtykke.resources import ADMIN_KEYS, FUNCTIONS, OPERATOR_KEYS, ROUTES, TABLE_STREAM
 
 pytestmark = pytest.mark.infra
 
@@ -39,6 +40,7 @@ EXPECTED_ITEM_ACTIONS: dict[str, set[str]] = {
     "campaign_sender": LEDGER | BATCH,
     "ses_events": LEDGER,
     "openapi": set(),
+    "operator_api": LEDGER,
     # Every item action but Scan, on any key (their keys are not narrowed yet).
     "console": LEDGER | BATCH | DELETE,
     "campaign_reconciler": LEDGER | BATCH | DELETE,
@@ -129,6 +131,29 @@ def test_public_paths_reach_only_tenant_keys_and_never_admin_items(real: Templat
     (deny,) = _dynamodb(real, function, "Deny")
     assert set(deny["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"]) == set(ADMIN_KEYS)
     assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= _actions(deny)
+
+
+@pytest.mark.parametrize("function", sorted(set(EXPECTED_ITEM_ACTIONS) - {"operator_api", "openapi"}))
+def test_only_the_operator_api_reaches_the_operator_keys(real: Template, function: str) -> None:
+    denied = {
+        p
+        for s in _dynamodb(real, function, "Deny")
+        for p in s["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"]
+    }
+    for statement in _dynamodb(real, function):
+        if _is_index(statement):
+            continue
+        patterns = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        reachable = patterns is None or any(fnmatchcase("OPERATOR", p) for p in patterns)
+        assert not reachable or set(OPERATOR_KEYS) <= denied, (function, patterns)
+
+
+def test_the_operator_api_reads_operator_keys_and_tenants_but_no_person_or_staff_user(real: Template) -> None:
+    (allowed,) = _dynamodb(real, "operator_api")
+    assert set(allowed["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]) == {*OPERATOR_KEYS, "T#*"}
+    (deny,) = _dynamodb(real, "operator_api", "Deny")
+    denied = set(deny["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"])
+    assert {"T#*#C#*", "T#*#A#*", "T#*#STAFF", "K#*"} <= denied
 
 
 def test_login_deletes_only_its_counters_and_staff_items(real: Template) -> None:

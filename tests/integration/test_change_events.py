@@ -20,6 +20,7 @@ from samtykke.services.context import Services
 from samtykke.services.ledger import ContactTarget, Ledger, LoadedContact, StateChange
 from tests.integration.conftest import TenantFixture, body_of
 from tests.integration.events_support import Pipeline
+from tests.integration.staff_support import PASSWORD, StaffApi, make_staff_factory, use_cheap_scrypt
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -110,6 +111,49 @@ def test_a_withdrawal_reaches_the_receiver_as_a_signed_cloudevent(
     assert suppressed.event["data"]["reason"] == "unsubscribed"
     # The grant was not subscribed to, so it was not sent.
     assert not receiver.events("dk.samtykke.consent.granted")
+
+
+def test_a_withdrawal_staff_record_for_a_person_reaches_the_receiver_like_a_self_service_one(
+    svc: Services,
+    tenant: TenantFixture,
+    api_event: ApiEvent,
+    invoke: Invoke,
+    pipeline: Pipeline,
+    receiver: Receiver,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_cheap_scrypt(request, monkeypatch)
+    user_id, email = make_staff_factory(svc)(tenant.tenant_id, Role.EDITOR)
+    staff = StaffApi(api_event, invoke)
+    token = staff.token(email, PASSWORD)
+    webhook = subscribe(invoke, api_event, tenant, receiver.url, [WITHDRAWN])
+    by_phone, by_self = signup(invoke, api_event, "ringer@example.dk"), signup(invoke, api_event, "clicker@example.dk")
+
+    change = {
+        "action": "withdraw",
+        "purpose": "sales-and-service",
+        "channel": "email",
+        "source": "phone",
+        "note": "Rang on 3 December and asked us to stop; confirmed name and address",
+    }
+    recorded = staff.admin("POST", f"/v1/admin/contacts/{by_phone}/consents", token, json_body=change)
+    assert recorded["statusCode"] == 201, recorded["body"]
+    withdraw(svc, tenant.tenant_id, by_self)
+    pipeline.run()
+
+    by_subject = {d.event["subject"]: d.verify(webhook["secret"]) for d in receiver.events(WITHDRAWN)}
+    staff_event, self_event = by_subject[by_phone], by_subject[by_self]
+    assert staff_event["type"] == self_event["type"] == WITHDRAWN
+    assert staff_event["data"]["event_id"] == body_of(recorded)["event_id"]
+    assert (staff_event["data"]["actor_type"], staff_event["data"]["source"]) == ("staff", "staff-phone")
+    assert staff_event["data"]["actor_id"] == user_id
+    assert self_event["data"]["actor_type"] == "contact"
+    assert "actor_id" not in self_event["data"]  # a person's own withdrawal names nobody
+    shared = ("tenant", "purpose", "channel", "status", "legal_basis", "seq")
+    assert {k: staff_event["data"][k] for k in shared} == {k: self_event["data"][k] for k in shared}
+    assert "ringer@example.dk" not in str(staff_event)
+    assert "Rang on" not in str(staff_event)  # the note is evidence, sealed: never on the wire
 
 
 def test_addresses_ride_along_only_when_the_subscription_opts_in(

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "samtykke.local.outbox_cli",
     "samtykke.import_cli",
     "samtykke.staff_cli",
+    "samtykke.operator_cli",
     "samtykke.campaign_cli",
     "samtykke.list_cli",
     "samtykke.verify_cli",

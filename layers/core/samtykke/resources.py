@@ -138,6 +138,9 @@ ADMIN_KEYS: tuple[str, ...] = (
     "SD#*",
     "SVC*",
 )
+# The operator's partition (services/operators.py): only operator_api reads it; every function with access to any
+# key is denied it.
+OPERATOR_KEYS: tuple[str, ...] = ("OPERATOR",)
 # The keys of a consent change (ledger): the tenant's catalog and its contacts and addresses, all under T#.
 TENANT_KEYS: tuple[str, ...] = ("T#*",)
 # Reads, writes and transactions (what a consent change takes): no Scan, no DeleteItem.
@@ -263,7 +266,9 @@ class RouteSpec:
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY"]
     path: str  # API Gateway HTTP API syntax: {param} and a trailing {proxy+}
     function: str
-    auth: Literal["public", "admin"]
+    # admin: behind the tenant authorizer. public: open (throttled). operator: past the tenant authorizer too, and
+    # throttled like public; its function takes only an operator key (services/operators.py), never a tenant's.
+    auth: Literal["public", "admin", "operator"]
 
 
 TABLE = TableSpec(
@@ -428,6 +433,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.CAMPAIGN_QUEUE_SEND,
             Grant.CHECKPOINT_SIGN,  # every DSAR export signs a checkpoint covering its contact
         ),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         memory_mb=1024,
         timeout_seconds=29,
         routers=(
@@ -544,17 +550,20 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="checkpoint_writer",
         description="Signs a checkpoint (Merkle root over changed consent-log heads) and archives it (schedule)",
         grants=(*ITEM_GRANTS, Grant.CHECKPOINT_SIGN),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         timeout_seconds=300,
     ),
     FunctionSpec(
         name="evidence_public",
         description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
         grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
     ),
     FunctionSpec(
         name="audit_export",
         description="Writes each tenant's audit entries of the day before to the Object-Locked bucket as JSONL",
         grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_INDEX_QUERY, Grant.EVIDENCE_READ_WRITE),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         timeout_seconds=300,
     ),
     # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
@@ -592,6 +601,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="campaign_reconciler",
         description="Re-queues campaign sends stranded by a dead worker, resumes stalled dispatches, ends campaigns",
         grants=(*ITEM_GRANTS, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         timeout_seconds=120,
     ),
     # The staff console (console/): the admin services called in-process, so the same grants as admin_api.
@@ -607,6 +617,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
         ),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         memory_mb=1024,  # scrypt at login
         timeout_seconds=29,
     ),
@@ -627,6 +638,7 @@ FUNCTIONS += (
         description="Reads the table stream: puts each consent change on the event bus as a CloudEvent, and "
         "appends the change feed",
         grants=(*ITEM_GRANTS, Grant.EVENTS_PUT),  # the stream itself is read through its event source mapping
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         timeout_seconds=60,
     ),
     # KMS Decrypt opens the tenant root key: sealed webhook secrets, and a contact's addresses for subscriptions
@@ -635,12 +647,22 @@ FUNCTIONS += (
         name="webhook_delivery",
         description="Delivers change events to tenants' webhooks (Standard Webhooks), with retries for 27 hours",
         grants=(*ITEM_GRANTS, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         timeout_seconds=60,
+    ),
+    # The operator API: operator keys (the OPERATOR partition), the tenant's plan on its META item, and the audit
+    # entry (KMS Decrypt opens the tenant root key, which seals the entry's IP). Never a contact or an address.
+    FunctionSpec(
+        name="operator_api",
+        description="Operator API: a tenant's plan, set with an operator key that no tenant holds",
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT),
+        table_keys=TableKeys(allow=(*OPERATOR_KEYS, *TENANT_KEYS), deny=("T#*#C#*", "T#*#A#*", "T#*#STAFF", "K#*")),
     ),
     FunctionSpec(
         name="events_admin",
         description="Admin API for webhook subscriptions, their delivery log, and the change feed",
         grants=(*ITEM_GRANTS, Grant.KMS_ENCRYPT_DECRYPT, Grant.WEBHOOK_QUEUE_SEND),
+        table_keys=TableKeys(deny=OPERATOR_KEYS),
         timeout_seconds=29,
     ),
 )
@@ -700,6 +722,8 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", "/v1/admin/webhooks/{subscription_id}/deliveries", "events_admin", "admin"),
     RouteSpec("POST", "/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/replay", "events_admin", "admin"),
     RouteSpec("GET", "/v1/admin/changes", "events_admin", "admin"),
+    # The operator's: not a tenant's route, so the tenant authorizer never sees it (services/operators.py).
+    RouteSpec("PUT", "/v1/operator/tenants/{tenant_id}/plan", "operator_api", "operator"),
     # The console authenticates its own cookie session (console/session.py), so its routes are public to API Gateway.
     RouteSpec("GET", "/console", "console", "public"),
     RouteSpec("ANY", "/console/{proxy+}", "console", "public"),

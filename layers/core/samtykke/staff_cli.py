@@ -47,7 +47,7 @@ class CliError(Exception):
 # --- arguments -----------------------------------------------------------------------------------------------
 
 
-def _target_arguments(parser: argparse.ArgumentParser) -> None:
+def _where_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("where")
     where.add_argument(
         "--local",
@@ -60,6 +60,10 @@ def _target_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--stack", default=None, help="a deployed stack's name (default: samtykke-<region>)")
     where.add_argument("--region", default=None, help="the deployed stack's region")
     where.add_argument("--api-url", default=None, help="the API's base URL (default: from the stack)")
+
+
+def _target_arguments(parser: argparse.ArgumentParser) -> None:
+    _where_arguments(parser)
     who = parser.add_argument_group("who")
     who.add_argument("--api-key", default=None, help="a bearer API key (default: SAMTYKKE_API_KEY, local demo key)")
     who.add_argument("--token", default=None, help="a staff session token instead of an API key")

@@ -20,10 +20,14 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
+    from samtykke.services.operators import Operator
+
 PERMISSION_EXTENSION = "x-samtykke-permission"
 ENROLMENT_EXTENSION = "x-samtykke-mfa-enrolment"  # the route also takes an enrolment-only session
 AUDIT_EXTENSION = "x-samtykke-audit"  # the action a write records, when the route names one
 BEARER_SCHEME = "bearerAuth"
+OPERATOR_SCHEME = "operatorKey"  # the operator API's bearer (`sko_…`), never a tenant's
+OPERATOR_EXTENSION = "x-samtykke-operator"  # the route takes only an operator key
 
 
 def principal_from_authorizer(event: dict[str, Any]) -> Principal:
@@ -98,3 +102,37 @@ def current_principal(router: Router) -> Principal:
     both (tests, the local stack's workers) the context would be the wrong one.
     """
     return principal_from_authorizer(router.current_event.raw_event)
+
+
+def _require_operator(app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+    from samtykke.services.context import services
+    from samtykke.services.operators import authenticate_operator
+
+    operator = authenticate_operator(services(), app.current_event.headers.get("authorization"))
+    # Replaces whatever authorizer context the event had: the route sees the operator and nothing else.
+    request_context = app.current_event.raw_event.setdefault("requestContext", {})
+    request_context["authorizer"] = {"operator": {"key_id": operator.key_id, "name": operator.name}}
+    return next_middleware(app)
+
+
+def operator_only() -> dict[str, Any]:
+    """Route-decorator arguments for the operator API: the route authenticates an operator key itself.
+
+    API Gateway routes `/v1/operator/...` past the tenant authorizer (`resources.ROUTES`), so no tenant credential
+    is ever turned into a principal here; `services/operators.py` accepts only a live operator key.
+    """
+    return {
+        "middlewares": [_require_operator],
+        "openapi_extensions": {OPERATOR_EXTENSION: True},
+        "security": [{OPERATOR_SCHEME: []}],
+    }
+
+
+def current_operator(router: Router) -> Operator:
+    """The request's operator (a route runs only after `operator_only` has authenticated it)."""
+    from samtykke.services.operators import Operator
+
+    found = ((router.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("operator")
+    if not isinstance(found, dict):
+        raise Unauthorized("Not authenticated as the operator", code="operator_credential_required")
+    return Operator(key_id=str(found["key_id"]), name=str(found["name"]))

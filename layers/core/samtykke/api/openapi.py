@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from samtykke import __version__
 from samtykke.api.app import build_resolver
-from samtykke.api.auth import BEARER_SCHEME
+from samtykke.api.auth import BEARER_SCHEME, OPERATOR_SCHEME
 from samtykke.api.routes import (
     admin_campaigns,
     admin_catalog,
@@ -22,6 +22,7 @@ from samtykke.api.routes import (
     admin_sms,
     admin_staff,
     auth_public,
+    operator,
     public_consents,
     public_embed,
     public_evidence,
@@ -46,6 +47,7 @@ ROUTERS = (
     public_embed.router,
     admin_events.router,
     admin_governance.router,
+    operator.router,
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -66,7 +68,10 @@ def openapi_document() -> dict[str, Any]:
         summary="GDPR consent and marketing-compliance backend",
         description="Public endpoints for web forms, mail clients and SMS providers; the admin API behind a "
         "bearer key or session token.",
-        security_schemes={BEARER_SCHEME: HTTPBearer(description="An API key (`stk_…`) or a session token")},
+        security_schemes={
+            BEARER_SCHEME: HTTPBearer(description="An API key (`stk_…`) or a session token"),
+            OPERATOR_SCHEME: HTTPBearer(description="An operator key (`sko_…`): the deployment's operator only"),
+        },
     )
     document: dict[str, Any] = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
     _accept_form_posts(document)

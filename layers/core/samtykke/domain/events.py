@@ -23,6 +23,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from samtykke.domain.consent import ActorType
+
 TYPE_PREFIX = "dk.samtykke."
 SPEC_VERSION = "1.0"
 
@@ -37,6 +39,7 @@ _CONSENT_TYPES = {
     "erase": "erased",
 }
 _PENDING = frozenset({"pending", "pending_parental"})
+_TENANT_ACTORS = frozenset({ActorType.STAFF.value, ActorType.API_KEY.value})
 FINISHED_IMPORT = frozenset({"completed", "failed"})
 FINISHED_CAMPAIGN = "done"
 
@@ -130,6 +133,7 @@ def _consent_event(tenant_id: str, event: dict[str, Any]) -> ChangeEvent:
     kind = _CONSENT_TYPES.get(str(event["type"]), str(event["type"]))
     if kind == "granted" and status in _PENDING:
         kind = "requested"
+    actor = event.get("actor") or {}
     data = {
         "contact_id": event["contact_id"],
         "purpose": event["purpose"],
@@ -140,7 +144,10 @@ def _consent_event(tenant_id: str, event: dict[str, Any]) -> ChangeEvent:
         "event_id": event["event_id"],
         "seq": event["seq"],
         "hash": event.get("hash"),
-        "actor_type": (event.get("actor") or {}).get("type"),
+        "actor_type": actor.get("type"),
+        # Who in the tenant made the change (a staff member's user id, an API key's id); a person acting for
+        # themselves, a provider or the system is named by its type only.
+        "actor_id": actor.get("id") if actor.get("type") in _TENANT_ACTORS else None,
     }
     return ChangeEvent(
         id=str(event["event_id"]),

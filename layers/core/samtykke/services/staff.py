@@ -356,8 +356,11 @@ def security_settings(svc: Services, tenant_id: str) -> dict[str, Any]:
     }
 
 
-def set_plan(svc: Services, actor: AuditActor, plan: Plan, *, ip: str | None = None) -> dict[str, Any]:
-    """The operator's decision (`samtykke tenant plan`): no tenant credential reaches this."""
+def set_plan(
+    svc: Services, actor: AuditActor, plan: Plan, *, ip: str | None = None, key_id: str | None = None
+) -> dict[str, Any]:
+    """The operator's decision (`samtykke tenant plan`, or the operator API with operator key `key_id`): no tenant
+    credential reaches this."""
     meta = tenant_meta(svc, actor.tenant_id)
     old = Plan(meta.get("plan", Plan.BASIC))
     if plan not in MFA_PLANS and meta.get("mfa_required"):
@@ -370,7 +373,7 @@ def set_plan(svc: Services, actor: AuditActor, plan: Plan, *, ip: str | None = N
             tenant_pk(actor.tenant_id), META, set_={"plan": plan.value}, condition="attribute_exists(pk)"
         )
         svc.catalogs.invalidate(actor.tenant_id)
-        change = {"from": old, "to": plan}
+        change = {"from": old, "to": plan} | ({"operator_key_id": key_id} if key_id else {})
         audit.record(svc, actor, AuditAction.OPERATOR_PLAN_SET, ("tenant", actor.tenant_id), ip, change)
     return security_settings(svc, actor.tenant_id)
 

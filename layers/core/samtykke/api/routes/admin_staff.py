@@ -228,7 +228,8 @@ def revoke_key(key_id: KeyId) -> ApiKey:
     "/v1/admin/settings/plan",
     summary="Refused: the plan is set by the deployment's operator",
     description="Always 403 `operator_only`: no tenant credential sets its own plan. The operator, with the "
-    "deployment's AWS credentials, runs `samtykke tenant plan <tenant> <plan>` (audited as `operator.plan_set`).",
+    "deployment's AWS credentials, runs `samtykke tenant plan <tenant> <plan>`, or calls "
+    "`PUT /v1/operator/tenants/{tenant_id}/plan` with an operator key (audited as `operator.plan_set`).",
     tags=["settings"],
     **live_input(guarded(Permission.SETTINGS_READ), "the deployment's operator: a tenant always gets 403"),
 )
