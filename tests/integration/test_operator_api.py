@@ -137,3 +137,10 @@ def test_an_operator_key_opens_no_tenant_route_and_stops_working_once_revoked(
     refused = call(secret, plan="basic")
     assert (refused["statusCode"], code_of(refused)) == (401, "invalid_operator_key")
     assert _plan(svc) == "plus"
+
+
+def test_a_stranger_is_refused_before_the_body_is_looked_at(acme: TenantFixture, call: Callable[..., Any]) -> None:
+    # A body the route would refuse (no such plan), without an operator key: 401, never 422 telling the schema
+    for bearer in (None, "sko_made-up"):
+        response = call(bearer, plan="galactic")
+        assert response["statusCode"] == 401, response["body"]

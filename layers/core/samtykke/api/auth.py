@@ -104,25 +104,34 @@ def current_principal(router: Router) -> Principal:
     return principal_from_authorizer(router.current_event.raw_event)
 
 
-def _require_operator(app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+def authenticate_operator_event(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The operator API's first check, before the resolver validates anything: an error response unless the
+    request carries a live operator key. Whatever authorizer context the event had is replaced, so the route sees
+    the operator and nothing else."""
+    from samtykke.api.responses import raw_error_response
+    from samtykke.domain.errors import SamtykkeError
     from samtykke.services.context import services
     from samtykke.services.operators import authenticate_operator
 
-    operator = authenticate_operator(services(), app.current_event.headers.get("authorization"))
-    # Replaces whatever authorizer context the event had: the route sees the operator and nothing else.
-    request_context = app.current_event.raw_event.setdefault("requestContext", {})
-    request_context["authorizer"] = {"operator": {"key_id": operator.key_id, "name": operator.name}}
-    return next_middleware(app)
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    try:
+        operator = authenticate_operator(services(), headers.get("authorization"))
+    except SamtykkeError as exc:
+        return raw_error_response(exc.status, exc.code, str(exc))
+    event.setdefault("requestContext", {})["authorizer"] = {
+        "operator": {"key_id": operator.key_id, "name": operator.name}
+    }
+    return None
 
 
 def operator_only() -> dict[str, Any]:
-    """Route-decorator arguments for the operator API: the route authenticates an operator key itself.
+    """Route-decorator arguments for the operator API, whose function authenticates an operator key itself
+    (`authenticate_operator_event`) before routing.
 
     API Gateway routes `/v1/operator/...` past the tenant authorizer (`resources.ROUTES`), so no tenant credential
     is ever turned into a principal here; `services/operators.py` accepts only a live operator key.
     """
     return {
-        "middlewares": [_require_operator],
         "openapi_extensions": {OPERATOR_EXTENSION: True},
         "security": [{OPERATOR_SCHEME: []}],
     }
