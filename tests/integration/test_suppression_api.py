@@ -115,6 +115,8 @@ def test_a_hard_bounce_is_listed_looked_up_and_lifted_once_by_staff_with_a_note(
     }
     only = body_of(api.admin("GET", "/v1/admin/suppressions", world["acme_editor"], query={"purpose": "e-marketing"}))
     assert [a["suppressions"][0]["reason"] for a in only["addresses"]] == ["unsubscribed"]
+    every = body_of(api.admin("GET", "/v1/admin/suppressions", world["acme_editor"], query={"purpose": "*"}))
+    assert sorted(a["suppressions"][0]["reason"] for a in every["addresses"]) == ["complaint", "hard_bounce"]
     by_reason = {"reason": "complaint", "channel": "email"}
     only = body_of(api.admin("GET", "/v1/admin/suppressions", world["acme_editor"], query=by_reason))
     assert [a["contact_id"] for a in only["addresses"]] == [None]
