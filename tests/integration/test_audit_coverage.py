@@ -109,6 +109,13 @@ ROUTES: dict[tuple[str, str], Row] = {
         "do_not_contact.added", body={"email": "stop.it@example.dk", "note": "Asked on the phone"}
     ),
     ("GET", "/v1/admin/do-not-contact"): Row(NOTHING),  # hashes only
+    ("GET", "/v1/admin/suppressions"): Row("contact.read", names_contact=True, query=lambda w: _bounced(w)),
+    ("POST", "/v1/admin/suppressions/lookup"): Row("contact.read", names_contact=True, body={"email": CONTACT_EMAIL}),
+    ("POST", "/v1/admin/suppressions/lift"): Row(
+        "suppression.lifted",
+        names_contact=True,
+        body={"email": CONTACT_EMAIL, "channel": "email", "note": "The mailbox works again, the customer says"},
+    ),
     ("DELETE", "/v1/admin/do-not-contact"): Row("do_not_contact.removed", query={"email": "stop.it@example.dk"}),
     # --- imports and campaigns --------------------------------------------------------------------------------
     ("GET", "/v1/admin/imports"): Row(NOTHING),
@@ -164,6 +171,16 @@ ROUTES: dict[tuple[str, str], Row] = {
         "auth.password_changed", body={"current_password": PASSWORD, "new_password": "another long passphrase"}
     ),
 }
+
+
+def _bounced(world: dict[str, Any]) -> dict[str, str]:
+    """The contact's address hard-bounces (as SES feedback records it), for the suppression routes after it to list,
+    look up and lift; the list's query asks for hard bounces."""
+    svc: Services = world["svc"]
+    keys = svc.keyring.tenant_keys("acme", svc.catalogs.get("acme").root_key_blob)
+    record = {"reason": "hard_bounce", "at": svc.clock().isoformat(), "source": "ses"}
+    svc.repo.set_address_suppression("acme", "email", keys.blind_index("email", CONTACT_EMAIL), "email#*", record)
+    return {"reason": "hard_bounce"}
 
 
 def admin_operations() -> list[tuple[str, str, dict[str, Any]]]:

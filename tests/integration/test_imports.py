@@ -115,6 +115,33 @@ def test_an_import_without_a_declaration_is_refused(call: Callable[..., dict[str
     assert author["statusCode"] == 403
 
 
+def test_an_import_that_names_no_basis_records_each_purposes_default_and_consent_for_marketing(
+    svc: Services, aws: Any, tenant: TenantFixture, call: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    # Given a file with no basis column, declared without a legal basis, for a service and a marketing purpose
+    csv = b"email\nservice@example.dk\n"
+    declaration = {"source": "import", "description": DESCRIPTION}
+    run_import(aws, call, invoke, csv, declaration=declaration, purposes=["sales-and-service", "e-marketing"])
+
+    # Then the service purpose records its default basis (contract) and the marketing purpose consent
+    events = import_events(svc, tenant, "service@example.dk")
+    recorded = {e["purpose"]: e["legal_basis"] for e in events}
+    assert recorded == {"sales-and-service": "contract", "e-marketing": "consent"}
+
+
+def test_a_stated_basis_wins_on_a_service_purpose_and_a_marketing_purpose_is_imported_on_consent_only(
+    svc: Services, aws: Any, tenant: TenantFixture, call: Callable[..., dict[str, Any]], invoke: Any
+) -> None:
+    csv = b"email\nstated@example.dk\n"
+    stated = {"source": "import", "legal_basis": "legitimate_interests", "description": DESCRIPTION}
+    run_import(aws, call, invoke, csv, declaration=stated, purposes=["sales-and-service"])
+    assert [e["legal_basis"] for e in import_events(svc, tenant, "stated@example.dk")] == ["legitimate_interests"]
+
+    request = {"declaration": stated, "purposes": ["e-marketing"], "file": {"size_bytes": 3, "sha256": "a" * 64}}
+    refused = call("POST", "/v1/admin/imports", json_body=request)
+    assert (refused["statusCode"], body(refused)["error"]["code"]) == (422, "marketing_requires_consent")
+
+
 def test_starting_before_the_upload_is_a_coded_conflict(call: Callable[..., dict[str, Any]]) -> None:
     created = declare(call, b"email\n")
     response = call("POST", f"/v1/admin/imports/{created['import_id']}/start")

@@ -41,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument("file", type=Path, help="the CSV (header row: email, phone, first_name, last_name, …)")
     create.add_argument("--purpose", action="append", required=True, help="a purpose the import grants (repeatable)")
     create.add_argument("--source", required=True, help="the catalogue source the addresses came from")
-    create.add_argument("--legal-basis", required=True, help="consent, contract, legitimate_interests, …")
+    create.add_argument(
+        "--legal-basis", default=None, help="consent, contract, …; default: each purpose's default basis"
+    )
     create.add_argument("--description", required=True, help="how the addresses were lawfully obtained")
     create.add_argument("--locale", default=None, help="the consent texts' locale")
     create.add_argument("--no-start", action="store_true", help="upload only; start it later")
@@ -127,10 +129,12 @@ def _create(client: _Client, args: argparse.Namespace) -> str:
         raise CliError(f"no such file: {args.file}")
     content = args.file.read_bytes()
     body: dict[str, Any] = {
-        "declaration": {"source": args.source, "legal_basis": args.legal_basis, "description": args.description},
+        "declaration": {"source": args.source, "description": args.description},
         "purposes": args.purpose,
         "file": {"size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()},
     }
+    if args.legal_basis:
+        body["declaration"]["legal_basis"] = args.legal_basis
     if args.locale:
         body["locale"] = args.locale
     created = client.request("POST", "/v1/admin/imports", body)

@@ -13,10 +13,13 @@ Key design (docs/architecture.md's data-model table mirrors this):
 | consent state | `T#{tenant}#C#{contact}` | `STATE#{purpose}#{channel}` |
 | send record (campaign, consent event relied on, provider message id) | `T#{tenant}#C#{contact}` | `MSG#{campaign}` |
 | address index (blind) | `T#{tenant}#A#{email or phone}#{hmac}` | `ADDR` |
+| a staff lift of its suppression (90 days) | `T#{tenant}#A#{email or phone}#{hmac}` | `LIFT#{key}` |
 
 A tenant's whole configuration is one partition (one Query loads it), and a contact's whole history is
 another. Granted consent states also carry `gsi1pk = T#{tenant}#AUD#{purpose}#{channel}`: the sparse
-audience index that campaigns page through.
+audience index that campaigns page through. An address item that was ever suppressed also carries
+`gsi3pk = T#{tenant}#SUPPRESSED`, `gsi3sk = {kind}#{hmac}`: the `directory` index lists the tenant's suppressed
+addresses (services/governance/suppressions.py; one whose suppressions were all lifted stays listed, empty).
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ def contact_pk(tenant_id: str, contact_id: str) -> str:
 
 def address_pk(tenant_id: str, kind: str, blind_index: str) -> str:
     return f"T#{tenant_id}#A#{kind}#{blind_index}"
+
+
+def suppressed_pk(tenant_id: str) -> str:
+    """The `directory` index partition of a tenant's suppressed addresses."""
+    return f"T#{tenant_id}#SUPPRESSED"
+
+
+def lift_sk(key: str) -> str:
+    return f"LIFT#{key}"
 
 
 def api_key_pk(key_hash: str) -> str:
@@ -130,6 +142,11 @@ def _set_expression(changes: Mapping[str, Any], extra_values: Mapping[str, Any] 
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": to_attributes(values),
     }
+
+
+def _listing(tenant_id: str, kind: str, blind_index: str) -> tuple[str, str]:
+    """Where a suppressed address is listed in the `directory` index."""
+    return suppressed_pk(tenant_id), f"{kind}#{blind_index}"
 
 
 class AlreadyExists(Conflict):
@@ -302,19 +319,22 @@ class ConsentRepository:
         """
         pk = address_pk(tenant_id, kind, blind_index)
         sets = {change.key: change.record for change in changes if change.record is not None}
+        listing = _listing(tenant_id, kind, blind_index)
         for _ in range(2):
             for map_exists in (True, False):
                 update: dict[str, Any] | None = None  # nothing to change, or nothing to lift from an empty address
                 if map_exists and changes:
-                    update = self._suppressions_update(pk, changes, "attribute_exists(suppressions)", {})
+                    update = self._suppressions_update(pk, changes, "attribute_exists(suppressions)", {}, listing)
                 elif not map_exists and sets:
                     update = {
                         "Update": {
                             "TableName": self.table_name,
                             "Key": to_attributes({"pk": pk, "sk": ADDR}),
                             "ConditionExpression": "attribute_not_exists(suppressions)",
-                            "UpdateExpression": "SET suppressions = :map, kind = :kind",
-                            "ExpressionAttributeValues": to_attributes({":map": sets, ":kind": kind}),
+                            "UpdateExpression": "SET suppressions = :map, kind = :kind, gsi3pk = :lp, gsi3sk = :ls",
+                            "ExpressionAttributeValues": to_attributes(
+                                {":map": sets, ":kind": kind, ":lp": listing[0], ":ls": listing[1]}
+                            ),
                         }
                     }
                 try:
@@ -338,6 +358,30 @@ class ConsentRepository:
             if exc.failed_at(len(actions)):
                 raise AlreadyApplied("This request was applied before") from exc
             raise ConditionFailed("The address changed concurrently") from exc
+
+    def lift_address_suppression(
+        self, tenant_id: str, kind: str, blind_index: str, key: str, expected: dict[str, Any], lift: dict[str, Any]
+    ) -> bool:
+        """Lifts one suppression if it is still the `expected` record, and keeps the `lift` beside the address
+        (`LIFT#{key}`), in one transaction. False, writing nothing, if the suppression changed or went meanwhile."""
+        pk = address_pk(tenant_id, kind, blind_index)
+        remove = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_attributes({"pk": pk, "sk": ADDR}),
+                "ConditionExpression": "suppressions.#k = :expected",
+                "UpdateExpression": "REMOVE suppressions.#k",
+                "ExpressionAttributeNames": {"#k": key},
+                "ExpressionAttributeValues": to_attributes({":expected": expected}),
+            }
+        }
+        try:
+            self._transact([remove, self._put({"pk": pk, "sk": lift_sk(key), **lift}, None)])  # type: ignore[list-item]
+        except TransactionConflict as exc:
+            if exc.failed_at(0):
+                return False
+            raise
+        return True
 
     def find_contact_id(self, tenant_id: str, kind: str, blind_index: str) -> str | None:
         item = self.get_address(tenant_id, kind, blind_index)
@@ -412,7 +456,10 @@ class ConsentRepository:
             by_address.setdefault((suppression.kind, suppression.blind_index), []).append(suppression)
         for (kind, blind_index), writes in by_address.items():
             address = address_pk(change.tenant_id, kind, blind_index)
-            actions.append(self._suppressions_update(address, writes, "contact_id = :c", {":c": change.contact_id}))
+            listing = _listing(change.tenant_id, kind, blind_index)
+            actions.append(
+                self._suppressions_update(address, writes, "contact_id = :c", {":c": change.contact_id}, listing)
+            )
         for event in change.events:
             actions.append(self._put({"pk": pk, "sk": event_sk(event["seq"]), **event}, "attribute_not_exists(pk)"))
         for state in change.states:
@@ -506,8 +553,10 @@ class ConsentRepository:
         writes: Sequence[SuppressionChange | SuppressionWrite],
         condition: str,
         values: dict[str, Any],
+        listing: tuple[str, str],
     ) -> dict[str, Any]:
-        """One update of an address item for all its suppression changes: a transaction may touch an item once."""
+        """One update of an address item for all its suppression changes: a transaction may touch an item once.
+        An address that gets a suppression joins the tenant's list of suppressed addresses (`listing`)."""
         names = {f"#k{i}": write.key for i, write in enumerate(writes)}
         values = dict(values)
         sets, removes = [], []
@@ -517,6 +566,9 @@ class ConsentRepository:
             else:
                 sets.append(f"suppressions.#k{i} = :r{i}")
                 values[f":r{i}"] = write.record
+        if sets:
+            sets += ["gsi3pk = :lp", "gsi3sk = :ls"]
+            values |= {":lp": listing[0], ":ls": listing[1]}
         expression = " ".join(
             clause
             for clause in (sets and "SET " + ", ".join(sets), removes and "REMOVE " + ", ".join(removes))

@@ -55,7 +55,11 @@ class ImportDeclaration(Model):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     source: str = Field(min_length=1, max_length=64, description="A source id from the tenant's catalogue")
-    legal_basis: LegalBasis
+    legal_basis: LegalBasis | None = Field(
+        default=None,
+        description="The basis the file's addresses were obtained under; omit it to record each purpose's default "
+        "basis (a marketing purpose's is always `consent`)",
+    )
     description: str = Field(min_length=10, max_length=4000)
 
 

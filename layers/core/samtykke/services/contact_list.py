@@ -59,7 +59,7 @@ def list_contacts(
 ) -> ContactList:
     tenant_id = principal.tenant_id
     index, partition, equals, between = _source(svc, tenant_id, where)
-    start = _decode(cursor, index, partition)
+    start = decode_index_cursor(cursor, index, partition)
     page = ContactDirectory(svc.repo.table_name).page(
         index, partition, limit=max(1, min(limit, MAX_PAGE)), start=start, sort_between=between, equals=equals
     )
@@ -72,7 +72,7 @@ def list_contacts(
     if contacts:
         details = {"contact_ids": [item.contact_id for item in contacts], "filters": where.as_details()}
         audit.record(svc, principal, LISTED, ("contacts", f"{len(contacts)} contacts"), ip, details)
-    return ContactList(contacts=contacts, next_cursor=_encode(page.last_key, index, partition))
+    return ContactList(contacts=contacts, next_cursor=encode_index_cursor(page.last_key, index, partition))
 
 
 def _source(
@@ -138,14 +138,14 @@ def _matches(item: ContactListItem, where: ContactFilter) -> bool:
     return True
 
 
-def _encode(last_key: dict[str, Any] | None, index: str, partition: str) -> str | None:
+def encode_index_cursor(last_key: dict[str, Any] | None, index: str, partition: str) -> str | None:
     if last_key is None:
         return None
     raw = json.dumps({"i": index, "p": partition, "k": last_key}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _decode(cursor: str | None, index: str, partition: str) -> dict[str, Any] | None:
+def decode_index_cursor(cursor: str | None, index: str, partition: str) -> dict[str, Any] | None:
     """The start key a cursor holds; only a cursor this list gave out, for these filters, is taken."""
     if not cursor:
         return None

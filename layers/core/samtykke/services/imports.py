@@ -10,9 +10,10 @@
    re-delivered or concurrent message never processes a batch twice. It stops before the Lambda's time runs out
    and queues the next chunk.
 3. Every good row goes through the ledger: an `import` event per purpose and channel, with the declared legal
-   basis and source, the declaration's id, the import's actor, and the import's id and line in the sealed
-   evidence, and the row as the event's `request_id` (`{import}:{line}`). New contacts are written several to a
-   transaction (`Ledger.create_many`); a row whose address already has a contact is written on its own, and
+   basis (if the declaration names none, the purpose's default: `consent` for a marketing purpose, which is
+   imported on no other basis) and source, the declaration's id, the import's actor, and the import's id and line
+   in the sealed evidence, and the row as the event's `request_id` (`{import}:{line}`). New contacts are written
+   several to a transaction (`Ledger.create_many`); a row whose address already has a contact is written on its own, and
    skipped if the contact's log already holds an event under this declaration, which makes a re-run, or the same
    address twice in one file, harmless. An event of the same row is this import's own earlier write (a batch that
    committed and was then redone): the row counts as imported, not as a duplicate.
@@ -70,6 +71,7 @@ from samtykke.domain.imports import (
     split_fields,
     validate_row,
 )
+from samtykke.domain.purposes import MarketingNeedsConsent, PurposeKind, recorded_basis
 from samtykke.domain.suppression import suppression_reason
 from samtykke.domain.uploads import ID, UPLOAD_URL_SECONDS, OwnerKind, import_file_key, sha256_base64
 from samtykke.models.consent import Actor, ContactProfile, Evidence, TextRef
@@ -153,6 +155,8 @@ def create_import(svc: Services, principal: Principal, body: ImportCreate) -> Im
             raise InvalidInput(f"Unknown purpose '{purpose_id}'", code="unknown_purpose")
         if not purpose.active:
             raise InvalidInput(f"Purpose '{purpose_id}' is no longer active", code="purpose_inactive")
+        if purpose.kind is PurposeKind.MARKETING and declaration.legal_basis not in (None, LegalBasis.CONSENT):
+            raise MarketingNeedsConsent(f"'{purpose_id}' is a marketing purpose: it is imported on consent only")
     locale = body.locale or catalog.tenant.default_locale
     texts = _texts(catalog, body.model_copy(update={"purposes": purposes}), locale)
 
@@ -568,6 +572,13 @@ def _plan(context: _Context, row: ImportRow, addresses: list[Address], items: li
     return _Row(row, addresses, wanted, suppressed)
 
 
+def _basis(context: _Context, purpose_id: str) -> LegalBasis:
+    """What the declaration states, else the purpose's default (`consent` for a marketing purpose)."""
+    stated = context.item["declaration"].get("legal_basis")
+    purpose = context.catalog.purposes[purpose_id]
+    return recorded_basis(purpose.kind, purpose.default_legal_basis, LegalBasis(stated) if stated else None)
+
+
 def _changes(context: _Context, row: ImportRow, pairs: list[tuple[str, Channel]]) -> list[StateChange]:
     declaration = context.item["declaration"]
     texts = context.item.get("texts") or {}
@@ -577,7 +588,7 @@ def _changes(context: _Context, row: ImportRow, pairs: list[tuple[str, Channel]]
             channel,
             EventType.IMPORT,
             ConsentStatus.GRANTED,
-            LegalBasis(declaration["legal_basis"]),
+            _basis(context, purpose_id),
             declaration["source"],
             TextRef.model_validate(texts[purpose_id]) if purpose_id in texts else None,
             declaration_id=context.item["declaration_id"],

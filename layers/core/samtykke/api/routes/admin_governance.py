@@ -12,8 +12,9 @@ from samtykke.api.auth import current_principal, guarded
 from samtykke.api.params import live_input
 from samtykke.domain.access import Permission
 from samtykke.domain.audit import AuditAction
-from samtykke.domain.consent import AddressKind
+from samtykke.domain.consent import AddressKind, Channel
 from samtykke.domain.errors import InvalidInput
+from samtykke.domain.suppression import SuppressionReason
 from samtykke.models.audit import AuditExport, AuditExportRequest
 from samtykke.models.campaign import Campaign
 from samtykke.models.staff_consent import (
@@ -22,6 +23,16 @@ from samtykke.models.staff_consent import (
     StaffConsentChange,
     StaffConsentResult,
 )
+from samtykke.models.suppressions import (
+    MAX_PAGE,
+    PURPOSE_PATTERN,
+    AddressSuppressions,
+    SuppressionLift,
+    SuppressionLifted,
+    SuppressionList,
+    SuppressionLookup,
+)
+from samtykke.services import audit
 from samtykke.services.audit.export import export_month
 from samtykke.services.context import services
 from samtykke.services.evidence import evidence_store
@@ -81,7 +92,6 @@ def approve_unsubscribe_off(campaign_id: str) -> Campaign:
     **live_input(guarded(Permission.CONSENTS_WRITE), "the id of a live contact"),
 )
 def record_consent(contact_id: str, change: Annotated[StaffConsentChange, Body()]) -> tuple[StaffConsentResult, int]:
-    from samtykke.services import audit
     from samtykke.services.governance.staff_consents import record_for_contact
 
     ip = audit.client_ip(router.current_event)
@@ -136,3 +146,68 @@ def remove_do_not_contact(
     kind, address = _address(email, phone)
     do_not_contact.remove(services(), current_principal(router), kind, address)
     return {"removed": True}
+
+
+@router.get(
+    "/v1/admin/suppressions",
+    summary="The tenant's suppressed addresses, with each suppression's reason, by blind-index hash",
+    description="Unsubscribes, STOPs, hard bounces, complaints, erasures and do-not-contact entries, a page at a "
+    "time in hash order. `channel`, `purpose` (`*`: only those of every purpose) and `reason` narrow it; a filtered "
+    "page may hold fewer than `limit` addresses while more follow. Pass `next_cursor` as `cursor` until it is null. "
+    "A page that names contacts is audited (`contact.read`).",
+    tags=["suppressions"],
+    **guarded(Permission.CONTACTS_SEARCH),
+)
+def list_suppressions(
+    channel: Annotated[Channel | None, Query()] = None,
+    purpose: Annotated[str | None, Query(pattern=rf"{PURPOSE_PATTERN}|^\*$", examples=["e-marketing"])] = None,
+    reason: Annotated[SuppressionReason | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` from the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+) -> SuppressionList:
+    from samtykke.services.governance import suppressions
+
+    where = suppressions.SuppressionFilter(channel=channel, purpose=purpose, reason=reason.value if reason else None)
+    tenant_id = current_principal(router).tenant_id
+    return suppressions.list_suppressions(services(), tenant_id, where, limit=limit, cursor=cursor)
+
+
+@router.post(
+    "/v1/admin/suppressions/lookup",
+    summary="Whether one address is suppressed, and why (the address in the body, never in the URL)",
+    description="`email` or `phone`. Each suppression says whether staff may lift it (`lift_refusal`: null, or the "
+    "code a lift would answer). Audited as `contact.read`, found or not.",
+    tags=["suppressions"],
+    **guarded(Permission.CONTACTS_SEARCH),
+)
+def lookup_suppressions(request: Annotated[SuppressionLookup, Body()]) -> AddressSuppressions:
+    from samtykke.services.governance import suppressions
+
+    kind, address = _address(request.email, request.phone)
+    ip = audit.client_ip(router.current_event)
+    return suppressions.lookup(services(), current_principal(router), kind, address, ip=ip)
+
+
+@router.post(
+    "/v1/admin/suppressions/lift",
+    summary="Lift a suppression where its reason allows it: staff only, with a note",
+    description="A hard bounce or a manual suppression: yes. A complaint (409 `complaint_needs_new_consent`), an "
+    "unsubscribe or an SMS STOP (409 `new_grant_required`): only once the person gave a new consent after it. An "
+    "erasure (409 `erasure_not_liftable`) never; a do-not-contact entry through its list (409 "
+    "`lift_through_do_not_contact_list`). Idempotent: a retry answers `already_lifted: true`. Audited as "
+    "`suppression.lifted` with the note and the record before.",
+    tags=["suppressions"],
+    **live_input(
+        guarded(Permission.CONSENTS_WRITE, audit=AuditAction.SUPPRESSION_LIFTED),
+        "a staff session and an address with a liftable suppression",
+    ),
+)
+def lift_suppression(request: Annotated[SuppressionLift, Body()]) -> SuppressionLifted:
+    from samtykke.services.governance import suppressions
+
+    kind, address = _address(request.email, request.phone)
+    ip = audit.client_ip(router.current_event)
+    principal = current_principal(router)
+    return suppressions.lift(
+        services(), principal, kind, address, request.channel, request.purpose, request.note, ip=ip
+    )

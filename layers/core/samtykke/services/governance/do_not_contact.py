@@ -33,7 +33,7 @@ def _pk(tenant_id: str) -> str:
     return f"T#{tenant_id}#DNC"
 
 
-def _blind(svc: Services, tenant_id: str, kind: AddressKind, address: str) -> str:
+def blind_index_of(svc: Services, tenant_id: str, kind: AddressKind, address: str) -> str:
     catalog = svc.catalogs.get(tenant_id)
     value = normalise_email(address) if kind is AddressKind.EMAIL else normalise_phone(address, catalog.tenant.country)
     return svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob).blind_index(kind.value, value)
@@ -45,7 +45,7 @@ def _suppress(svc: Services, tenant_id: str, kind: AddressKind, blind: str, reco
 
 
 def add(svc: Services, principal: Principal, kind: AddressKind, address: str, note: str) -> dict[str, Any]:
-    blind = _blind(svc, principal.tenant_id, kind, address)
+    blind = blind_index_of(svc, principal.tenant_id, kind, address)
     at = svc.clock().isoformat()
     record = {"reason": SuppressionReason.DO_NOT_CONTACT.value, "at": at, "source": "do-not-contact"}
     _suppress(svc, principal.tenant_id, kind, blind, record)
@@ -56,7 +56,7 @@ def add(svc: Services, principal: Principal, kind: AddressKind, address: str, no
 
 
 def remove(svc: Services, principal: Principal, kind: AddressKind, address: str) -> None:
-    blind = _blind(svc, principal.tenant_id, kind, address)
+    blind = blind_index_of(svc, principal.tenant_id, kind, address)
     repo = StaffRepository(svc.repo.table_name)
     note_target("do_not_contact", f"{kind.value}#{blind}")
     if repo.get(_pk(principal.tenant_id), f"{kind.value}#{blind}") is None:
