@@ -28,6 +28,7 @@ from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
 _BUCKET_OBJECTS = "Objects of the evidence bucket; the wildcard stays under this one bucket's ARN."
+_PREFIX_OBJECTS = "Objects under one key prefix of the evidence bucket that this function's job writes or reads."
 _SMS_TO_PHONE_NUMBERS = (
     "SNS Publish to a phone number (SMS) has no resource ARN, so AWS requires Resource '*'. An explicit Deny on "
     "every topic ARN in the same policy keeps it from publishing to any topic."
@@ -79,14 +80,16 @@ def _kms_encrypt_decrypt(function: lambda_.Function, targets: GrantTargets, _: G
     return kms_family_findings()
 
 
-def _evidence_read_write(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
-    targets.evidence_bucket.grant_read_write(function)
+def _evidence_read_write(function: lambda_.Function, spec: FunctionSpec, targets: GrantTargets) -> Findings:
+    # Only under the function's own key prefixes (domain/uploads.py), never the whole bucket.
+    if not spec.evidence_prefixes:
+        raise ValueError(f"{spec.name} has evidence:read-write without evidence_prefixes")
+    findings: Findings = {}
+    for prefix in spec.evidence_prefixes:
+        targets.evidence_bucket.grant_read_write(function, f"{prefix}*")
+        findings[f"Resource::{arn_of(targets.evidence_bucket)}/{prefix}*"] = _PREFIX_OBJECTS
     s3_families = ("GetObject", "GetBucket", "List", "DeleteObject", "Abort")
-    return {
-        **{f"Action::s3:{family}*": _S3_FAMILY for family in s3_families},
-        f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS,
-        **kms_family_findings(),
-    }
+    return {**{f"Action::s3:{family}*": _S3_FAMILY for family in s3_families}, **findings, **kms_family_findings()}
 
 
 def _queue_send(function: lambda_.Function, targets: GrantTargets, grant: Grant) -> Findings:
@@ -201,7 +204,6 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.TABLE_READ_WRITE: _table_read_write,
     Grant.KMS_DECRYPT: _kms_decrypt,
     Grant.KMS_ENCRYPT_DECRYPT: _kms_encrypt_decrypt,
-    Grant.EVIDENCE_READ_WRITE: _evidence_read_write,
     Grant.CAMPAIGN_QUEUE_SEND: _queue_send,
     Grant.CAMPAIGN_DISPATCH_QUEUE_SEND: _queue_send,
     Grant.IMPORT_QUEUE_SEND: _queue_send,
@@ -214,6 +216,12 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.EVENTS_PUT: _events_put,
     Grant.WEBHOOK_QUEUE_SEND: _queue_send,
     Grant.WEBHOOK_DLQ_SEND: _webhook_dlq_send,
+}
+
+
+# Grants that take the function's spec: evidence objects only under its `evidence_prefixes`.
+SPEC_GRANTS: Mapping[Grant, Callable[[lambda_.Function, FunctionSpec, GrantTargets], Findings]] = {
+    Grant.EVIDENCE_READ_WRITE: _evidence_read_write,
 }
 
 
@@ -233,6 +241,7 @@ _ITEM_ACTIONS = sorted(
     | {"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
 )
 _READS = frozenset({Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_INDEX_QUERY})
+_WRITES = frozenset({Grant.TABLE_WRITE, Grant.TABLE_BATCH_WRITE})  # limited to TableKeys.write where it is set
 
 
 def _leading_keys(patterns: Sequence[str], operator: str = "ForAllValues:StringLike") -> dict[str, Any] | None:
@@ -246,12 +255,14 @@ def _fine_table_access(function: lambda_.Function, spec: FunctionSpec, targets: 
     keys: TableKeys = spec.table_keys
     table_arn = targets.table.table_arn
     on_items = [g for g in grants if g not in (Grant.TABLE_DELETE, Grant.TABLE_INDEX_QUERY)]
+    writes = [g for g in on_items if g in _WRITES] if keys.write else []
     statements = []
-    if on_items:
-        actions = sorted({a for g in on_items for a in TABLE_ACTIONS[g]})
-        statements.append(
-            iam.PolicyStatement(actions=actions, resources=[table_arn], conditions=_leading_keys(keys.allow))
-        )
+    for group, patterns in ((set(on_items) - set(writes), keys.allow), (set(writes), keys.write)):
+        if group:
+            actions = sorted({a for g in group for a in TABLE_ACTIONS[g]})
+            statements.append(
+                iam.PolicyStatement(actions=actions, resources=[table_arn], conditions=_leading_keys(patterns))
+            )
     if Grant.TABLE_DELETE in grants:
         statements.append(
             iam.PolicyStatement(
@@ -290,6 +301,9 @@ def apply_grants(function: lambda_.Function, spec: FunctionSpec, targets: GrantT
     findings: Findings = _fine_table_access(function, spec, targets)
     for grant in spec.grants:
         if grant in TABLE_ACTIONS:
+            continue
+        if grant in SPEC_GRANTS:
+            findings.update(SPEC_GRANTS[grant](function, spec, targets))
             continue
         if grant not in GRANTS:
             raise NotImplementedError(f"infra/grants.py has no mapping for {grant!r} (function {spec.name})")
