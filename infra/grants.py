@@ -101,8 +101,9 @@ def _queue_send(function: lambda_.Function, targets: GrantTargets, grant: Grant)
 
 
 def _evidence_bypass_governance(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
-    # Erasure must delete evidence that Object Lock (governance mode) still retains, and the checker sets each
-    # object's retention. Only on the evidence bucket's objects, never its configuration.
+    # evidence_check's alone (tests/infra/test_least_privilege.py): rejected uploads, and erasure's, expiry's and
+    # imports' deletions, must go although Object Lock (governance mode) still retains them, and the checker sets
+    # each object's retention. Only on the evidence bucket's objects, never its configuration.
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=[
@@ -215,6 +216,7 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.CHECKPOINT_READ: _checkpoint_read,
     Grant.EVENTS_PUT: _events_put,
     Grant.WEBHOOK_QUEUE_SEND: _queue_send,
+    Grant.EVIDENCE_QUEUE_SEND: _queue_send,
     Grant.WEBHOOK_DLQ_SEND: _webhook_dlq_send,
 }
 

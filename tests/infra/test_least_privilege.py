@@ -41,7 +41,7 @@ EXPECTED_ITEM_ACTIONS: dict[str, set[str]] = {
     "sms_admin": LEDGER | DELETE,
     "evidence_check": LEDGER,
     "import_processor": LEDGER | BATCH,
-    "retention_sweeper": LEDGER | DELETE,
+    "retention_sweeper": LEDGER | BATCH | DELETE,
     "campaign_dispatch": LEDGER,
     "campaign_sender": LEDGER | BATCH,
     "ses_events": LEDGER,
@@ -230,15 +230,25 @@ def test_the_authorizer_reads_api_keys_and_tenant_items_only(real: Template) -> 
     assert statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["K#*", "T#*"]
 
 
-def test_only_the_functions_whose_job_needs_it_may_bypass_governance_retention(real: Template) -> None:
+# It deletes uploads that fail their check, which the bucket's default retention has already locked, sets each
+# verified file's retention, and honours the deletions erasure, expiry and imports queue for it, each only once the
+# table shows it is due (services/evidence_deletion.py). No other role may ever get the bypass.
+GOVERNANCE_BYPASS = "evidence_check"
+DELETION_REQUESTERS = {"admin_rights", "console", "retention_sweeper", "import_processor"}
+
+
+def test_only_the_evidence_checker_may_bypass_governance_retention(real: Template) -> None:
     bypassing = {
         name for name in DEPLOYED if any("s3:BypassGovernanceRetention" in _actions(s) for s in _statements(real, name))
     }
-    assert bypassing == EXPECTED_GOVERNANCE_BYPASS
+    assert bypassing == {GOVERNANCE_BYPASS}
 
 
-# Each deletes or re-dates objects that the bucket's default retention has already locked: erasure (admin_rights and
-# the console, which runs the same services),
-# rejected uploads and the tenant's shorter retention (evidence_check), processed import CSVs (import_processor).
-# No other role may ever get the bypass.
-EXPECTED_GOVERNANCE_BYPASS = {"admin_rights", "console", "evidence_check", "import_processor"}
+@pytest.mark.parametrize("function", sorted(DELETION_REQUESTERS))
+def test_erasure_expiry_and_imports_queue_their_deletions_instead(real: Template, function: str) -> None:
+    queues = real.find_resources("AWS::SQS::Queue")
+    (upload_queue,) = [logical_id for logical_id in queues if logical_id[:-8] == "MessagingEvidenceUploadQueue"]
+    sends = [s for s in _statements(real, function) if "sqs:SendMessage" in _actions(s)]
+    queues_sent_to = [r for s in sends for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    assert {"Fn::GetAtt": [upload_queue, "Arn"]} in queues_sent_to
+    assert not any(a.startswith("s3:DeleteObjectVersion") for s in _statements(real, function) for a in _actions(s))

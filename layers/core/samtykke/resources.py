@@ -89,9 +89,10 @@ class Grant(StrEnum):
     CAMPAIGN_QUEUE_SEND = "campaign-queue:send"
     CAMPAIGN_DISPATCH_QUEUE_SEND = "campaign-dispatch-queue:send"
     # s3:BypassGovernanceRetention, s3:PutObjectRetention, s3:DeleteObjectVersion and s3:ListBucketVersions on the
-    # evidence bucket: deleting locked objects (erasure, rejected uploads, processed import files) and setting
-    # each object's retention.
+    # evidence bucket: deleting locked objects (rejected uploads, and what erasure, expiry and imports ask for) and
+    # setting each object's retention. evidence_check's alone; the others send EVIDENCE_QUEUE_SEND requests.
     EVIDENCE_BYPASS_GOVERNANCE = "evidence:bypass-governance"
+    EVIDENCE_QUEUE_SEND = "evidence-queue:send"  # deletion requests to evidence_check (adapters/evidence_queue.py)
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
     SES_BULK_SEND = "ses:bulk-send"  # SendBulkEmail through the campaign templates, which it may create
@@ -327,6 +328,7 @@ EVENT_BUS = EventBusSpec(
 
 QUEUES: tuple[QueueSpec, ...] = (
     # The evidence bucket's object-created notifications (BUCKET_NOTIFICATIONS): evidence_check verifies each upload.
+    # Deletion requests too: evidence_check alone may delete governance-locked objects.
     QueueSpec(
         "EvidenceUploadQueue",
         ENV_EVIDENCE_UPLOAD_QUEUE_URL,
@@ -334,6 +336,7 @@ QUEUES: tuple[QueueSpec, ...] = (
         max_receive_count=5,
         visibility_timeout_seconds=120,
         batch_size=5,
+        send_grant=Grant.EVIDENCE_QUEUE_SEND,
     ),
     # One message per chunk of an import; import_processor sends the next chunk's message itself.
     QueueSpec(
@@ -428,8 +431,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="admin_api",
         description="Tenant admin API",
         # SES: invitations to new staff users (a one-time set-password link). Evidence: presigned uploads and
-        # downloads, big exports; governance bypass for erasure; the import queue for starting imports; the campaign
-        # queue for re-queueing a campaign's stranded sends on demand (POST /v1/admin/campaigns/{id}/reconcile).
+        # downloads, big exports; erasure's deletions queued to evidence_check; the import queue for starting
+        # imports; the campaign queue for re-queueing a campaign's stranded sends on demand
+        # (POST /v1/admin/campaigns/{id}/reconcile).
         # Table: erasure deletes a contact's partition in batches; campaigns, staff users, configuration items
         # and step-up counters are deleted one by one.
         grants=(
@@ -437,7 +441,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.KMS_ENCRYPT_DECRYPT,
             Grant.SES_SEND,
             Grant.EVIDENCE_READ_WRITE,
-            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.EVIDENCE_QUEUE_SEND,
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
             Grant.CAMPAIGN_QUEUE_SEND,
@@ -458,7 +462,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.CHECKPOINT_SIGN: ("admin_rights", "admin_evidence"),
             Grant.SES_SEND: ("admin_staff",),
             Grant.EVIDENCE_READ_WRITE: ("admin_rights", "admin_governance"),
-            Grant.EVIDENCE_BYPASS_GOVERNANCE: ("admin_rights",),
+            Grant.EVIDENCE_QUEUE_SEND: ("admin_rights",),
             Grant.IMPORT_QUEUE_SEND: ("admin_rights",),
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND: ("admin_campaigns",),
             Grant.CAMPAIGN_QUEUE_SEND: ("admin_campaigns",),
@@ -556,6 +560,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="evidence_check",
         description="Checks each uploaded evidence file's SHA-256, size and type; deletes and flags a mismatch",
+        # The one role with the governance bypass: an upload that fails its check must go although the bucket's
+        # default retention has locked it, a verified one gets the tenant's (maybe shorter) retention, and erasure,
+        # expiry and imports queue their deletions here, each honoured only if the table shows it is due.
         grants=(*LEDGER_GRANTS, Grant.EVIDENCE_READ_WRITE, Grant.EVIDENCE_BYPASS_GOVERNANCE),
         table_keys=TableKeys(allow=TENANT_KEYS),
         evidence_prefixes=(EVIDENCE_PREFIX,),
@@ -569,8 +576,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             *LEDGER_GRANTS,
             Grant.TABLE_BATCH_WRITE,  # the chunk's issues
             Grant.KMS_DECRYPT,
-            Grant.EVIDENCE_READ_WRITE,
-            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.EVIDENCE_READ_WRITE,  # reading the CSV
+            Grant.EVIDENCE_QUEUE_SEND,  # its deletion, once imported
             Grant.IMPORT_QUEUE_SEND,
         ),
         table_keys=TableKeys(allow=(*TENANT_KEYS, AUDIT_MONTHS)),  # audits the import's completion
@@ -581,8 +588,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="retention_sweeper",
         description="Expires unconfirmed double opt-ins past their tenant's pending TTL (EventBridge schedule)",
-        # The pending index; an expired sign-up's address item is deleted, blind index and all.
-        grants=(*LEDGER_GRANTS, Grant.TABLE_INDEX_QUERY, Grant.TABLE_DELETE, Grant.KMS_DECRYPT),
+        # The pending index; an expired sign-up's address item is deleted, blind index and all, and its evidence
+        # items (a batch); its files' deletion is queued to evidence_check.
+        grants=(
+            *LEDGER_GRANTS,
+            Grant.TABLE_INDEX_QUERY,
+            Grant.TABLE_BATCH_WRITE,
+            Grant.TABLE_DELETE,
+            Grant.KMS_DECRYPT,
+            Grant.EVIDENCE_QUEUE_SEND,
+        ),
         table_keys=TableKeys(allow=TENANT_KEYS, deny=ADMIN_KEYS, delete=("T#*#A#*",)),
         timeout_seconds=300,
     ),
@@ -671,7 +686,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.KMS_ENCRYPT_DECRYPT,
             Grant.SES_SEND,
             Grant.EVIDENCE_READ_WRITE,
-            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.EVIDENCE_QUEUE_SEND,
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
             Grant.CHECKPOINT_SIGN,
