@@ -22,12 +22,15 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.nag import acknowledge, arn_of, kms_family_findings
 from infra.specs import ResourceSpecs
-from samtykke.domain.uploads import CHECKPOINTS_PREFIX
+from samtykke.domain.uploads import CHECKPOINTS_PREFIX, EVIDENCE_PREFIX, EXPORTS_PREFIX, IMPORTS_PREFIX
 from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant, TableKeys
 
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
 _TABLE_INDEXES = "Queries on the table's own global secondary indexes; the wildcard stays under this one table's ARN."
 _BUCKET_OBJECTS = "Objects of the evidence bucket; the wildcard stays under this one bucket's ARN."
+# What the governance bypass may delete or re-date: evidence files, import CSVs, DSAR exports; never audit exports or
+# checkpoints (compliance mode, which no bypass lifts, but not this role's business either).
+BYPASS_PREFIXES = (EVIDENCE_PREFIX, IMPORTS_PREFIX, EXPORTS_PREFIX)
 _PREFIX_OBJECTS = "Objects under one key prefix of the evidence bucket that this function's job writes or reads."
 _SMS_TO_PHONE_NUMBERS = (
     "SNS Publish to a phone number (SMS) has no resource ARN, so AWS requires Resource '*'. An explicit Deny on "
@@ -112,13 +115,13 @@ def _evidence_bypass_governance(function: lambda_.Function, targets: GrantTarget
                 "s3:DeleteObjectVersion",
                 "s3:GetObjectVersion",
             ],
-            resources=[targets.evidence_bucket.arn_for_objects("*")],
+            resources=[targets.evidence_bucket.arn_for_objects(f"{prefix}*") for prefix in BYPASS_PREFIXES],
         )
     )
     function.add_to_role_policy(
         iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[targets.evidence_bucket.bucket_arn])
     )
-    return {f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS}
+    return {f"Resource::{arn_of(targets.evidence_bucket)}/{prefix}*": _PREFIX_OBJECTS for prefix in BYPASS_PREFIXES}
 
 
 _CHECKPOINT_OBJECTS = "Signed checkpoints, one object each, under the evidence bucket's checkpoints/ prefix only."

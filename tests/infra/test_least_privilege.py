@@ -242,6 +242,9 @@ def test_only_the_evidence_checker_may_bypass_governance_retention(real: Templat
         name for name in DEPLOYED if any("s3:BypassGovernanceRetention" in _actions(s) for s in _statements(real, name))
     }
     assert bypassing == {GOVERNANCE_BYPASS}
+    (bypass,) = [s for s in _statements(real, GOVERNANCE_BYPASS) if "s3:BypassGovernanceRetention" in _actions(s)]
+    prefixes = {resource["Fn::Join"][1][-1] for resource in bypass["Resource"]}
+    assert prefixes == {"/evidence/*", "/imports/*", "/exports/*"}  # never audit/ or checkpoints/
 
 
 @pytest.mark.parametrize("function", sorted(DELETION_REQUESTERS))
