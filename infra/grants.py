@@ -22,7 +22,7 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.nag import acknowledge, arn_of, kms_family_findings
 from infra.specs import ResourceSpecs
-from samtykke.domain.uploads import CHECKPOINTS_PREFIX
+from samtykke.domain.uploads import CHECKPOINTS_PREFIX, EVIDENCE_PREFIX, EXPORTS_PREFIX, IMPORTS_PREFIX
 from samtykke.resources import ENV_CHECKPOINT_KEY_ID, ENV_WEBHOOK_DLQ_URL, EVENT_BUS, FunctionSpec, Grant, TableKeys
 
 _S3_FAMILY = "CDK's grant_read_write expands to this S3 action family; the statement names only the evidence bucket."
@@ -32,6 +32,10 @@ _SES_ACCOUNT_READ = (
     "SES GetAccount reads the account's send quota, which the campaign sender paces itself to; the action has no "
     "resource ARN, so AWS requires Resource '*'. The policy allows that one read action and nothing else."
 )
+# What the governance bypass may delete or re-date: evidence files, import CSVs, DSAR exports; never audit exports or
+# checkpoints (compliance mode, which no bypass lifts, but not this role's business either).
+BYPASS_PREFIXES = (EVIDENCE_PREFIX, IMPORTS_PREFIX, EXPORTS_PREFIX)
+_PREFIX_OBJECTS = "Objects under one key prefix of the evidence bucket that this function's job writes or reads."
 _SMS_TO_PHONE_NUMBERS = (
     "SNS Publish to a phone number (SMS) has no resource ARN, so AWS requires Resource '*'. An explicit Deny on "
     "every topic ARN in the same policy keeps it from publishing to any topic."
@@ -83,14 +87,16 @@ def _kms_encrypt_decrypt(function: lambda_.Function, targets: GrantTargets, _: G
     return kms_family_findings()
 
 
-def _evidence_read_write(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
-    targets.evidence_bucket.grant_read_write(function)
+def _evidence_read_write(function: lambda_.Function, spec: FunctionSpec, targets: GrantTargets) -> Findings:
+    # Only under the function's own key prefixes (domain/uploads.py), never the whole bucket.
+    if not spec.evidence_prefixes:
+        raise ValueError(f"{spec.name} has evidence:read-write without evidence_prefixes")
+    findings: Findings = {}
+    for prefix in spec.evidence_prefixes:
+        targets.evidence_bucket.grant_read_write(function, f"{prefix}*")
+        findings[f"Resource::{arn_of(targets.evidence_bucket)}/{prefix}*"] = _PREFIX_OBJECTS
     s3_families = ("GetObject", "GetBucket", "List", "DeleteObject", "Abort")
-    return {
-        **{f"Action::s3:{family}*": _S3_FAMILY for family in s3_families},
-        f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS,
-        **kms_family_findings(),
-    }
+    return {**{f"Action::s3:{family}*": _S3_FAMILY for family in s3_families}, **findings, **kms_family_findings()}
 
 
 def _queue_send(function: lambda_.Function, targets: GrantTargets, grant: Grant) -> Findings:
@@ -102,8 +108,9 @@ def _queue_send(function: lambda_.Function, targets: GrantTargets, grant: Grant)
 
 
 def _evidence_bypass_governance(function: lambda_.Function, targets: GrantTargets, _: Grant) -> Findings:
-    # Erasure must delete evidence that Object Lock (governance mode) still retains, and the checker sets each
-    # object's retention. Only on the evidence bucket's objects, never its configuration.
+    # evidence_check's alone (tests/infra/test_least_privilege.py): rejected uploads, and erasure's, expiry's and
+    # imports' deletions, must go although Object Lock (governance mode) still retains them, and the checker sets
+    # each object's retention. Only on the evidence bucket's objects, never its configuration.
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=[
@@ -112,13 +119,13 @@ def _evidence_bypass_governance(function: lambda_.Function, targets: GrantTarget
                 "s3:DeleteObjectVersion",
                 "s3:GetObjectVersion",
             ],
-            resources=[targets.evidence_bucket.arn_for_objects("*")],
+            resources=[targets.evidence_bucket.arn_for_objects(f"{prefix}*") for prefix in BYPASS_PREFIXES],
         )
     )
     function.add_to_role_policy(
         iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[targets.evidence_bucket.bucket_arn])
     )
-    return {f"Resource::{arn_of(targets.evidence_bucket)}/*": _BUCKET_OBJECTS}
+    return {f"Resource::{arn_of(targets.evidence_bucket)}/{prefix}*": _PREFIX_OBJECTS for prefix in BYPASS_PREFIXES}
 
 
 _CHECKPOINT_OBJECTS = "Signed checkpoints, one object each, under the evidence bucket's checkpoints/ prefix only."
@@ -212,7 +219,6 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.TABLE_READ_WRITE: _table_read_write,
     Grant.KMS_DECRYPT: _kms_decrypt,
     Grant.KMS_ENCRYPT_DECRYPT: _kms_encrypt_decrypt,
-    Grant.EVIDENCE_READ_WRITE: _evidence_read_write,
     Grant.CAMPAIGN_QUEUE_SEND: _queue_send,
     Grant.CAMPAIGN_DISPATCH_QUEUE_SEND: _queue_send,
     Grant.IMPORT_QUEUE_SEND: _queue_send,
@@ -224,7 +230,14 @@ GRANTS: Mapping[Grant, _GrantFn] = {
     Grant.CHECKPOINT_READ: _checkpoint_read,
     Grant.EVENTS_PUT: _events_put,
     Grant.WEBHOOK_QUEUE_SEND: _queue_send,
+    Grant.EVIDENCE_QUEUE_SEND: _queue_send,
     Grant.WEBHOOK_DLQ_SEND: _webhook_dlq_send,
+}
+
+
+# Grants that take the function's spec: evidence objects only under its `evidence_prefixes`.
+SPEC_GRANTS: Mapping[Grant, Callable[[lambda_.Function, FunctionSpec, GrantTargets], Findings]] = {
+    Grant.EVIDENCE_READ_WRITE: _evidence_read_write,
 }
 
 
@@ -244,6 +257,7 @@ _ITEM_ACTIONS = sorted(
     | {"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
 )
 _READS = frozenset({Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_INDEX_QUERY})
+_WRITES = frozenset({Grant.TABLE_WRITE, Grant.TABLE_BATCH_WRITE})  # limited to TableKeys.write where it is set
 
 
 def _leading_keys(patterns: Sequence[str], operator: str = "ForAllValues:StringLike") -> dict[str, Any] | None:
@@ -257,12 +271,14 @@ def _fine_table_access(function: lambda_.Function, spec: FunctionSpec, targets: 
     keys: TableKeys = spec.table_keys
     table_arn = targets.table.table_arn
     on_items = [g for g in grants if g not in (Grant.TABLE_DELETE, Grant.TABLE_INDEX_QUERY)]
+    writes = [g for g in on_items if g in _WRITES] if keys.write else []
     statements = []
-    if on_items:
-        actions = sorted({a for g in on_items for a in TABLE_ACTIONS[g]})
-        statements.append(
-            iam.PolicyStatement(actions=actions, resources=[table_arn], conditions=_leading_keys(keys.allow))
-        )
+    for group, patterns in ((set(on_items) - set(writes), keys.allow), (set(writes), keys.write)):
+        if group:
+            actions = sorted({a for g in group for a in TABLE_ACTIONS[g]})
+            statements.append(
+                iam.PolicyStatement(actions=actions, resources=[table_arn], conditions=_leading_keys(patterns))
+            )
     if Grant.TABLE_DELETE in grants:
         statements.append(
             iam.PolicyStatement(
@@ -301,6 +317,9 @@ def apply_grants(function: lambda_.Function, spec: FunctionSpec, targets: GrantT
     findings: Findings = _fine_table_access(function, spec, targets)
     for grant in spec.grants:
         if grant in TABLE_ACTIONS:
+            continue
+        if grant in SPEC_GRANTS:
+            findings.update(SPEC_GRANTS[grant](function, spec, targets))
             continue
         if grant not in GRANTS:
             raise NotImplementedError(f"infra/grants.py has no mapping for {grant!r} (function {spec.name})")

@@ -1,4 +1,5 @@
-"""Checks each evidence upload: the evidence bucket notifies the evidence upload queue, which invokes this."""
+"""Checks each evidence upload (the bucket notifies the evidence upload queue, which invokes this), and deletes the
+governance-locked objects that erasure, expiry and imports queue for it: the one role with the governance bypass."""
 
 import samtykke.coldstart
 
@@ -10,17 +11,23 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from samtykke.adapters.evidence_queue import DELETION
 from samtykke.domain.errors import SamtykkeError
 from samtykke.observability import logger
 from samtykke.services.context import services
 from samtykke.services.evidence import check_notification
+from samtykke.services.evidence_deletion import delete_requested
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
+    body = json.loads(record.body)
     try:
-        check_notification(services(), json.loads(record.body))
+        if DELETION in body:
+            delete_requested(services(), body[DELETION])
+        else:
+            check_notification(services(), body)
     except SamtykkeError as exc:
         if exc.status >= 500:
             raise  # transient: the message returns to the queue, and to its DLQ after five tries

@@ -29,6 +29,7 @@ SYNTHETIC_SPECS = ResourceSpecs(
             name="evidence_upload",
             description="Stores evidence",
             grants=(Grant.EVIDENCE_READ_WRITE,),
+            evidence_prefixes=("evidence/",),
             environment={"EXTRA_SETTING": "1"},
         ),
     ),

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 
 from infra.assets import dependency_layer_key
 from infra.constructs.function import pascal_case
-from infra.grants import GRANTS, TABLE_ACTIONS
+from infra.grants import GRANTS, SPEC_GRANTS, TABLE_ACTIONS
 from infra.specs import ResourceSpecs
 from infra.stack import BUCKET_NOTIFICATIONS_HANDLER
 from samtykke.resources import (
@@ -148,8 +148,9 @@ class TestEveryFunction:
 
 class TestLeastPrivilege:
     def test_every_grant_has_a_mapping(self) -> None:
-        assert set(GRANTS) | set(TABLE_ACTIONS) == set(Grant)
+        assert set(GRANTS) | set(SPEC_GRANTS) | set(TABLE_ACTIONS) == set(Grant)
         assert not set(GRANTS) & set(TABLE_ACTIONS)
+        assert not set(SPEC_GRANTS) & (set(GRANTS) | set(TABLE_ACTIONS))
 
     def test_no_wildcard_actions(self, real: Template, synthetic: Template) -> None:
         for template in (real, synthetic):

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from samtykke.adapters import evidence_queue
 from samtykke.adapters.repository import contact_pk
 from samtykke.domain.access import Role
 from samtykke.domain.consent import ActorType, AddressKind, Channel, ConsentStatus, EventType, LegalBasis
@@ -18,6 +19,7 @@ from samtykke.models.consent import Actor, Evidence
 from samtykke.services import export as export_service
 from samtykke.services.catalog import strip_keys
 from samtykke.services.context import Services
+from samtykke.services.evidence_deletion import ImportNotFinished, delete_requested
 from samtykke.services.ledger import ContactTarget, Ledger, StateChange
 from tests.conftest import load_event
 from tests.integration.conftest import TenantFixture
@@ -31,7 +33,7 @@ from tests.integration.rights_support import (
     s3,
     scan_table,
 )
-from tests.integration.test_imports import run_import
+from tests.integration.test_imports import declare, run_import
 
 pytestmark = pytest.mark.integration
 
@@ -289,6 +291,8 @@ def test_erasure_leaves_no_trace_of_the_address_but_its_keyed_hash_and_a_reimpor
     assert result["withdrawn_states"] == 4
     assert result["evidence_objects_deleted"] == 1
     assert result["suppressed_addresses"] == 2
+    # (evidence_check, the one role with the governance bypass, deletes the objects erasure queued for it)
+    assert drain(invoke, "evidence_check") == 1
 
     # And neither the email nor its ciphertext is anywhere in the table or in any version of any object
     needles = [EMAIL.encode(), b"Karen", PHONE.encode(), sealed_profile]
@@ -342,3 +346,43 @@ def test_erasure_needs_the_permission_and_a_real_contact(karen: str, call: Calla
     unknown = call("POST", f"/v1/admin/contacts/con_{'0' * 32}/erase")
     assert (unknown["statusCode"], body(unknown)["error"]["code"]) == (404, "contact_not_found")
     assert body(call("GET", f"/v1/admin/contacts/{karen}/export"))["contact"]["contact_id"] == karen
+
+
+def test_a_deletion_request_for_a_contact_not_erased_deletes_nothing(
+    svc: Services,
+    aws: Any,
+    tenant: TenantFixture,
+    karen: str,
+    call: Callable[..., dict[str, Any]],
+    invoke: Any,
+) -> None:
+    # Given the contact has a verified evidence screenshot
+    event_id = next(
+        i["event_id"] for i in svc.repo.load_contact(tenant.tenant_id, karen) if i["sk"].startswith("EVENT#")
+    )
+    slot = body(
+        call(
+            "POST",
+            f"/v1/admin/contacts/{karen}/events/{event_id}/evidence",
+            query={"content_type": "image/png", "size_bytes": str(len(PNG)), "sha256": hashlib.sha256(PNG).hexdigest()},
+        )
+    )
+    s3().put_object(Bucket=aws.evidence_bucket, Key=slot["file"]["key"], Body=PNG, ContentType="image/png")
+    drain(invoke, "evidence_check")
+
+    # When a role that may queue deletions (an admin router, the console, the sweeper) asks for its files, and for
+    # the CSV of an import that has not run, without any erasure
+    evidence_queue.request_contact_files_deletion(tenant.tenant_id, karen, reason="erasure")
+    csv = b"email\nx@example.dk\n"
+    created = declare(call, csv)
+    csv_key = f"imports/{tenant.tenant_id}/{created['import_id']}/source.csv"
+    s3().put_object(Bucket=aws.evidence_bucket, Key=csv_key, Body=csv)
+    request = {"kind": "import_file", "tenant_id": tenant.tenant_id, "import_id": created["import_id"]}
+
+    # Then evidence_check, the one role with the governance bypass, refuses: the table shows no erasure
+    drain(invoke, "evidence_check")
+    assert [key for key, _, _ in bucket_versions(aws.evidence_bucket) if karen in key] == [slot["file"]["key"]]
+    # And a running import's CSV waits (a retry), until the import has finished
+    with pytest.raises(ImportNotFinished):
+        delete_requested(svc, request)
+    assert csv_key in {key for key, _, _ in bucket_versions(aws.evidence_bucket)}

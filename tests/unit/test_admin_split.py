@@ -50,12 +50,17 @@ def test_each_split_function_is_told_its_router_and_the_rest_none() -> None:
         (name, "admin_api", name) for name in ADMIN.routers
     ]
     assert all(s.memory_mb == ADMIN.memory_mb for s in shards)
-    # A grant that only some routers need goes only to their functions
-    (signing,) = ADMIN.router_grants
+    # A grant that only some routers need goes only to their functions; every other grant goes to them all
     for function in (base, *shards):
-        needs = set(ADMIN.router_grants[signing]) & {*function.routers, *function.kept_routers}
-        assert (signing in function.grants) is bool(needs), function.name
-        assert set(function.grants) | {signing} == set(ADMIN.grants) | {signing}, function.name
+        served = set(function.kept_routers or function.routers)  # the base keeps the spec's `routers` list
+        for grant in ADMIN.grants:
+            needs = served & set(ADMIN.router_grants.get(grant, served))
+            assert (grant in function.grants) is bool(needs), (function.name, grant)
+    # So do a router's own table keys and evidence prefixes; the base function keeps the spec's
+    assert (base.table_keys, base.evidence_prefixes) == (ADMIN.table_keys, ADMIN.evidence_prefixes)
+    for shard in shards:
+        assert shard.table_keys == ADMIN.router_table_keys.get(shard.name, ADMIN.table_keys)
+        assert shard.evidence_prefixes == ADMIN.router_evidence_prefixes.get(shard.name, ADMIN.evidence_prefixes)
 
 
 def test_a_container_loads_only_the_routers_its_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:

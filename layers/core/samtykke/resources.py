@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from samtykke.domain.uploads import AUDIT_PREFIX, EVIDENCE_PREFIX, EXPORTS_PREFIX, IMPORTS_PREFIX
+
 # Re-exported for the CDK app and the local stack.
 from samtykke.environment import ENV_CAMPAIGN_DISPATCH_QUEUE_URL as ENV_CAMPAIGN_DISPATCH_QUEUE_URL
 from samtykke.environment import ENV_CAMPAIGN_QUEUE_URL as ENV_CAMPAIGN_QUEUE_URL
@@ -88,9 +90,10 @@ class Grant(StrEnum):
     CAMPAIGN_QUEUE_SEND = "campaign-queue:send"
     CAMPAIGN_DISPATCH_QUEUE_SEND = "campaign-dispatch-queue:send"
     # s3:BypassGovernanceRetention, s3:PutObjectRetention, s3:DeleteObjectVersion and s3:ListBucketVersions on the
-    # evidence bucket: deleting locked objects (erasure, rejected uploads, processed import files) and setting
-    # each object's retention.
+    # evidence bucket: deleting locked objects (rejected uploads, and what erasure, expiry and imports ask for) and
+    # setting each object's retention. evidence_check's alone; the others send EVIDENCE_QUEUE_SEND requests.
     EVIDENCE_BYPASS_GOVERNANCE = "evidence:bypass-governance"
+    EVIDENCE_QUEUE_SEND = "evidence-queue:send"  # deletion requests to evidence_check (adapters/evidence_queue.py)
     IMPORT_QUEUE_SEND = "import-queue:send"
     SES_SEND = "ses:send"
     # SendBulkEmail through the campaign templates, which it may create, and GetAccount's send quota for pacing.
@@ -119,12 +122,14 @@ class TableKeys:
 
     `allow`: every fine grant is limited to these (empty: any key). `deny`: no action at all may touch these, which
     carves admin partitions (`T#{tenant}#STAFF`…) out of a broad `T#*`. `delete`: TABLE_DELETE only here, if set.
+    `write`: TABLE_WRITE and TABLE_BATCH_WRITE only here, if set (a function that reads more than it writes).
     Index queries are not limited by key: an index's partition keys are not the table's.
     """
 
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     delete: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
 
 
 # Partitions that only staff, the admin API and its consumers have any business with.
@@ -143,6 +148,15 @@ ADMIN_KEYS: tuple[str, ...] = (
 OPERATOR_KEYS: tuple[str, ...] = ("OPERATOR",)
 # The keys of a consent change (ledger): the tenant's catalog and its contacts and addresses, all under T#.
 TENANT_KEYS: tuple[str, ...] = ("T#*",)
+# An audit entry (adapters/audit_log.py): the entry and the head under T#, and a month's first entry lists the tenant
+# under AUDITMONTH#{month} for the daily export. Every function that records audit entries needs all three.
+AUDIT_KEYS: tuple[str, ...] = ("T#*#AUDIT#*", "T#*#AUDITHEAD", "AUDITMONTH#*")
+AUDIT_MONTHS = AUDIT_KEYS[2]
+CHECKPOINT_POINTER = "CHECKPOINT"  # adapters/checkpoints.LATEST_PK: the latest signed checkpoint
+# What the admin functions reach: the tenant's items, audit months, step-up and lockout counters, the service key.
+ADMIN_REACH: tuple[str, ...] = ("T#*", AUDIT_MONTHS, "RL#*", "SVC*")
+# API keys by hash and the staff directory: only the staff functions write them, only login reads the directory.
+IDENTITY_KEYS: tuple[str, ...] = ("K#*", "SD#*")
 # Reads, writes and transactions (what a consent change takes): no Scan, no DeleteItem.
 LEDGER_GRANTS: tuple[Grant, ...] = (Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_WRITE)
 # Every item action but Scan, on any key: the admin API and the functions whose keys are not yet narrowed.
@@ -255,6 +269,11 @@ class FunctionSpec:
     router_grants: dict[Grant, tuple[str, ...]] = field(default_factory=dict)
     # The folder under functions/ holding the code, when it is not `name` (the functions split off by `routers`).
     code: str = ""
+    # The evidence bucket key prefixes that EVIDENCE_READ_WRITE reaches (domain/uploads.py); required with it.
+    evidence_prefixes: tuple[str, ...] = ()
+    # A split-off router's own table keys and evidence prefixes, where they are narrower than the spec's.
+    router_table_keys: dict[str, TableKeys] = field(default_factory=dict)
+    router_evidence_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def folder(self) -> str:
@@ -317,6 +336,7 @@ EVENT_BUS = EventBusSpec(
 
 QUEUES: tuple[QueueSpec, ...] = (
     # The evidence bucket's object-created notifications (BUCKET_NOTIFICATIONS): evidence_check verifies each upload.
+    # Deletion requests too: evidence_check alone may delete governance-locked objects.
     QueueSpec(
         "EvidenceUploadQueue",
         ENV_EVIDENCE_UPLOAD_QUEUE_URL,
@@ -324,6 +344,7 @@ QUEUES: tuple[QueueSpec, ...] = (
         max_receive_count=5,
         visibility_timeout_seconds=120,
         batch_size=5,
+        send_grant=Grant.EVIDENCE_QUEUE_SEND,
     ),
     # One message per chunk of an import; import_processor sends the next chunk's message itself.
     QueueSpec(
@@ -418,8 +439,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="admin_api",
         description="Tenant admin API",
         # SES: invitations to new staff users (a one-time set-password link). Evidence: presigned uploads and
-        # downloads, big exports; governance bypass for erasure; the import queue for starting imports; the campaign
-        # queue for re-queueing a campaign's stranded sends on demand (POST /v1/admin/campaigns/{id}/reconcile).
+        # downloads, big exports; erasure's deletions queued to evidence_check; the import queue for starting
+        # imports; the campaign queue for re-queueing a campaign's stranded sends on demand
+        # (POST /v1/admin/campaigns/{id}/reconcile).
         # Table: erasure deletes a contact's partition in batches; campaigns, staff users, configuration items
         # and step-up counters are deleted one by one.
         grants=(
@@ -427,13 +449,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.KMS_ENCRYPT_DECRYPT,
             Grant.SES_SEND,
             Grant.EVIDENCE_READ_WRITE,
-            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.EVIDENCE_QUEUE_SEND,
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
             Grant.CAMPAIGN_QUEUE_SEND,
             Grant.CHECKPOINT_SIGN,  # every DSAR export signs a checkpoint covering its contact
         ),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
         memory_mb=1024,
         timeout_seconds=29,
         routers=(
@@ -444,7 +465,37 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "admin_campaigns",
         ),
         kept_routers=("admin_evidence", "admin_governance"),
-        router_grants={Grant.CHECKPOINT_SIGN: ("admin_rights", "admin_evidence")},
+        # Each grant goes only to the routers whose services use it (what the integration suites record them doing).
+        router_grants={
+            Grant.CHECKPOINT_SIGN: ("admin_rights", "admin_evidence"),
+            Grant.SES_SEND: ("admin_staff",),
+            Grant.EVIDENCE_READ_WRITE: ("admin_rights", "admin_governance"),
+            Grant.EVIDENCE_QUEUE_SEND: ("admin_rights",),
+            Grant.IMPORT_QUEUE_SEND: ("admin_rights",),
+            Grant.CAMPAIGN_DISPATCH_QUEUE_SEND: ("admin_campaigns",),
+            Grant.CAMPAIGN_QUEUE_SEND: ("admin_campaigns",),
+            Grant.TABLE_BATCH_WRITE: ("admin_rights",),
+            Grant.TABLE_DELETE: ("admin_staff", "admin_campaigns", "admin_governance"),
+        },
+        # The kept routers: the evidence audit (the checkpoint pointer) and governance (do-not-contact entries,
+        # retention, audit exports); no API keys or staff directory. Deletes: do-not-contact entries only.
+        table_keys=TableKeys(allow=(*ADMIN_REACH, CHECKPOINT_POINTER), deny=IDENTITY_KEYS, delete=("T#*#DNC",)),
+        evidence_prefixes=(AUDIT_PREFIX,),
+        router_table_keys={
+            "admin_catalog": TableKeys(allow=ADMIN_REACH, deny=(*IDENTITY_KEYS, "T#*#C#*", "T#*#A#*")),
+            "admin_contacts": TableKeys(allow=ADMIN_REACH, deny=IDENTITY_KEYS),
+            # Staff users, their directory entries and API keys; deletes: those, and spent step-up counters.
+            "admin_staff": TableKeys(
+                allow=(*ADMIN_REACH, *IDENTITY_KEYS), delete=("T#*#STAFF", *IDENTITY_KEYS, "RL#*")
+            ),
+            "admin_rights": TableKeys(allow=(*ADMIN_REACH, CHECKPOINT_POINTER), deny=IDENTITY_KEYS),
+            # Campaigns and their listing; a draft is deleted item by item.
+            "admin_campaigns": TableKeys(
+                allow=ADMIN_REACH, deny=IDENTITY_KEYS, delete=("T#*#CAMPAIGN#*", "T#*#CAMPAIGNS")
+            ),
+        },
+        # Evidence files, imports' CSVs and DSAR exports (rights); audit exports (governance, kept).
+        router_evidence_prefixes={"admin_rights": (EVIDENCE_PREFIX, IMPORTS_PREFIX, EXPORTS_PREFIX)},
     ),
     FunctionSpec(
         name="authorizer",
@@ -464,7 +515,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # Staff users, the login directory, lockout counters, the service key and the tenant's catalog; never a
         # contact, an address, a campaign or an import. Deletes: spent reset tokens, refresh families, counters.
         table_keys=TableKeys(
-            allow=("T#*", "SD#*", "RL#*", "SVC*"),
+            allow=("T#*", "SD#*", "RL#*", "SVC*", AUDIT_MONTHS),
             deny=("T#*#C#*", "T#*#A#*", "T#*#CAMPAIGN#*", "T#*#IMP#*", "T#*#IMPORTS", "K#*"),
             delete=("T#*#STAFF", "RL#*"),
         ),
@@ -494,7 +545,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="sms_admin",
         description="Admin API for SMS: provider secrets, keywords, inbound numbers",
         grants=(*LEDGER_GRANTS, Grant.TABLE_DELETE, Grant.KMS_DECRYPT),
-        table_keys=TableKeys(allow=(*TENANT_KEYS, "SMSNUMBER#*"), deny=("K#*", "SD#*", "SVC*")),
+        table_keys=TableKeys(allow=(*TENANT_KEYS, "SMSNUMBER#*", AUDIT_MONTHS), deny=("K#*", "SD#*", "SVC*")),
         timeout_seconds=29,
     ),
     # Unsubscribe links and the preference centre. KMS Decrypt opens the tenant root key (link signing keys,
@@ -510,15 +561,19 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="links_admin",
         description="Admin API for signed links: a contact's links, a test email, the link key's rotation",
         grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT, Grant.SES_SEND),
-        table_keys=TableKeys(allow=TENANT_KEYS, deny=("K#*", "SD#*", "SVC*")),
+        table_keys=TableKeys(allow=(*TENANT_KEYS, AUDIT_MONTHS), deny=("K#*", "SD#*", "SVC*")),
         timeout_seconds=29,
     ),
     # Data-subject rights and evidence (services/evidence.py, imports.py, retention.py).
     FunctionSpec(
         name="evidence_check",
         description="Checks each uploaded evidence file's SHA-256, size and type; deletes and flags a mismatch",
+        # The one role with the governance bypass: an upload that fails its check must go although the bucket's
+        # default retention has locked it, a verified one gets the tenant's (maybe shorter) retention, and erasure,
+        # expiry and imports queue their deletions here, each honoured only if the table shows it is due.
         grants=(*LEDGER_GRANTS, Grant.EVIDENCE_READ_WRITE, Grant.EVIDENCE_BYPASS_GOVERNANCE),
         table_keys=TableKeys(allow=TENANT_KEYS),
+        evidence_prefixes=(EVIDENCE_PREFIX,),
         timeout_seconds=60,
     ),
     FunctionSpec(
@@ -529,19 +584,28 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             *LEDGER_GRANTS,
             Grant.TABLE_BATCH_WRITE,  # the chunk's issues
             Grant.KMS_DECRYPT,
-            Grant.EVIDENCE_READ_WRITE,
-            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.EVIDENCE_READ_WRITE,  # reading the CSV
+            Grant.EVIDENCE_QUEUE_SEND,  # its deletion, once imported
             Grant.IMPORT_QUEUE_SEND,
         ),
-        table_keys=TableKeys(allow=TENANT_KEYS),
+        table_keys=TableKeys(allow=(*TENANT_KEYS, AUDIT_MONTHS)),  # audits the import's completion
+        evidence_prefixes=(IMPORTS_PREFIX,),
         memory_mb=1024,
         timeout_seconds=300,
     ),
     FunctionSpec(
         name="retention_sweeper",
         description="Expires unconfirmed double opt-ins past their tenant's pending TTL (EventBridge schedule)",
-        # The pending index; an expired sign-up's address item is deleted, blind index and all.
-        grants=(*LEDGER_GRANTS, Grant.TABLE_INDEX_QUERY, Grant.TABLE_DELETE, Grant.KMS_DECRYPT),
+        # The pending index; an expired sign-up's address item is deleted, blind index and all, and its evidence
+        # items (a batch); its files' deletion is queued to evidence_check.
+        grants=(
+            *LEDGER_GRANTS,
+            Grant.TABLE_INDEX_QUERY,
+            Grant.TABLE_BATCH_WRITE,
+            Grant.TABLE_DELETE,
+            Grant.KMS_DECRYPT,
+            Grant.EVIDENCE_QUEUE_SEND,
+        ),
         table_keys=TableKeys(allow=TENANT_KEYS, deny=ADMIN_KEYS, delete=("T#*#A#*",)),
         timeout_seconds=300,
     ),
@@ -549,21 +613,31 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="checkpoint_writer",
         description="Signs a checkpoint (Merkle root over changed consent-log heads) and archives it (schedule)",
-        grants=(*ITEM_GRANTS, Grant.CHECKPOINT_SIGN),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        # The changed heads (audience index), the contacts' profiles read and anchored, and the latest pointer.
+        grants=(
+            Grant.TABLE_GET,
+            Grant.TABLE_WRITE,
+            Grant.TABLE_BATCH_WRITE,
+            Grant.TABLE_INDEX_QUERY,
+            Grant.CHECKPOINT_SIGN,
+        ),
+        table_keys=TableKeys(allow=("T#*#C#*", CHECKPOINT_POINTER)),
         timeout_seconds=300,
     ),
     FunctionSpec(
         name="evidence_public",
         description="Public evidence: the checkpoint public key, the latest signed checkpoint, consent receipts",
         grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.KMS_DECRYPT, Grant.CHECKPOINT_READ),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        # The tenant's catalog (link keys), a receipt's contact log, and the latest checkpoint's pointer.
+        table_keys=TableKeys(allow=(*TENANT_KEYS, CHECKPOINT_POINTER), deny=ADMIN_KEYS),
     ),
     FunctionSpec(
         name="audit_export",
         description="Writes each tenant's audit entries of the day before to the Object-Locked bucket as JSONL",
-        grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.TABLE_INDEX_QUERY, Grant.EVIDENCE_READ_WRITE),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        grants=(Grant.TABLE_GET, Grant.TABLE_QUERY, Grant.EVIDENCE_READ_WRITE),
+        # The month's tenants and their audit entries, read only; the files go under audit/.
+        table_keys=TableKeys(allow=AUDIT_KEYS),
+        evidence_prefixes=(AUDIT_PREFIX,),
         timeout_seconds=300,
     ),
     # Campaign sends (services/campaign_dispatch.py, campaign_sender.py, ses_events.py).
@@ -600,11 +674,19 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="campaign_reconciler",
         description="Re-queues campaign sends stranded by a dead worker, resumes stalled dispatches, ends campaigns",
-        grants=(*ITEM_GRANTS, Grant.CAMPAIGN_DISPATCH_QUEUE_SEND, Grant.CAMPAIGN_QUEUE_SEND),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        # The campaign, its in-flight claims (on the contacts, found through the audience index), its finish.
+        grants=(
+            Grant.TABLE_GET,
+            Grant.TABLE_WRITE,
+            Grant.TABLE_INDEX_QUERY,
+            Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+            Grant.CAMPAIGN_QUEUE_SEND,
+        ),
+        table_keys=TableKeys(allow=("T#*#CAMPAIGN#*", "T#*#C#*"), write=("T#*#CAMPAIGN#*",)),
         timeout_seconds=120,
     ),
-    # The staff console (console/): the admin services called in-process, so the same grants as admin_api.
+    # The staff console (console/): the admin services called in-process, so the admin API's grants, and its own
+    # login (the staff directory) and API keys page. It signs the checkpoint that covers a contact's DSAR export.
     FunctionSpec(
         name="console",
         description="The staff console: server-rendered pages at /console/, logged in with a staff account",
@@ -613,11 +695,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant.KMS_ENCRYPT_DECRYPT,
             Grant.SES_SEND,
             Grant.EVIDENCE_READ_WRITE,
-            Grant.EVIDENCE_BYPASS_GOVERNANCE,
+            Grant.EVIDENCE_QUEUE_SEND,
             Grant.IMPORT_QUEUE_SEND,
             Grant.CAMPAIGN_DISPATCH_QUEUE_SEND,
+            Grant.CHECKPOINT_SIGN,
         ),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        table_keys=TableKeys(
+            allow=(*ADMIN_REACH, *IDENTITY_KEYS, CHECKPOINT_POINTER),
+            delete=("T#*#STAFF", "T#*#CAMPAIGN#*", "T#*#CAMPAIGNS", "T#*#DNC", *IDENTITY_KEYS, "RL#*"),
+        ),
+        evidence_prefixes=(EVIDENCE_PREFIX, IMPORTS_PREFIX, EXPORTS_PREFIX),
         memory_mb=1024,  # scrypt at login
         timeout_seconds=29,
     ),
@@ -637,8 +724,9 @@ FUNCTIONS += (
         name="change_publisher",
         description="Reads the table stream: puts each consent change on the event bus as a CloudEvent, and "
         "appends the change feed",
-        grants=(*ITEM_GRANTS, Grant.EVENTS_PUT),  # the stream itself is read through its event source mapping
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        # Only the change feed's batch writes; the stream itself is read through its event source mapping.
+        grants=(Grant.TABLE_BATCH_WRITE, Grant.EVENTS_PUT),
+        table_keys=TableKeys(allow=("T#*#FEED#*",)),
         timeout_seconds=60,
     ),
     # KMS Decrypt opens the tenant root key: sealed webhook secrets, and a contact's addresses for subscriptions
@@ -646,8 +734,9 @@ FUNCTIONS += (
     FunctionSpec(
         name="webhook_delivery",
         description="Delivers change events to tenants' webhooks (Standard Webhooks), with retries for 27 hours",
-        grants=(*ITEM_GRANTS, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        grants=(*LEDGER_GRANTS, Grant.KMS_DECRYPT, Grant.WEBHOOK_QUEUE_SEND, Grant.WEBHOOK_DLQ_SEND),
+        # Reads the catalog, subscriptions and contacts; writes only subscriptions and their delivery log.
+        table_keys=TableKeys(allow=TENANT_KEYS, deny=ADMIN_KEYS, write=("T#*#WEBHOOKS", "T#*#WHD#*")),
         timeout_seconds=60,
     ),
     # The operator API: operator keys (the OPERATOR partition), the tenant's plan on its META item, and the audit
@@ -661,8 +750,14 @@ FUNCTIONS += (
     FunctionSpec(
         name="events_admin",
         description="Admin API for webhook subscriptions, their delivery log, and the change feed",
-        grants=(*ITEM_GRANTS, Grant.KMS_ENCRYPT_DECRYPT, Grant.WEBHOOK_QUEUE_SEND),
-        table_keys=TableKeys(deny=OPERATOR_KEYS),
+        grants=(*LEDGER_GRANTS, Grant.TABLE_DELETE, Grant.KMS_ENCRYPT_DECRYPT, Grant.WEBHOOK_QUEUE_SEND),
+        # Subscriptions, their delivery log, the change feed and its own audit entries; a subscription is deleted.
+        table_keys=TableKeys(
+            allow=(*TENANT_KEYS, AUDIT_MONTHS),
+            deny=("T#*#STAFF", "T#*#CAMPAIGN#*", "T#*#IMP#*", "T#*#IMPORTS", "T#*#A#*"),
+            write=("T#*#WEBHOOKS", "T#*#WHD#*", *AUDIT_KEYS),
+            delete=("T#*#WEBHOOKS",),
+        ),
         timeout_seconds=29,
     ),
 )

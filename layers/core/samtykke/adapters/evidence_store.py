@@ -2,8 +2,9 @@
 
 The bucket is versioned, KMS-encrypted, public access blocked, TLS only, with Object Lock in governance mode. Each
 evidence file gets its retention date when its check passes (the tenant's `evidence_retention_days`). Deleting a
-locked object version takes `s3:BypassGovernanceRetention` (the `evidence:bypass-governance` grant): erasure,
-rejected uploads and imported CSV files only. Every such deletion is logged by key and version, never by content.
+locked object version takes `s3:BypassGovernanceRetention` (the `evidence:bypass-governance` grant), which only
+evidence_check holds: rejected uploads, and what erasure, expiry and imports ask it for through the evidence queue
+(`services/evidence.delete_requested`). Every such deletion is logged by key and version, never by content.
 
 S3 error codes never leave this module: a missing object is `None` or `NotFound`, throttling is retryable.
 """
@@ -188,19 +189,24 @@ class EvidenceStore:
 
     def destroy_prefix(self, prefix: str, *, reason: str, exact: bool = False) -> int:
         """Deletes every version of every object under `prefix` (or of exactly the key `prefix`)."""
-        deleted = 0
+        return sum(self._delete(versions, reason) for versions in self._version_pages(prefix, exact=exact))
+
+    def count_versions(self, prefix: str) -> int:
+        """How many object versions and delete markers are under `prefix` (a listing: no bypass needed)."""
+        return sum(len(versions) for versions in self._version_pages(prefix, exact=False))
+
+    def _version_pages(self, prefix: str, *, exact: bool) -> Iterator[list[ObjectIdentifierTypeDef]]:
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         while True:
             with s3_errors():
                 page = aws.s3().list_object_versions(**request)
-            versions: list[ObjectIdentifierTypeDef] = [
+            yield [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
                 if not exact or v["Key"] == prefix
             ]
-            deleted += self._delete(versions, reason)
             if not page.get("IsTruncated"):
-                return deleted
+                return
             request["KeyMarker"] = page.get("NextKeyMarker")
             request["VersionIdMarker"] = page.get("NextVersionIdMarker")
 

@@ -76,6 +76,10 @@ def split_functions(spec: FunctionSpec) -> list[FunctionSpec]:
             kept_routers=(),
             grants=_grants_for(spec, (router,)),
             router_grants={},
+            table_keys=spec.router_table_keys.get(router, spec.table_keys),
+            evidence_prefixes=spec.router_evidence_prefixes.get(router, spec.evidence_prefixes),
+            router_table_keys={},
+            router_evidence_prefixes={},
         )
         for router in spec.routers
     ]

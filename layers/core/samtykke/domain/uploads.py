@@ -26,6 +26,7 @@ EVIDENCE_PREFIX = "evidence/"
 IMPORTS_PREFIX = "imports/"
 EXPORTS_PREFIX = "exports/"
 CHECKPOINTS_PREFIX = "checkpoints/"  # signed checkpoints, compliance-locked (services/evidence_log)
+AUDIT_PREFIX = "audit/"  # audit exports, compliance-locked (services/audit/export.py)
 
 # Content type -> file extension. Nothing else is accepted.
 EVIDENCE_TYPES: dict[str, str] = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}

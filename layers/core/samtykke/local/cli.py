@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="run against this already-running AWS endpoint (a moto server, LocalStack, a proxy in front of one) "
         "instead of starting moto here, and provision the resources there",
     )
+    parser.add_argument(
+        "--state",
+        metavar="DIR",
+        type=Path,
+        help="keep the data in DIR across restarts: saved on a clean stop (Ctrl-C, SIGTERM), loaded on start",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,12 +53,16 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_stop_signal)
 
+    if args.state is not None and args.aws_endpoint is not None:
+        print("samtykke local: --state keeps the state of its own moto; it cannot be used with --aws-endpoint")
+        return 2
     local_json = Path.cwd() / LOCAL_JSON
     stack = None
     try:
         from samtykke.local.stack import LocalStack  # heavy: boto3, moto
 
-        stack = LocalStack(args.host, args.port, aws_endpoint=args.aws_endpoint)  # a port in use: werkzeug exits with 1
+        # A port in use: werkzeug exits with 1.
+        stack = LocalStack(args.host, args.port, aws_endpoint=args.aws_endpoint, state_dir=args.state)
         stack.start()
         local_json.parent.mkdir(exist_ok=True)
         local_json.write_text(json.dumps(stack.describe(), indent=2) + "\n", encoding="utf-8")
@@ -67,5 +77,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if stack is not None:
             stack.stop()
-        local_json.unlink(missing_ok=True)  # the state it describes lived in memory and is gone
+        local_json.unlink(missing_ok=True)  # it describes a running stack (with --state, the next start rewrites it)
     return 0

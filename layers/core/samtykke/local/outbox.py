@@ -51,6 +51,15 @@ class _TimedDict(OrderedDict[str, Any]):
         super().__setitem__(message_id, value)
 
 
+def sent_times() -> dict[str, str]:
+    """When each message was sent, by message id (kept by `samtykke local --state`)."""
+    return dict(_sent_at)
+
+
+def restore_send_times(times: dict[str, str]) -> None:
+    _sent_at.update(times)
+
+
 def record_send_times(account_id: str = LOCAL_ACCOUNT_ID, region: str = DEFAULT_REGION) -> None:
     ses = ses_backends[account_id][region]
     ses.sent_messages = _TimedList(ses.sent_messages)

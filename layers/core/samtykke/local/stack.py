@@ -5,7 +5,8 @@ By default the stack starts its own moto server, in this process, with the Dynam
 `aws_endpoint`, it runs against an endpoint that is already running instead (another moto server, LocalStack, a
 fault-injecting proxy) and provisions its resources there under a name prefix of their own. The outbox then shows
 what the moto in this process sent, which is nothing unless that endpoint leads back to it (as the chaos harness's
-proxy does).
+proxy does). Given `state_dir` (its own moto only), it loads the state saved there on start and saves it on a clean
+stop (`state.py`), so the data, the outbox and the demo tenant's keys survive a restart.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import threading
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from samtykke.local import demo
+from samtykke.local import demo, state
 from samtykke.local.apigw import Router
 from samtykke.local.consumers import Consumers
 from samtykke.local.front import Front, LocalEndpoint
@@ -59,8 +61,17 @@ class LocalStack:
     """
 
     def __init__(
-        self, host: str = LOOPBACK, port: int = 3000, *, aws_endpoint: str | None = None, pollers: int = 1
+        self,
+        host: str = LOOPBACK,
+        port: int = 3000,
+        *,
+        aws_endpoint: str | None = None,
+        pollers: int = 1,
+        state_dir: Path | None = None,
     ) -> None:
+        if state_dir is not None and aws_endpoint is not None:
+            raise ValueError("state_dir keeps the state of the stack's own moto; an external endpoint keeps its own")
+        self._state_dir = state_dir
         self._front = Front(
             Router(ROUTES), self._invoke, region=DEFAULT_REGION, local_endpoints=self._local_endpoints()
         )
@@ -82,6 +93,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the front logs its own requests; moto's are noise
+        saved = state.load(self._state_dir) if self._state_dir is not None else None
         if self._moto is not None:
             self._patches.enter_context(cheap_transaction_rollback())
             self._moto.start()
@@ -89,14 +101,18 @@ class LocalStack:
         aws_environ = self._aws_environ()
         self._set_environ(aws_environ)
         session = boto3.session.Session(region_name=DEFAULT_REGION)
-        self.resources = provision(session, endpoint_url=self.aws_endpoint_url, prefix=self.prefix)
+        if saved is not None:
+            self.resources, self.demo = saved.resources, saved.demo
+        else:
+            self.resources = provision(session, endpoint_url=self.aws_endpoint_url, prefix=self.prefix)
         self.env = handler_environment(self.resources, public_base_url=self.api_url)
         self._set_environ(self.env)  # this process seeds the demo tenant with the real adapters
         self._runtime = LambdaRuntime({**aws_environ, **self.env})
 
-        from samtykke.bootstrap import seed_demo_tenant  # after the environment is set: it builds the real adapters
+        if saved is None:
+            from samtykke.bootstrap import seed_demo_tenant  # after the environment is set: it builds the adapters
 
-        self.demo = seed_demo_tenant(self.api_url)
+            self.demo = seed_demo_tenant(self.api_url)
         self._consumers = _consumers(
             session, self.resources, self.aws_endpoint_url, self._runtime, prefix=self.prefix, pollers=self._pollers
         )
@@ -112,6 +128,8 @@ class LocalStack:
             self._consumers.stop()
         if self._runtime is not None:
             self._runtime.close()
+        if self._state_dir is not None and self.resources is not None and self.demo is not None:
+            state.save(self._state_dir, state.SavedStack(self.resources, self.demo))  # nothing runs any more
         if self._moto is not None:
             self._moto.stop()
         self._patches.close()

@@ -11,7 +11,9 @@
    stays as a tombstone (`erased`, `erased_at`), so statistics and the log's references still add up, and the
    hash chain, which covers only ciphertext, still verifies.
 5. The contact's evidence files and any big exports are deleted from S3, every version, through the
-   governance-mode bypass (logged by key and version), and their items removed.
+   governance-mode bypass (logged by key and version), and their items removed. The bypass is evidence_check's
+   alone: erasure counts the versions and queues the deletion, which evidence_check honours once it sees the
+   tombstone (`services/evidence_deletion.py`), seconds later.
 
 Each step is idempotent: erasing again finishes whatever a failed attempt left, and answers `already_erased`.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from samtykke.adapters import evidence_queue
 from samtykke.adapters.repository import PROFILE, contact_pk
 from samtykke.adapters.rights_repository import EVIDENCE
 from samtykke.domain.access import Principal
@@ -43,15 +46,20 @@ def _channels(kind: AddressKind) -> list[Any]:
     return [channel for channel, reaches in CHANNEL_ADDRESS.items() if reaches is kind]
 
 
-def delete_contact_files(svc: Services, tenant_id: str, contact_id: str, *, reason: str) -> int:
-    """Deletes the contact's evidence objects and exports (every version, governance bypass) and their items."""
+def count_contact_files(svc: Services, tenant_id: str, contact_id: str) -> int:
+    """How many versions of the contact's evidence objects and exports the bucket holds."""
     store = evidence_store(svc)
-    deleted = store.destroy_prefix(contact_evidence_prefix(tenant_id, contact_id), reason=reason)
-    deleted += store.destroy_prefix(export_prefix(tenant_id, contact_id), reason=reason)
+    return store.count_versions(contact_evidence_prefix(tenant_id, contact_id)) + store.count_versions(
+        export_prefix(tenant_id, contact_id)
+    )
+
+
+def delete_contact_files(svc: Services, tenant_id: str, contact_id: str, *, reason: str) -> None:
+    """Queues the deletion of a shredded contact's objects (every version) for evidence_check; removes their items."""
+    evidence_queue.request_contact_files_deletion(tenant_id, contact_id, reason=reason)
     repo = rights_repo(svc)
     items = list(repo.query(contact_pk(tenant_id, contact_id), prefix=EVIDENCE, projection="pk, sk"))
     repo.batch_delete([(i["pk"], i["sk"]) for i in items])
-    return deleted
 
 
 def shred(
@@ -81,7 +89,8 @@ def erase_contact(svc: Services, principal: Principal, contact_id: str, *, ip: s
     if existing is None or not contact_id.startswith("con_"):
         raise ContactNotFound("No such contact")
     if existing.get("erased"):
-        deleted = delete_contact_files(svc, tenant_id, contact_id, reason="erasure")
+        deleted = count_contact_files(svc, tenant_id, contact_id)
+        delete_contact_files(svc, tenant_id, contact_id, reason="erasure")
         # Recorded again: a retry after a failed audit write must not leave the erasure unaudited.
         audit.record(
             svc,
@@ -130,7 +139,8 @@ def erase_contact(svc: Services, principal: Principal, contact_id: str, *, ip: s
     else:
         raise RetryableError("The contact kept changing during erasure; retry", code="contention")
 
-    deleted = delete_contact_files(svc, tenant_id, contact_id, reason="erasure")
+    deleted = count_contact_files(svc, tenant_id, contact_id)
+    delete_contact_files(svc, tenant_id, contact_id, reason="erasure")
     audit.record(
         svc,
         principal,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from samtykke.adapters import evidence_queue
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.import_queue import enqueue_chunk
 from samtykke.adapters.rights_repository import (
@@ -446,7 +447,9 @@ def _fail(svc: Services, item: dict[str, Any], problem: FileProblem) -> ImportSt
         {"status": ImportStatus.FAILED.value, "problem": problem.value, "completed_at": svc.clock().isoformat()},
     )
     if updated is not None:
-        evidence_store(svc).destroy(item["file"]["key"], reason=f"import_{problem.value}")
+        evidence_queue.request_import_file_deletion(
+            item["tenant_id"], item["import_id"], reason=f"import_{problem.value}"
+        )
         logger.warning("Import failed", extra={"import_id": item["import_id"], "problem": problem.value})
     return ImportStatus.FAILED
 
@@ -461,7 +464,8 @@ def _complete(svc: Services, item: dict[str, Any]) -> ImportStatus:
         None,
         {"declaration_id": item["declaration_id"], **item["counts"]},
     )
-    evidence_store(svc).destroy(item["file"]["key"], reason="import_completed")
+    # evidence_check deletes the CSV once the import shows completed (it retries until then).
+    evidence_queue.request_import_file_deletion(item["tenant_id"], item["import_id"], reason="import_completed")
     _advance(rights_repo(svc), item, {"status": ImportStatus.COMPLETED.value, "completed_at": svc.clock().isoformat()})
     return ImportStatus.COMPLETED
 

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 from samtykke.adapters.audit_log import AuditLogRepository
 from samtykke.domain.audit.chain import GENESIS_HASH
+from samtykke.domain.uploads import AUDIT_PREFIX
 from samtykke.services.context import Services
 from samtykke.services.evidence import evidence_store
 
@@ -52,14 +53,14 @@ def export_month(svc: Services, tenant_id: str, month: str) -> AuditFile:
     items = AuditLogRepository(svc.repo.table_name).month(tenant_id, month)
     lines = [(int(i["seq"]), str(i["record"]), str(i["hash"])) for i in items]
     stamp = svc.clock().strftime("%Y%m%dT%H%M%SZ")
-    return _write(svc, tenant_id, f"audit/{tenant_id}/{month}/month-{stamp}.jsonl", lines)
+    return _write(svc, tenant_id, f"{AUDIT_PREFIX}{tenant_id}/{month}/month-{stamp}.jsonl", lines)
 
 
 def export_day(svc: Services, tenant_id: str, day: date) -> AuditFile:
     month, prefix = day.strftime("%Y-%m"), day.isoformat()
     items = AuditLogRepository(svc.repo.table_name).month(tenant_id, month)
     lines = [(int(i["seq"]), str(i["record"]), str(i["hash"])) for i in items if str(i["sk"]).startswith(prefix)]
-    return _write(svc, tenant_id, f"audit/{tenant_id}/{month}/{prefix}.jsonl", lines)
+    return _write(svc, tenant_id, f"{AUDIT_PREFIX}{tenant_id}/{month}/{prefix}.jsonl", lines)
 
 
 def export_yesterday(svc: Services) -> list[AuditFile]:
