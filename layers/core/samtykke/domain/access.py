@@ -18,8 +18,9 @@ lists, so a permission that another capability adds lands in the roles it obviou
 | | `addresses:read`, `evidence:read`, imports, exports or erasure |
 | `viewer` | every `*:read` and `*:search`, except the audit log, the staff list and `sensitive:read`; and `self` |
 
-`sensitive:read` (decrypted national IDs and the tenant's `sensitive_fields`) is part of `owner` and `admin`, and
-is a grant (`Principal.grants`) that can be given on top of any other role: the customer picks who sees them.
+`sensitive:read` (decrypted national IDs, the tenant's `sensitive_fields` and its sensitive custom fields) is part
+of `owner` and `admin`, and is a grant (`Principal.grants`) that can be given on top of any other role: the
+customer picks who sees them.
 """
 
 from __future__ import annotations

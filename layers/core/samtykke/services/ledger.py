@@ -371,9 +371,13 @@ class Ledger:
 
 
 def _merge_profile(current: ContactProfile, updates: ContactProfile | None) -> ContactProfile:
+    """The profile with `updates` applied; custom fields are updated one by one, the others kept."""
     if updates is None:
         return current
-    return current.model_copy(update=updates.model_dump(exclude_none=True))
+    changes = updates.model_dump(exclude_none=True)
+    if updates.custom_fields:
+        changes["custom_fields"] = {**(current.custom_fields or {}), **updates.custom_fields}
+    return current.model_copy(update=changes)
 
 
 def _event_record(

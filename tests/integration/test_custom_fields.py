@@ -1,0 +1,220 @@
+"""A tenant's custom fields: declared in settings, posted by forms, sealed, masked, audited and confirmed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from samtykke.domain.access import Role
+from samtykke.services import audit
+from samtykke.services.context import Services
+from tests.integration.conftest import ACME_THANKS, TenantFixture, body_of
+from tests.integration.rights_support import admin_call, raw_dump, scan_table
+from tests.integration.test_consent_capture import confirmation_link
+
+pytestmark = pytest.mark.integration
+
+Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+FIELDS = [
+    {"name": "loyalty_no", "type": "integer", "sensitive": False},
+    {"name": "member_cpr", "type": "national_id", "sensitive": True},
+    {"name": "health_note", "type": "string", "sensitive": True},
+    {"name": "joined", "type": "date", "sensitive": False},
+    {"name": "wants_catalogue", "type": "boolean", "sensitive": False},
+]
+CPR = "010190-1234"
+NOTE = "Laktoseintolerant kunde"
+
+
+@pytest.fixture
+def call(api_event: Callable[..., dict[str, Any]], invoke: Invoke, tenant: TenantFixture) -> Callable[..., Any]:
+    def run(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return admin_call(api_event, invoke, tenant, method, path, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def declared(call: Callable[..., dict[str, Any]]) -> None:
+    response = call("PATCH", "/v1/admin/settings", json_body={"custom_fields": FIELDS})
+    assert response["statusCode"] == 200, response["body"]
+    assert body_of(response)["custom_fields"] == FIELDS
+
+
+def _post(api_event: Callable[..., dict[str, Any]], invoke: Invoke, **submission: Any) -> dict[str, Any]:
+    body = {"email": "anna@example.dk", "purpose": ["e-marketing"], **submission}
+    return invoke("consent_capture", api_event("consent_capture_json", json_body=body))
+
+
+def _contact(
+    invoke: Invoke, api_event: Callable[..., dict[str, Any]], tenant: TenantFixture, contact_id: str, grants: str
+) -> Any:
+    authorizer = {**tenant.authorizer(Role.EDITOR), "grants": grants}
+    event = api_event("admin_request", path=f"/v1/admin/contacts/{contact_id}", authorizer=authorizer)
+    response = invoke("admin_api", event)
+    assert response["statusCode"] == 200, response["body"]
+    return body_of(response)
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ([{"name": "Loyalty", "type": "string"}], "validation_failed"),  # not a safe identifier
+        ([{"name": "x; drop", "type": "string"}], "validation_failed"),
+        ([{"name": "cpr", "type": "shoe_size"}], "validation_failed"),  # not a known type
+        ([{"name": "email", "type": "string"}], "reserved_custom_field_name"),
+        ([{"name": "shop", "type": "string"}, {"name": "shop", "type": "integer"}], "duplicate_custom_field"),
+    ],
+)
+def test_a_bad_declaration_is_refused_with_a_code(
+    call: Callable[..., dict[str, Any]], fields: list[dict[str, Any]], code: str
+) -> None:
+    response = call("PATCH", "/v1/admin/settings", json_body={"custom_fields": fields})
+
+    assert (response["statusCode"], body_of(response)["error"]["code"]) == (422, code)
+    assert body_of(call("GET", "/v1/admin/settings"))["custom_fields"] == []
+
+
+def test_sensitive_fields_name_only_built_in_profile_fields(call: Callable[..., dict[str, Any]]) -> None:
+    response = call("PATCH", "/v1/admin/settings", json_body={"sensitive_fields": ["loyalty_no"]})
+    assert (response["statusCode"], body_of(response)["error"]["code"]) == (422, "unknown_sensitive_field")
+    assert call("PATCH", "/v1/admin/settings", json_body={"sensitive_fields": ["birth_date"]})["statusCode"] == 200
+
+
+def test_a_posted_custom_field_is_sealed_masked_and_its_reveal_audited(
+    aws: Any,
+    svc: Services,
+    tenant: TenantFixture,
+    declared: None,
+    api_event: Callable[..., dict[str, Any]],
+    invoke: Invoke,
+) -> None:
+    custom = {"loyalty_no": "4711", "member_cpr": "0101901234", "health_note": NOTE, "wants_catalogue": True}
+    response = _post(api_event, invoke, custom_fields=custom)
+    assert response["statusCode"] == 201, response["body"]
+    contact_id = body_of(response)["contact_id"]
+
+    # Nothing of it is stored in plaintext
+    dump = b"".join(raw_dump(item) for item in scan_table(aws.table_name))
+    for secret in (CPR, "0101901234", NOTE):
+        assert secret.encode() not in dump
+
+    # Staff without sensitive:read see the plain fields, and the sensitive ones redacted
+    masked = _contact(invoke, api_event, tenant, contact_id, "")
+    assert masked["custom_fields"] == {
+        "loyalty_no": 4711,
+        "member_cpr": "[redacted]",
+        "health_note": "[redacted]",
+        "wants_catalogue": True,
+    }
+    entries, _ = audit.query(svc, tenant.tenant_id, svc.clock().strftime("%Y-%m"))
+    assert [e["action"] for e in entries[:1]] == ["contact.read"]
+
+    # With it they see the values (the CPR in its standard form), and the read names the contact
+    shown = _contact(invoke, api_event, tenant, contact_id, "sensitive:read")
+    assert (shown["custom_fields"]["member_cpr"], shown["custom_fields"]["health_note"]) == (CPR, NOTE)
+    entries, _ = audit.query(svc, tenant.tenant_id, svc.clock().strftime("%Y-%m"))
+    assert [(e["action"], e["target"]["id"], e["contacts"]) for e in entries[:1]] == [
+        ("contact.sensitive_read", contact_id, [contact_id])
+    ]
+    assert CPR not in json.dumps(entries, default=str)
+
+
+def test_a_plain_html_form_posts_custom_fields_by_bracketed_name(
+    tenant: TenantFixture, declared: None, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    form = [
+        ("email", "bo@example.dk"),
+        ("purpose", "sales-and-service"),
+        ("custom_fields[loyalty_no]", "42"),
+        ("custom_fields[joined]", "2024-05-01"),
+        ("custom_fields[wants_catalogue]", "on"),
+        ("redirect", ACME_THANKS),
+    ]
+    event = api_event("consent_capture_form", body=urlencode(form), base64_encoded=False)
+
+    response = invoke("consent_capture", event)
+
+    assert response["statusCode"] == 303, response["body"]
+    lookup = api_event(
+        "admin_request", path="/v1/admin/contacts", query={"email": "bo@example.dk"}, authorizer=tenant.authorizer()
+    )
+    contact_id = body_of(invoke("admin_api", lookup))["contact_id"]
+    shown = _contact(invoke, api_event, tenant, contact_id, "")
+    assert shown["custom_fields"] == {"loyalty_no": 42, "joined": "2024-05-01", "wants_catalogue": True}
+
+
+BAD_VALUES = [
+    ("loyalty_no", "12a", "invalid_integer"),
+    ("loyalty_no", True, "invalid_integer"),
+    ("member_cpr", "hello world <b>", "invalid_national_id"),
+    ("member_cpr", "3113901234", "invalid_national_id"),  # no 31 November
+    ("joined", "01-05-2024", "invalid_date"),
+    ("wants_catalogue", "maybe", "invalid_boolean"),
+    ("health_note", "<script>x</script>", "invalid_string"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "code"), BAD_VALUES, ids=[f"{c[0]}={c[1]}" for c in BAD_VALUES])
+def test_a_bad_value_is_a_422_naming_the_field_and_writes_nothing(
+    aws: Any,
+    tenant: TenantFixture,
+    declared: None,
+    api_event: Callable[..., dict[str, Any]],
+    invoke: Invoke,
+    field: str,
+    value: Any,
+    code: str,
+) -> None:
+    before = list(scan_table(aws.table_name))
+
+    response = _post(api_event, invoke, custom_fields={field: value})
+
+    assert response["statusCode"] == 422
+    error = body_of(response)["error"]
+    assert error["code"] == "invalid_custom_field"
+    assert [(d["field"], d["code"]) for d in error["details"]] == [(field, code)]
+    assert list(scan_table(aws.table_name)) == before
+
+
+def test_an_undeclared_custom_field_is_refused(
+    tenant: TenantFixture, declared: None, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    response = _post(api_event, invoke, custom_fields={"loyalty_no": 1, "shoe_size": 44})
+
+    assert response["statusCode"] == 422
+    error = body_of(response)["error"]
+    assert (error["code"], error["details"]) == (
+        "unknown_custom_field",
+        [{"field": "shoe_size", "code": "unknown_custom_field"}],
+    )
+
+    # A form field outside `custom_fields` stays a schema error, as before
+    assert body_of(_post(api_event, invoke, shoe_size=44))["error"]["code"] == "validation_failed"
+
+
+def test_a_post_about_an_existing_contact_changes_custom_fields_only_once_the_owner_confirms(
+    tenant: TenantFixture, declared: None, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    first = _post(api_event, invoke, custom_fields={"loyalty_no": 1, "member_cpr": CPR})
+    contact_id = body_of(first)["contact_id"]
+
+    # Someone else posts new values for Anna's address
+    second = _post(api_event, invoke, custom_fields={"loyalty_no": 2, "health_note": NOTE})
+    assert second["statusCode"] == 201, second["body"]
+
+    # Nothing changed yet
+    stored = _contact(invoke, api_event, tenant, contact_id, "sensitive:read")["custom_fields"]
+    assert stored == {"loyalty_no": 1, "member_cpr": CPR}
+
+    # Anna confirms from her mailbox: the new values apply, the others stay
+    token = confirmation_link("anna@example.dk")
+    confirm = api_event("confirm_post", path=f"/v1/public/confirm/{token}", path_parameters={"token": token})
+    assert invoke("consent_capture", confirm)["statusCode"] == 200
+    stored = _contact(invoke, api_event, tenant, contact_id, "sensitive:read")["custom_fields"]
+    assert stored == {"loyalty_no": 2, "member_cpr": CPR, "health_note": NOTE}
