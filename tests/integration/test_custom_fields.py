@@ -13,8 +13,9 @@ from samtykke.domain.access import Role
 from samtykke.services import audit
 from samtykke.services.context import Services
 from tests.integration.conftest import ACME_THANKS, TenantFixture, body_of
-from tests.integration.rights_support import admin_call, raw_dump, scan_table
+from tests.integration.rights_support import admin_call, body, raw_dump, scan_table
 from tests.integration.test_consent_capture import confirmation_link
+from tests.integration.test_imports import run_import
 
 pytestmark = pytest.mark.integration
 
@@ -218,3 +219,45 @@ def test_a_post_about_an_existing_contact_changes_custom_fields_only_once_the_ow
     assert invoke("consent_capture", confirm)["statusCode"] == 200
     stored = _contact(invoke, api_event, tenant, contact_id, "sensitive:read")["custom_fields"]
     assert stored == {"loyalty_no": 2, "member_cpr": CPR, "health_note": NOTE}
+
+
+def _find(invoke: Invoke, api_event: Callable[..., dict[str, Any]], tenant: TenantFixture, email: str) -> str:
+    lookup = api_event(
+        "admin_request", path="/v1/admin/contacts", query={"email": email}, authorizer=tenant.authorizer()
+    )
+    return str(body_of(invoke("admin_api", lookup))["contact_id"])
+
+
+def test_an_import_reads_declared_custom_columns_checks_each_and_fills_only_what_is_missing(
+    aws: Any,
+    tenant: TenantFixture,
+    declared: None,
+    call: Callable[..., dict[str, Any]],
+    api_event: Callable[..., dict[str, Any]],
+    invoke: Invoke,
+) -> None:
+    # Anna is already known, with a loyalty number of her own
+    assert _post(api_event, invoke, custom_fields={"loyalty_no": 1})["statusCode"] == 201
+    csv = (
+        "email;first_name;Loyalty No;member_cpr;health_note;shoe_size\n"
+        f"anna@example.dk;Anna;99;{CPR};{NOTE};38\n"
+        "bo@example.dk;Bo;12;;;44\n"
+        "cy@example.dk;Cy;twelve;3113901234;;40\n"
+    ).encode()
+
+    import_id = run_import(aws, call, invoke, csv)
+
+    view = body(call("GET", f"/v1/admin/imports/{import_id}"))
+    assert view["ignored_columns"] == ["shoe_size"]  # an undeclared column is still ignored and reported
+    issues = body(call("GET", f"/v1/admin/imports/{import_id}/issues"))["issues"]
+    assert [(i["line"], i["code"], i["detail"]) for i in issues] == [
+        (4, "invalid_custom_field", "loyalty_no: invalid_integer, member_cpr: invalid_national_id")
+    ]
+    # Anna keeps her own loyalty number; what she lacked is filled in
+    anna = _contact(invoke, api_event, tenant, _find(invoke, api_event, tenant, "anna@example.dk"), "sensitive:read")
+    assert anna["custom_fields"] == {"loyalty_no": 1, "member_cpr": CPR, "health_note": NOTE}
+    bo = _contact(invoke, api_event, tenant, _find(invoke, api_event, tenant, "bo@example.dk"), "")
+    assert bo["custom_fields"] == {"loyalty_no": 12}
+    dump = b"".join(raw_dump(item) for item in scan_table(aws.table_name))
+    assert CPR.encode() not in dump
+    assert NOTE.encode() not in dump

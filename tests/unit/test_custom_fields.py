@@ -14,6 +14,7 @@ from samtykke.domain.custom_fields import (
     validate_custom_values,
 )
 from samtykke.domain.errors import InvalidInput
+from samtykke.domain.imports import Header, ImportRow, IssueCode, RowIssue, parse_header, validate_row
 from samtykke.domain.masking import REDACTED, Shaping, has_sensitive_values, plain_custom_field, sensitive_keys, shape
 from samtykke.domain.profile import changed_names, previous_values, proposed_changes
 
@@ -145,3 +146,30 @@ def test_the_settings_declarations_are_not_values() -> None:
 
     assert shape(settings, Shaping(mask_addresses=True, withhold_evidence=True, redact_keys=keys)) == settings
     assert not has_sensitive_values(settings, keys)
+
+
+def test_an_import_header_reads_declared_custom_columns() -> None:
+    header = parse_header("Email;Loyalty No;Shoe size", ["loyalty_no"])
+
+    assert isinstance(header, Header)
+    assert header.columns == {"email": 0, "loyalty_no": 1}
+    assert header.ignored == ["Shoe size"]
+
+
+def test_an_import_row_checks_its_custom_columns_by_type() -> None:
+    header = parse_header("email,loyalty_no,member_cpr,joined", DECLARED)
+    assert isinstance(header, Header)
+
+    row = validate_row(2, ["a@example.dk", "42", "", "2024-01-01"], header, "DK", DECLARED)
+    assert isinstance(row, ImportRow)
+    assert row.custom_fields == {"loyalty_no": 42, "joined": "2024-01-01"}
+
+    bad = validate_row(3, ["a@example.dk", "x", "hello", ""], header, "DK", DECLARED)
+    assert bad == RowIssue(
+        IssueCode.INVALID_CUSTOM_FIELD, "loyalty_no: invalid_integer, member_cpr: invalid_national_id"
+    )
+
+    # A declaration removed after the header was read: its column is ignored
+    assert validate_row(4, ["a@example.dk", "x", "", ""], header, "DK", {"joined": T.DATE}) == ImportRow(
+        4, "a@example.dk", None, None, None, None, None, {}
+    )
