@@ -10,8 +10,11 @@ from urllib.parse import urlencode
 import pytest
 
 from samtykke.domain.access import Role
+from samtykke.domain.consent import ActorType
+from samtykke.models.consent import Actor, ContactProfile, Evidence
 from samtykke.services import audit
 from samtykke.services.context import Services
+from samtykke.services.ledger import ContactTarget, Ledger, LoadedContact, StateChange
 from tests.integration.conftest import ACME_THANKS, TenantFixture, body_of
 from tests.integration.rights_support import admin_call, body, raw_dump, scan_table
 from tests.integration.test_consent_capture import confirmation_link
@@ -261,3 +264,103 @@ def test_an_import_reads_declared_custom_columns_checks_each_and_fills_only_what
     dump = b"".join(raw_dump(item) for item in scan_table(aws.table_name))
     assert CPR.encode() not in dump
     assert NOTE.encode() not in dump
+
+
+def test_staff_set_custom_fields_at_once_audited_by_name_without_values(
+    aws: Any,
+    svc: Services,
+    tenant: TenantFixture,
+    declared: None,
+    call: Callable[..., dict[str, Any]],
+    api_event: Callable[..., dict[str, Any]],
+    invoke: Invoke,
+) -> None:
+    contact_id = body_of(_post(api_event, invoke, custom_fields={"loyalty_no": 1, "joined": "2020-01-01"}))[
+        "contact_id"
+    ]
+    path = f"/v1/admin/contacts/{contact_id}/custom-fields"
+
+    response = call("PATCH", path, json_body={"custom_fields": {"loyalty_no": "2", "member_cpr": CPR}})
+
+    assert response["statusCode"] == 200, response["body"]
+    assert body_of(response)["custom_fields"] == {"loyalty_no": 2, "joined": "2020-01-01", "member_cpr": CPR}
+    as_editor = _contact(invoke, api_event, tenant, contact_id, "")["custom_fields"]
+    assert as_editor == {"loyalty_no": 2, "joined": "2020-01-01", "member_cpr": "[redacted]"}
+    entries, _ = audit.query(svc, tenant.tenant_id, svc.clock().strftime("%Y-%m"), action="contact.fields_changed")
+    [entry] = entries
+    assert (entry["target"]["id"], entry["contacts"]) == (contact_id, [contact_id])
+    assert sorted(c["field"] for c in entry["changes"]) == ["custom_fields.loyalty_no", "custom_fields.member_cpr"]
+    assert CPR not in json.dumps(entry, default=str)
+    dump = b"".join(raw_dump(item) for item in scan_table(aws.table_name))
+    assert CPR.encode() not in dump
+
+    # A bad value, an undeclared field or an unknown contact changes nothing
+    bad = call("PATCH", path, json_body={"custom_fields": {"loyalty_no": "many"}})
+    assert (bad["statusCode"], body_of(bad)["error"]["code"]) == (422, "invalid_custom_field")
+    undeclared = call("PATCH", path, json_body={"custom_fields": {"shoe_size": 44}})
+    assert (undeclared["statusCode"], body_of(undeclared)["error"]["code"]) == (422, "unknown_custom_field")
+    missing = call(
+        "PATCH", "/v1/admin/contacts/con_0123456789abcdef/custom-fields", json_body={"custom_fields": {"loyalty_no": 3}}
+    )
+    assert missing["statusCode"] == 404
+    assert _contact(invoke, api_event, tenant, contact_id, "sensitive:read")["custom_fields"]["loyalty_no"] == 2
+    # An author may not set them
+    refused = call("PATCH", path, json_body={"custom_fields": {"loyalty_no": 5}}, role=Role.AUTHOR)
+    assert refused["statusCode"] == 403
+
+
+def test_the_export_holds_custom_fields_redacted_without_the_grant_and_erasure_shreds_them(
+    aws: Any,
+    tenant: TenantFixture,
+    declared: None,
+    call: Callable[..., dict[str, Any]],
+    api_event: Callable[..., dict[str, Any]],
+    invoke: Invoke,
+) -> None:
+    custom = {"loyalty_no": 7, "member_cpr": CPR, "health_note": NOTE}
+    contact_id = body_of(_post(api_event, invoke, custom_fields=custom))["contact_id"]
+
+    as_admin = body(call("GET", f"/v1/admin/contacts/{contact_id}/export"))
+    as_editor = body(call("GET", f"/v1/admin/contacts/{contact_id}/export", role=Role.EDITOR))
+    page = call("GET", f"/v1/admin/contacts/{contact_id}/export", query={"format": "html"})
+
+    assert as_admin["contact"]["profile"]["custom_fields"] == {"loyalty_no": 7, "member_cpr": CPR, "health_note": NOTE}
+    assert as_editor["contact"]["profile"]["custom_fields"] == {
+        "loyalty_no": 7,
+        "member_cpr": "[redacted]",
+        "health_note": "[redacted]",
+    }
+    assert f'data-field="custom_fields.member_cpr">{CPR}<' in page["body"]
+
+    head = next(i for i in scan_table(aws.table_name) if contact_id in str(i["pk"]) and i["sk"]["S"] == "PROFILE")
+    sealed_profile = head["profile"]["B"]
+    assert call("POST", f"/v1/admin/contacts/{contact_id}/erase")["statusCode"] == 200
+    for item in scan_table(aws.table_name):
+        dumped = raw_dump(item)
+        for needle in (CPR.encode(), NOTE.encode(), sealed_profile):
+            assert needle not in dumped
+
+
+def test_two_staff_edits_at_once_never_overwrite_each_other(
+    svc: Services, tenant: TenantFixture, declared: None, api_event: Callable[..., dict[str, Any]], invoke: Invoke
+) -> None:
+    contact_id = body_of(_post(api_event, invoke, custom_fields={"loyalty_no": 1}))["contact_id"]
+    keys = svc.keyring.tenant_keys(tenant.tenant_id, svc.catalogs.get(tenant.tenant_id).root_key_blob)
+    ledger = Ledger(svc, keys)
+    actor, evidence = Actor(type=ActorType.STAFF, id="usr_1"), Evidence(at=svc.clock())
+    stale = ledger.load(contact_id)  # the second editor read the contact before the first one wrote
+
+    def edit(values: dict[str, Any], loaded: LoadedContact | None = None) -> None:
+        target = ContactTarget(contact_id=contact_id, profile_only=True, loaded=loaded)
+
+        def decide(contact: LoadedContact) -> list[StateChange]:
+            target.profile_updates = ContactProfile(custom_fields=values)
+            return []
+
+        ledger.write(target, decide, actor, evidence)
+
+    edit({"joined": "2021-01-01"})
+    edit({"member_cpr": CPR}, loaded=stale)
+
+    stored = _contact(invoke, api_event, tenant, contact_id, "sensitive:read")["custom_fields"]
+    assert stored == {"loyalty_no": 1, "joined": "2021-01-01", "member_cpr": CPR}

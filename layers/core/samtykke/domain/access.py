@@ -37,6 +37,7 @@ class Permission(StrEnum):
     CONTACTS_SEARCH = "contacts:search"
     CONSENT_LOG_READ = "consent-log:read"
     CONSENTS_WRITE = "consents:write"  # staff recording a person's decision on their behalf (editor and up)
+    CONTACTS_WRITE = "contacts:write"  # staff setting a contact's custom fields (editor and up)
     # Response shaping: without these, emails and phones are masked (`j***@example.dk`), evidence is withheld,
     # and national IDs and the tenant's sensitive fields are redacted, whatever route answers.
     ADDRESSES_READ = "addresses:read"

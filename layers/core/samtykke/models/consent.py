@@ -28,7 +28,6 @@ class ConsentSubmission(FormTolerantModel):
                 "locale": "da",
                 "source": "web-form",
                 "first_name": "Anna",
-                "custom_fields": {"loyalty_no": 4711},
             }
         }
     )
@@ -61,6 +60,13 @@ class ConsentSubmission(FormTolerantModel):
     )
     # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
     global_privacy_control: bool | None = None
+
+
+class CustomFieldsUpdate(Model):
+    """Staff setting some of a contact's custom fields; the others stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"custom_fields": {"loyalty_no": 4711}}})
+    custom_fields: PostedCustomFields = Field(min_length=1, max_length=MAX_CUSTOM_FIELDS)
 
 
 class Evidence(Model):
