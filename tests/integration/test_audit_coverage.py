@@ -79,6 +79,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     # --- contacts and their data -------------------------------------------------------------------------------
     ("GET", "/v1/admin/contacts"): Row("contact.read", names_contact=True, query={"email": CONTACT_EMAIL}),
     ("GET", "/v1/admin/contacts/{contact_id}"): Row("contact.read", names_contact=True),
+    # The settings' example declares `loyalty_no`, which the route's example sets.
+    ("PATCH", "/v1/admin/contacts/{contact_id}/custom-fields"): Row("contact.fields_changed", names_contact=True),
     ("GET", "/v1/admin/consent-log"): Row("contact.read", names_contact=True, query={"email": CONTACT_EMAIL}),
     ("GET", "/v1/admin/contacts/export"): Row("contact.exported", names_contact=True, query={"email": CONTACT_EMAIL}),
     ("GET", "/v1/admin/contacts/{contact_id}/export"): Row("contact.exported", names_contact=True),

@@ -206,6 +206,9 @@ class ContactWrite:
     receipt: dict[str, Any] | None = None
     # The dashboard's daily counters for these events (console/aggregates.py), added in the same transaction.
     tally: Tally | None = None
+    # A write without events (a staff edit of the profile) leaves `seq` as it is, so it counts `profile_rev` up
+    # and is guarded by the count it read (0: none yet): a concurrent edit makes it fail, never overwrites it.
+    expected_profile_rev: int | None = None
 
 
 class ConsentRepository:
@@ -445,7 +448,7 @@ class ConsentRepository:
             profile |= directory_attributes(change.tenant_id, change.contact_id, str(change.profile["created_at"]))
             actions.append(self._put(profile, "attribute_not_exists(pk)"))
         else:
-            actions.append(self._update_head(pk, change.profile, change.expected_seq))
+            actions.append(self._update_head(pk, change.profile, change.expected_seq, change.expected_profile_rev))
         address_positions = range(len(actions), len(actions) + len(change.new_addresses))
         for kind, blind_index in change.new_addresses:
             actions.append(
@@ -588,13 +591,21 @@ class ConsentRepository:
     def _receipt_put(self, receipt: dict[str, Any]) -> dict[str, Any]:
         return self._put(receipt, "attribute_not_exists(pk)")
 
-    def _update_head(self, pk: str, profile: dict[str, Any], expected_seq: int) -> dict[str, Any]:
+    def _update_head(
+        self, pk: str, profile: dict[str, Any], expected_seq: int, expected_profile_rev: int | None = None
+    ) -> dict[str, Any]:
+        condition = "seq = :expected"
+        values: dict[str, Any] = {":expected": expected_seq}
+        if expected_profile_rev == 0:
+            condition += " AND attribute_not_exists(profile_rev)"
+        elif expected_profile_rev is not None:
+            condition, values = f"{condition} AND profile_rev = :rev", {**values, ":rev": expected_profile_rev}
         return {
             "Update": {
                 "TableName": self.table_name,
                 "Key": to_attributes({"pk": pk, "sk": PROFILE}),
-                "ConditionExpression": "seq = :expected",
-                **_set_expression(profile, {":expected": expected_seq}),
+                "ConditionExpression": condition,
+                **_set_expression(profile, values),
             }
         }
 

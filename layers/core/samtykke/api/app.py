@@ -34,7 +34,7 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryableError) else None
         if exc.status >= 500:
             logger.warning("Transient failure", extra={"error_code": exc.code})
-        return error_response(exc.status, exc.code, exc.message, headers=headers)
+        return error_response(exc.status, exc.code, exc.message, details=exc.details, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:

@@ -7,7 +7,7 @@ function can forget it:
 
 - without `addresses:read` (the `author` role): emails and phones are masked (`j***@example.dk`);
 - without `evidence:read`: consent evidence is withheld;
-- without `sensitive:read`: national IDs and the tenant's `sensitive_fields` are redacted;
+- without `sensitive:read`: national IDs, the tenant's `sensitive_fields` and sensitive custom fields are redacted;
 - every read that shows contacts' data is recorded in the audit log before it leaves, naming each contact
   (`contact.read`; `contact.sensitive_read` when it shows sensitive values to `sensitive:read`).
 """
@@ -26,11 +26,11 @@ from samtykke.domain.masking import Shaping, has_sensitive_values, mask_text, se
 from samtykke.observability import logger
 
 
-def _tenant_sensitive_fields(tenant_id: str) -> list[str]:
+def _tenant_redacted_fields(tenant_id: str) -> list[str]:
     from samtykke.services.context import services
 
     try:
-        return list(services().catalogs.get(tenant_id).tenant.sensitive_fields)
+        return services().catalogs.get(tenant_id).tenant.redacted_fields()
     except SamtykkeError:
         return []
 
@@ -43,7 +43,7 @@ def shaping_for(principal: Principal | None) -> Shaping:
         withhold_evidence=not principal.may(Permission.EVIDENCE_READ),
         redact_keys=frozenset()
         if principal.may(Permission.SENSITIVE_READ)
-        else sensitive_keys(_tenant_sensitive_fields(principal.tenant_id)),
+        else sensitive_keys(_tenant_redacted_fields(principal.tenant_id)),
     )
 
 
@@ -81,7 +81,7 @@ def _audit_personal_read(event: dict[str, Any], principal: Principal, data: Any)
     if str(http.get("method", "GET")).upper() != "GET":
         return
     sensitive_shown = principal.may(Permission.SENSITIVE_READ) and has_sensitive_values(
-        data, sensitive_keys(_tenant_sensitive_fields(principal.tenant_id))
+        data, sensitive_keys(_tenant_redacted_fields(principal.tenant_id))
     )
     in_path = CONTACT_IN_PATH.findall(str(event.get("rawPath", "")))
     contacts = list(dict.fromkeys([*in_path, *contact_ids_in(data)]))

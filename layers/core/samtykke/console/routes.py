@@ -320,7 +320,7 @@ def export_person(request: Request, contact_id: str) -> Response[str]:
     if isinstance(result, ExportLink):
         return request.respond(303, "", {"Location": result.download_url})
     if fmt == "json" and request.principal.may(Permission.SENSITIVE_READ):
-        fields = request.svc.catalogs.get(request.tenant_id).tenant.sensitive_fields
+        fields = request.svc.catalogs.get(request.tenant_id).tenant.redacted_fields()
         if has_sensitive_values(json.loads(result.body), sensitive_keys(fields)):
             audit.record(
                 request.svc,

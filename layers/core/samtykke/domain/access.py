@@ -18,8 +18,9 @@ lists, so a permission that another capability adds lands in the roles it obviou
 | | `addresses:read`, `evidence:read`, imports, exports or erasure |
 | `viewer` | every `*:read` and `*:search`, except the audit log, the staff list and `sensitive:read`; and `self` |
 
-`sensitive:read` (decrypted national IDs and the tenant's `sensitive_fields`) is part of `owner` and `admin`, and
-is a grant (`Principal.grants`) that can be given on top of any other role: the customer picks who sees them.
+`sensitive:read` (decrypted national IDs, the tenant's `sensitive_fields` and its sensitive custom fields) is part
+of `owner` and `admin`, and is a grant (`Principal.grants`) that can be given on top of any other role: the
+customer picks who sees them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Permission(StrEnum):
     CONTACTS_SEARCH = "contacts:search"
     CONSENT_LOG_READ = "consent-log:read"
     CONSENTS_WRITE = "consents:write"  # staff recording a person's decision on their behalf (editor and up)
+    CONTACTS_WRITE = "contacts:write"  # staff setting a contact's custom fields (editor and up)
     # Response shaping: without these, emails and phones are masked (`j***@example.dk`), evidence is withheld,
     # and national IDs and the tenant's sensitive fields are redacted, whatever route answers.
     ADDRESSES_READ = "addresses:read"

@@ -5,10 +5,13 @@ The API layer maps every `SamtykkeError` in one exception handler; nothing match
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SamtykkeError(Exception):
     code = "error"
     status = 400
+    details: list[dict[str, Any]] | None = None  # per-item problems, e.g. each bad field with its own code
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)

@@ -6,7 +6,8 @@ A record's line number is the number of its first physical line, counting the he
 spreadsheet shows.
 
 Columns (a header row is required; names are case-insensitive, unknown columns are ignored and reported):
-`email`, `phone`, `first_name`, `last_name`, `birth_date` (YYYY-MM-DD), `locale` (da, sv, nb, nl, de, en).
+`email`, `phone`, `first_name`, `last_name`, `birth_date` (YYYY-MM-DD), `locale` (da, sv, nb, nl, de, en), and
+the tenant's declared custom fields by name, each checked by its type (domain/custom_fields.py).
 The delimiter is read from the header: comma, semicolon (as spreadsheets in Danish write) or tab.
 """
 
@@ -15,12 +16,13 @@ from __future__ import annotations
 import csv
 import io
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
 from samtykke.domain.addresses import normalise_email, normalise_phone
+from samtykke.domain.custom_fields import CustomFieldType, CustomValue, InvalidCustomField, validate_custom_values
 from samtykke.domain.defaults import SUPPORTED_LOCALES
 from samtykke.domain.errors import InvalidInput
 
@@ -54,6 +56,7 @@ class IssueCode(StrEnum):
     INVALID_PHONE = "invalid_phone"
     INVALID_BIRTH_DATE = "invalid_birth_date"
     INVALID_LOCALE = "invalid_locale"
+    INVALID_CUSTOM_FIELD = "invalid_custom_field"  # the detail names each bad field and its code
     FIELD_TOO_LONG = "field_too_long"
     TOO_MANY_FIELDS = "too_many_fields"
     INVALID_ENCODING = "invalid_encoding"
@@ -170,16 +173,18 @@ class Header:
     width: int
 
 
-def parse_header(text: str) -> Header | FileProblem:
+def parse_header(text: str, custom_fields: Collection[str] = ()) -> Header | FileProblem:
+    """The header's columns: the built-in ones and the tenant's declared custom fields."""
     delimiter = detect_delimiter(text)
     fields = split_fields(text, delimiter)
     if not fields:
         return FileProblem.HEADER_MISSING
     names = [f.strip().lower().replace(" ", "_").replace("-", "_") for f in fields]
-    columns = {name: position for position, name in reversed(list(enumerate(names))) if name in COLUMNS}
+    known = {*COLUMNS, *custom_fields}
+    columns = {name: position for position, name in reversed(list(enumerate(names))) if name in known}
     if not ADDRESS_COLUMNS & columns.keys():
         return FileProblem.NO_ADDRESS_COLUMN
-    ignored = [fields[i].strip() for i, name in enumerate(names) if name not in COLUMNS and name]
+    ignored = [fields[i].strip() for i, name in enumerate(names) if name not in known and name]
     return Header(delimiter=delimiter, columns=columns, ignored=ignored, width=len(fields))
 
 
@@ -194,9 +199,24 @@ class ImportRow:
     last_name: str | None
     birth_date: date | None
     locale: str | None
+    custom_fields: dict[str, CustomValue] = field(default_factory=dict)
 
 
-def validate_row(line: int, fields: list[str], header: Header, country: str) -> ImportRow | IssueCode:
+@dataclass(frozen=True)
+class RowIssue:
+    """An invalid row's code with a detail, e.g. which custom fields are bad."""
+
+    code: IssueCode
+    detail: str
+
+
+def validate_row(
+    line: int,
+    fields: list[str],
+    header: Header,
+    country: str,
+    custom_types: Mapping[str, CustomFieldType] | None = None,
+) -> ImportRow | IssueCode | RowIssue:
     if len(fields) > header.width and any(f.strip() for f in fields[header.width :]):
         return IssueCode.TOO_MANY_FIELDS
 
@@ -228,4 +248,12 @@ def validate_row(line: int, fields: list[str], header: Header, country: str) -> 
     locale = (value("locale") or "").lower() or None
     if locale is not None and locale not in SUPPORTED_LOCALES:
         return IssueCode.INVALID_LOCALE
-    return ImportRow(line, email, phone, first_name, last_name, birth_date, locale)
+    # In the file's column order; a custom column whose declaration was removed after the header was read is ignored.
+    declared = custom_types or {}
+    in_file_order = sorted(header.columns, key=header.columns.__getitem__)
+    try:
+        custom = validate_custom_values(declared, {n: value(n) for n in in_file_order if n in declared}, country)
+    except InvalidCustomField as exc:
+        bad = ", ".join(f"{d['field']}: {d['code']}" for d in exc.details or [])
+        return RowIssue(IssueCode.INVALID_CUSTOM_FIELD, bad)
+    return ImportRow(line, email, phone, first_name, last_name, birth_date, locale, custom)

@@ -4,7 +4,9 @@ Applied centrally to every admin response (`api.shaping`), never by handlers one
 - without `addresses:read`: every email becomes `j***@example.dk` and every phone `+45******50`, wherever it
   appears in the body (by value, and by field name for phones);
 - without `evidence:read`: every `evidence` value becomes null;
-- without `sensitive:read`: `national_id` and the tenant's own `sensitive_fields` become `"[redacted]"`.
+- without `sensitive:read`: `national_id`, the tenant's `sensitive_fields` and its custom fields other than those
+  declared not sensitive become `"[redacted]"`. A custom field is matched by its path, `custom_fields.<name>`, so
+  it never redacts another key of the same name; a stored value whose declaration was removed stays redacted.
 """
 
 from __future__ import annotations
@@ -14,14 +16,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from samtykke.domain.custom_fields import CUSTOM_FIELDS_KEY
+
 # Deliberately generous: anything that looks like an address is masked, in any string.
 EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+'-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 E164_IN_TEXT = re.compile(r"(?<![\w+])\+[1-9]\d{6,14}(?!\d)")
 PHONE_LIKE = re.compile(r"^\+?[\d][\d\s().-]{5,24}\d$")
 PHONE_KEYS = ("phone", "msisdn", "mobile", "sms_to")
 EVIDENCE_KEYS = frozenset({"evidence"})
-SENSITIVE_KEYS = frozenset({"national_id", "cpr", "personnummer", "ssn"})
+ANY_CUSTOM_FIELD = f"{CUSTOM_FIELDS_KEY}.*"
+# Redacted by default: every custom field too, unless the tenant declares it not sensitive (`plain_custom_field`).
+SENSITIVE_KEYS = frozenset({"national_id", "cpr", "personnummer", "ssn", ANY_CUSTOM_FIELD})
 REDACTED = "[redacted]"
+
+
+def plain_custom_field(name: str) -> str:
+    """The entry in a redaction set that exempts a custom field declared not sensitive."""
+    return f"!{CUSTOM_FIELDS_KEY}.{name}"
+
+
+def _is_redacted(key: str, keys: frozenset[str]) -> bool:
+    if key in keys:
+        return True
+    custom = key.startswith(f"{CUSTOM_FIELDS_KEY}.")
+    return custom and ANY_CUSTOM_FIELD in keys and f"!{key}" not in keys
 
 
 def mask_email(address: str) -> str:
@@ -48,6 +66,17 @@ def _is_phone_key(key: str) -> bool:
     return any(k in lowered for k in PHONE_KEYS)
 
 
+def _child_key(parent: str | None, key: str) -> str:
+    """The name redaction matches: a custom field's path, or the key itself."""
+    return f"{CUSTOM_FIELDS_KEY}.{key}" if parent == CUSTOM_FIELDS_KEY else key
+
+
+def _item_key(key: str | None) -> str | None:
+    """The key a list's items are shaped under. Custom field values are an object; a list under that name is the
+    settings' declarations, whose items are not values."""
+    return None if key == CUSTOM_FIELDS_KEY else key
+
+
 @dataclass(frozen=True)
 class Shaping:
     mask_addresses: bool
@@ -62,14 +91,14 @@ class Shaping:
 def shape(value: Any, shaping: Shaping, key: str | None = None) -> Any:
     """A copy of a JSON value with what the reader may not see masked, withheld or redacted."""
     if key is not None:
-        if key in shaping.redact_keys and value is not None:
+        if value is not None and _is_redacted(key, shaping.redact_keys):
             return REDACTED
         if shaping.withhold_evidence and key in EVIDENCE_KEYS:
             return None
     if isinstance(value, dict):
-        return {k: shape(v, shaping, k) for k, v in value.items()}
+        return {k: shape(v, shaping, _child_key(key, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [shape(v, shaping, key) for v in value]
+        return [shape(v, shaping, _item_key(key)) for v in value]
     if isinstance(value, str) and shaping.mask_addresses:
         if key is not None and _is_phone_key(key) and PHONE_LIKE.match(value.strip()):
             return mask_phone(value)
@@ -83,12 +112,12 @@ def sensitive_keys(tenant_fields: Iterable[str]) -> frozenset[str]:
 
 def has_sensitive_values(value: Any, keys: frozenset[str], key: str | None = None) -> bool:
     """Whether a JSON value holds a non-null value under any of `keys` (for auditing sensitive reads)."""
-    if key in keys and value is not None and value != REDACTED:
+    if key is not None and value is not None and value != REDACTED and _is_redacted(key, keys):
         return True
     if isinstance(value, dict):
-        return any(has_sensitive_values(v, keys, k) for k, v in value.items())
+        return any(has_sensitive_values(v, keys, _child_key(key, k)) for k, v in value.items())
     if isinstance(value, list):
-        return any(has_sensitive_values(v, keys, key) for v in value)
+        return any(has_sensitive_values(v, keys, _item_key(key)) for v in value)
     return False
 
 

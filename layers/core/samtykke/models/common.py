@@ -1,5 +1,6 @@
 """Shared model pieces: the base of every model, the error body, and a base that accepts HTML form posts too."""
 
+import re
 import typing
 from typing import Any, ClassVar
 
@@ -51,11 +52,15 @@ def _is_list_annotation(annotation: Any) -> bool:
     return any(_is_list_annotation(arg) for arg in typing.get_args(annotation))
 
 
+BRACKETED = re.compile(r"^([a-z_]+)\[([A-Za-z0-9_]{1,40})\]$")
+
+
 class FormTolerantModel(Model):
     """A request model that a plain HTML form can post.
 
     Form bodies arrive as `{field: [values]}`; a single value posted for a scalar field is unwrapped,
-    and an empty form value counts as absent. JSON bodies pass through unchanged.
+    and an empty form value counts as absent. `field[key]=value` fills the object field `field` (e.g.
+    `custom_fields[loyalty_no]=42`). JSON bodies pass through unchanged.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -73,5 +78,11 @@ class FormTolerantModel(Model):
                 value = value[0]
             if value == "" or value == [""]:
                 continue
+            bracketed = BRACKETED.match(name)
+            if bracketed and bracketed.group(1) in cls.model_fields and isinstance(value, list):
+                entries = unwrapped.setdefault(bracketed.group(1), {})
+                if isinstance(entries, dict):
+                    entries[bracketed.group(2)] = value[0] if len(value) == 1 else value
+                    continue
             unwrapped[name] = value
         return unwrapped

@@ -1,15 +1,20 @@
 """Consent capture, the consent log and the current consent state."""
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from samtykke.domain.consent import ActorType, Channel, ConsentStatus, EventType, LegalBasis
+from samtykke.domain.custom_fields import MAX_CUSTOM_FIELDS
 from samtykke.models.common import FormTolerantModel, Model
 from samtykke.models.strict import HeaderSafeStr, IsoDate
 
 MAX_PURPOSES_PER_SUBMISSION = 10
+# Values for the tenant's declared custom fields, by name, as posted; each is checked by its declared type.
+PostedCustomFields = dict[Annotated[str, Field(max_length=40)], str | int | bool | None]
+# Stored values, checked and normalised (dates as ISO strings).
+CustomFieldValues = dict[str, str | int | bool]
 
 
 class ConsentSubmission(FormTolerantModel):
@@ -37,6 +42,12 @@ class ConsentSubmission(FormTolerantModel):
     first_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     last_name: HeaderSafeStr | None = Field(default=None, max_length=100)
     national_id: str | None = Field(default=None, max_length=32)
+    custom_fields: PostedCustomFields | None = Field(
+        default=None,
+        max_length=MAX_CUSTOM_FIELDS,
+        description="The tenant's declared custom fields by name (a form posts `custom_fields[name]=value`); an "
+        "undeclared one is 422 `unknown_custom_field`, a bad value 422 `invalid_custom_field`",
+    )
     # Where a minor's consent needs a parent (GDPR Art. 8), the parent's email, who gets a request to confirm it.
     parent_email: str | None = Field(default=None, max_length=320)
     page_url: str | None = Field(default=None, max_length=2048)
@@ -49,6 +60,13 @@ class ConsentSubmission(FormTolerantModel):
     )
     # The browser's Global Privacy Control signal (`navigator.globalPrivacyControl`), kept as evidence.
     global_privacy_control: bool | None = None
+
+
+class CustomFieldsUpdate(Model):
+    """Staff setting some of a contact's custom fields; the others stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"custom_fields": {"loyalty_no": 4711}}})
+    custom_fields: PostedCustomFields = Field(min_length=1, max_length=MAX_CUSTOM_FIELDS)
 
 
 class Evidence(Model):
@@ -145,6 +163,7 @@ class ContactSummary(Model):
     last_name: str | None = None
     national_id: str | None = None
     locale: str | None = None
+    custom_fields: CustomFieldValues | None = None  # sensitive ones redacted without `sensitive:read`
     created_at: datetime
     consents: list[ConsentState]
 
@@ -184,6 +203,9 @@ class ContactProfile(Model):
     locale: str | None = None
     # A sensitive field: sealed with the rest, and shown to staff only with `sensitive:read` (domain/masking.py).
     national_id: str | None = None
+    # The tenant's custom fields (domain/custom_fields.py), sealed with the rest; sensitive ones are shown like
+    # the national ID.
+    custom_fields: CustomFieldValues | None = None
 
 
 def evidence_dict(evidence: Evidence | None) -> dict[str, Any] | None:

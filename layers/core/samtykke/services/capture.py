@@ -21,6 +21,7 @@ from samtykke.domain.consent import (
     can_confirm,
     capture_status,
 )
+from samtykke.domain.custom_fields import validate_custom_values
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.errors import Forbidden, InvalidInput, SamtykkeError
 from samtykke.domain.links import accept_language_locale
@@ -170,6 +171,10 @@ def _plan(svc: Services, catalog: TenantCatalog, submission: ConsentSubmission) 
         birth_date=submission.birth_date,
         locale=locale,
         national_id=validate_national_id(submission.national_id, tenant.country),  # stdnum, per country
+        custom_fields=validate_custom_values(
+            tenant.custom_field_types(), submission.custom_fields or {}, tenant.country
+        )
+        or None,
     )
     return _Plan(planned, addresses, profile, locale, is_minor(submission.birth_date, tenant.country, today))
 

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from samtykke.adapters.repository import META, AlreadyExists, tenant_pk
 from samtykke.domain.consent import LegalBasis
-from samtykke.domain.errors import Conflict, NotFound
+from samtykke.domain.custom_fields import check_declarations
+from samtykke.domain.errors import Conflict, InvalidInput, NotFound
 from samtykke.domain.purposes import PurposeKind, check_default_basis, kind_of
 from samtykke.models.catalog import (
     ConsentText,
@@ -26,7 +27,7 @@ from samtykke.models.catalog import (
     SourceCreate,
     SourceUpdate,
 )
-from samtykke.models.tenant import Tenant, TenantSettingsUpdate
+from samtykke.models.tenant import REDACTABLE_PROFILE_FIELDS, Tenant, TenantSettingsUpdate
 from samtykke.services.audit.requests import note_change
 from samtykke.services.catalog import TenantCatalog, strip_keys
 from samtykke.services.context import Services
@@ -197,7 +198,18 @@ def get_settings(svc: Services, tenant_id: str) -> Tenant:
     return _catalog(svc, tenant_id).tenant
 
 
+def _check_field_settings(update: TenantSettingsUpdate) -> None:
+    unknown = sorted(set(update.sensitive_fields or ()) - REDACTABLE_PROFILE_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"Not a built-in profile field: {', '.join(unknown)}; a custom field is made sensitive by its declaration",
+            code="unknown_sensitive_field",
+        )
+    check_declarations(field.name for field in update.custom_fields or ())
+
+
 def update_settings(svc: Services, tenant_id: str, update: TenantSettingsUpdate) -> Tenant:
+    _check_field_settings(update)
     before = _catalog(svc, tenant_id).tenant
     item = _update(svc, tenant_id, META, _changes(update), before)
     if item is None:

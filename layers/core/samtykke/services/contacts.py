@@ -76,6 +76,7 @@ def contact_summary(svc: Services, tenant_id: str, contact_id: str) -> ContactSu
         last_name=profile.last_name,
         national_id=profile.national_id,
         locale=profile.locale,
+        custom_fields=profile.custom_fields,
         created_at=profile_item["created_at"],
         consents=[ConsentState.model_validate(strip_keys(i)) for i in items if i["sk"].startswith("STATE#")],
     )

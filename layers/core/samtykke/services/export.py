@@ -178,7 +178,7 @@ def export_contact(
     with contextlib.suppress(CheckpointRaced):
         write_checkpoint(svc, include=((principal.tenant_id, contact_id),), scan_changes=False)
     document = shape(build_document(svc, principal, contact_id), shaping_for(principal))
-    sensitive = has_sensitive_values(document, sensitive_keys(tenant.sensitive_fields))
+    sensitive = has_sensitive_values(document, sensitive_keys(tenant.redacted_fields()))
     if fmt == "html":
         locale = document["contact"]["profile"].get("locale") or tenant.default_locale
         body, content_type = render_page("export.html", locale, doc=document), HTML_TYPE

@@ -57,6 +57,7 @@ from samtykke.domain.consent import (
     EventType,
     LegalBasis,
 )
+from samtykke.domain.custom_fields import CUSTOM_FIELDS_KEY
 from samtykke.domain.errors import Conflict, InvalidInput, RetryableError
 from samtykke.domain.imports import (
     FileProblem,
@@ -66,6 +67,7 @@ from samtykke.domain.imports import (
     IssueCode,
     IssueKind,
     Record,
+    RowIssue,
     parse_header,
     physical_lines,
     records,
@@ -338,7 +340,8 @@ def process(svc: Services, tenant_id: str, import_id: str, *, remaining_ms: Call
     stream = records(physical_lines(source), int(item["offset"]), int(item["next_line"]))
     if item.get("header") is None:
         first = next(stream, None)
-        header = parse_header(first.text or "") if first is not None and first.text is not None else None
+        custom_names = catalog.tenant.custom_field_types()
+        header = parse_header(first.text or "", custom_names) if first is not None and first.text is not None else None
         if not isinstance(header, Header):
             return _fail(svc, item, header if isinstance(header, FileProblem) else FileProblem.HEADER_MISSING)
         assert first is not None
@@ -491,14 +494,16 @@ def _parse(context: _Context, record: Record, batch: _Batch) -> ImportRow | None
         return None  # a blank line is not a row
     batch.count("rows")
     fields = split_fields(record.text, context.header.delimiter)
+    tenant = context.catalog.tenant
     result = (
-        validate_row(record.line, fields, context.header, context.catalog.tenant.country)
+        validate_row(record.line, fields, context.header, tenant.country, tenant.custom_field_types())
         if fields is not None
         else IssueCode.MALFORMED_ROW
     )
-    if isinstance(result, IssueCode):
+    if isinstance(result, IssueCode | RowIssue):
         batch.count("invalid")
-        batch.issue(record.line, IssueKind.INVALID, result)
+        code, detail = (result, None) if isinstance(result, IssueCode) else (result.code, result.detail)
+        batch.issue(record.line, IssueKind.INVALID, code, detail)
         return None
     return result
 
@@ -610,6 +615,7 @@ def _profile(context: _Context, row: ImportRow) -> ContactProfile:
         last_name=row.last_name,
         birth_date=row.birth_date,
         locale=row.locale or context.item.get("locale"),
+        custom_fields=row.custom_fields or None,
     )
 
 
@@ -649,8 +655,12 @@ def _update(context: _Context, planned: _Row, batch: _Batch) -> None:
         missing = {
             name: value
             for name, value in target_profile.model_dump(exclude_none=True).items()
-            if getattr(contact.profile, name) is None
+            if getattr(contact.profile, name) is None and name != CUSTOM_FIELDS_KEY
         }
+        held = contact.profile.custom_fields or {}
+        custom = {k: v for k, v in (target_profile.custom_fields or {}).items() if k not in held}
+        if custom:
+            missing[CUSTOM_FIELDS_KEY] = custom
         target.profile_updates = ContactProfile(**missing) if missing else None
         return changes
 

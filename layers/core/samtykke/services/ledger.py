@@ -121,6 +121,8 @@ class ContactTarget:
     receipt: dict[str, Any] | None = None
     # More attributes of the profile item, sealed by the caller (services/evidence_log/profile_changes.py).
     profile_extras: dict[str, Any] = field(default_factory=dict)
+    # The write changes an existing contact's profile alone, with no event (a staff edit of custom fields).
+    profile_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ class Ledger:
             if attempted is not None and contact.last_hash == attempted[0]:
                 return WriteResult(contact, attempted[1])  # an earlier try committed; its answer was lost
             changes = decide(contact)
-            if not changes and contact.wrapped_key is None:
+            if not changes and contact.wrapped_key is None and not target.profile_only:
                 return WriteResult(contact, [])
             write, recorded = self._build(contact, target, changes, actor, evidence, index_addresses)
             attempted = (write.profile["last_hash"], recorded) if recorded else None
@@ -339,6 +341,9 @@ class Ledger:
             **target.profile_extras,
             **changed_head_index(tenant_id, contact.contact_id, now),
         }
+        profile_rev = int(contact.item.get("profile_rev", 0))
+        if target.profile_only:
+            profile["profile_rev"] = profile_rev + 1
         is_new = contact.wrapped_key is not None
         known = {kind for kind in AddressKind if getattr(contact.profile, kind.value)}
         new_addresses = [a for a in target.addresses if is_new or (index_addresses and a.kind not in known)]
@@ -366,14 +371,19 @@ class Ledger:
             states=states,
             receipt=target.receipt,
             tally=tally(tenant_id, contact.contact_id, events, now, evidence.note),
+            expected_profile_rev=profile_rev if target.profile_only else None,
         )
         return write, recorded
 
 
 def _merge_profile(current: ContactProfile, updates: ContactProfile | None) -> ContactProfile:
+    """The profile with `updates` applied; custom fields are updated one by one, the others kept."""
     if updates is None:
         return current
-    return current.model_copy(update=updates.model_dump(exclude_none=True))
+    changes = updates.model_dump(exclude_none=True)
+    if updates.custom_fields:
+        changes["custom_fields"] = {**(current.custom_fields or {}), **updates.custom_fields}
+    return current.model_copy(update=changes)
 
 
 def _event_record(

@@ -6,12 +6,13 @@ from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from samtykke.api.auth import current_principal, guarded
+from samtykke.api.params import live_input
 from samtykke.domain.access import Permission
 from samtykke.domain.consent import Channel, ConsentStatus
-from samtykke.models.consent import ConsentLog, ContactList, ContactSummary
+from samtykke.models.consent import ConsentLog, ContactList, ContactSummary, CustomFieldsUpdate
 from samtykke.services import audit, contact_list, contacts
 from samtykke.services.context import services
 
@@ -66,6 +67,23 @@ def search_contacts(
 )
 def get_contact(contact_id: str) -> ContactSummary:
     return contacts.contact_summary(services(), current_principal(router).tenant_id, contact_id)
+
+
+@router.patch(
+    "/v1/admin/contacts/<contact_id>/custom-fields",
+    summary="Set some of a contact's custom fields",
+    description="Each value is checked by its declared type (422 `invalid_custom_field`, `unknown_custom_field`, "
+    "with `details` naming each bad field) and applies at once; the contact's other fields stay. Audited as "
+    "`contact.fields_changed` with the values sealed; the answer is the contact, sensitive fields redacted "
+    "without `sensitive:read`.",
+    tags=["contacts"],
+    **live_input(guarded(Permission.CONTACTS_WRITE), "the id of a live contact"),
+)
+def set_custom_fields(contact_id: str, update: Annotated[CustomFieldsUpdate, Body()]) -> ContactSummary:
+    from samtykke.services.custom_fields import set_custom_fields as set_fields
+
+    ip = audit.client_ip(router.current_event)
+    return set_fields(services(), current_principal(router), contact_id, update.custom_fields, ip=ip)
 
 
 @router.get(

@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     CONTACTS_IMPORTED = "contacts.imported"
     CAMPAIGN_SENT = "campaign.sent"
     CONSENT_CHANGED = "consent.changed_by_staff"
+    CONTACT_FIELDS_CHANGED = "contact.fields_changed"
     CONTACT_READ = "contact.read"
     SETTINGS_UPDATED = "settings.updated"
     LINK_KEY_ROTATED = "link_key.rotated"

@@ -12,7 +12,7 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from samtykke.domain.profile import lifts_minor, proposed_changes
+from samtykke.domain.profile import changed_names, lifts_minor, previous_values, proposed_changes
 from samtykke.models.consent import ContactProfile
 from samtykke.services.ledger import LoadedContact
 
@@ -51,7 +51,7 @@ def propose(
         return None, {}, []
     change_id = secrets.token_urlsafe(12)
     proposal = {"change_id": change_id, "proposed_at": at.isoformat(), "fields": fields}
-    return change_id, {PENDING_FIELD: _seal(contact, PENDING_FIELD, proposal)}, sorted(fields)
+    return change_id, {PENDING_FIELD: _seal(contact, PENDING_FIELD, proposal)}, changed_names(fields)
 
 
 def apply(
@@ -74,11 +74,11 @@ def apply(
         "change_id": change_id,
         "proposed_at": proposal["proposed_at"],
         "applied_at": at.isoformat(),
-        "previous": {name: current.get(name) for name in fields},
+        "previous": previous_values(current, fields),
         "new": fields,
     }
     remaining = {**proposal, "fields": held} if held else {}
     extras = {PENDING_FIELD: _seal(contact, PENDING_FIELD, remaining)}
     if fields:
         extras[HISTORY_FIELD] = _seal(contact, HISTORY_FIELD, [*history(contact), entry])
-    return (ContactProfile.model_validate(fields) if fields else None), extras, sorted(fields)
+    return (ContactProfile.model_validate(fields) if fields else None), extras, changed_names(fields)
