@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,6 +13,9 @@ from samtykke.domain.access import Role
 from samtykke.services.api_keys import issue_api_key
 from samtykke.services.context import Services, services
 from samtykke.services.tenants import create_tenant
+
+if TYPE_CHECKING:
+    from tests.integration.campaign_support import QueuePump
 
 ACME_ORIGIN = "https://www.acme.example"
 ACME_THANKS = "https://www.acme.example/thanks"
@@ -63,6 +66,38 @@ def invoke() -> Callable[[str, dict[str, Any]], dict[str, Any]]:
     def call(function: str, event: dict[str, Any]) -> dict[str, Any]:
         response: dict[str, Any] = invoke_handler(function, event)
         return response
+
+    return call
+
+
+@pytest.fixture
+def fast_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto copies the whole table for each transaction; suites that seed many contacts use the cheap rollback."""
+    from samtykke.local.moto_speedups import cheap_transaction_rollback
+
+    with cheap_transaction_rollback(monkeypatch):
+        yield
+
+
+@pytest.fixture
+def pump(aws: Any, invoke: Callable[[str, dict[str, Any]], dict[str, Any]]) -> QueuePump:
+    """The campaign queues, received and handed to their functions one step at a time (campaign_support)."""
+    from tests.integration.campaign_support import QueuePump
+
+    return QueuePump(aws, invoke)
+
+
+@pytest.fixture
+def admin(
+    invoke: Callable[[str, dict[str, Any]], dict[str, Any]],
+    api_event: Callable[..., dict[str, Any]],
+    tenant: TenantFixture,
+) -> Callable[..., dict[str, Any]]:
+    """An admin API call as the tenant's admin API key: `admin("POST", "/v1/admin/...", json_body=...)`."""
+    from tests.integration.campaign_support import admin_call
+
+    def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return admin_call(invoke, api_event, tenant, method, path, **kwargs)
 
     return call
 

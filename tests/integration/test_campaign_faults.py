@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -26,34 +26,13 @@ from samtykke.models.campaign import CampaignCreate
 from samtykke.services import campaign_dispatch, campaign_sender
 from samtykke.services.context import Services
 from tests.faults import lost_replies
-from tests.integration.campaign_support import ApiEvent, Invoke, Person, QueuePump, admin_call, body, seed
+from tests.integration.campaign_support import Invoke, Person, QueuePump, body, seed
 from tests.integration.conftest import TenantFixture
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fast_transactions")]
 
 EXAMPLE: dict[str, Any] = CampaignCreate.model_config["json_schema_extra"]["example"]  # type: ignore[index]
 G, W = ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN
-
-
-@pytest.fixture(autouse=True)
-def fast_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from samtykke.local.moto_speedups import cheap_transaction_rollback
-
-    with cheap_transaction_rollback(monkeypatch):
-        yield
-
-
-@pytest.fixture
-def pump(aws: Resources, invoke: Invoke) -> QueuePump:
-    return QueuePump(aws, invoke)
-
-
-@pytest.fixture
-def admin(invoke: Invoke, api_event: ApiEvent, tenant: TenantFixture) -> Callable[..., dict[str, Any]]:
-    def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return admin_call(invoke, api_event, tenant, method, path, **kwargs)
-
-    return call
 
 
 def start(admin: Callable[..., dict[str, Any]]) -> str:

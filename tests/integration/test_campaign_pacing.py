@@ -21,36 +21,20 @@ from samtykke.local.provision import Resources
 from samtykke.models.campaign import CampaignCreate
 from samtykke.services import campaign_sender
 from samtykke.services.context import Services
-from tests.integration.campaign_support import ApiEvent, Invoke, Person, QueuePump, admin_call, body, seed
+from tests.integration.campaign_support import Person, QueuePump, body, seed
 from tests.integration.conftest import TenantFixture
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fast_transactions")]
 
 EXAMPLE: dict[str, Any] = CampaignCreate.model_config["json_schema_extra"]["example"]  # type: ignore[index]
 
 
 @pytest.fixture(autouse=True)
-def fresh_sender(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A sender container that has not read the account yet, and fast transactions."""
+def fresh_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sender container that has not read the account yet."""
     from functions.campaign_sender import handler as sender_handler
-    from samtykke.local.moto_speedups import cheap_transaction_rollback
 
     monkeypatch.setattr(sender_handler, "_state", {})
-    with cheap_transaction_rollback(monkeypatch):
-        yield
-
-
-@pytest.fixture
-def pump(aws: Resources, invoke: Invoke) -> QueuePump:
-    return QueuePump(aws, invoke)
-
-
-@pytest.fixture
-def admin(invoke: Invoke, api_event: ApiEvent, tenant: TenantFixture) -> Callable[..., dict[str, Any]]:
-    def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return admin_call(invoke, api_event, tenant, method, path, **kwargs)
-
-    return call
 
 
 @pytest.fixture

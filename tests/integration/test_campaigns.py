@@ -11,7 +11,7 @@ import math
 import quopri
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar
 
@@ -33,7 +33,6 @@ from tests.integration.campaign_support import (
     Invoke,
     Person,
     QueuePump,
-    admin_call,
     body,
     seed,
     sent_count,
@@ -41,33 +40,11 @@ from tests.integration.campaign_support import (
 )
 from tests.integration.conftest import TenantFixture
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fast_transactions")]
 
 EXAMPLE: dict[str, Any] = CampaignCreate.model_config["json_schema_extra"]["example"]  # type: ignore[index]
 G, P, PP, W = ConsentStatus.GRANTED, ConsentStatus.PENDING, ConsentStatus.PENDING_PARENTAL, ConsentStatus.WITHDRAWN
 MINOR_BIRTH_DATE = date(2016, 5, 1)  # under 13 in Denmark
-
-
-@pytest.fixture(autouse=True)
-def fast_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto copies the whole table for each transaction; seeding 1,000 contacts needs the cheap rollback."""
-    from samtykke.local.moto_speedups import cheap_transaction_rollback
-
-    with cheap_transaction_rollback(monkeypatch):
-        yield
-
-
-@pytest.fixture
-def pump(aws: Resources, invoke: Invoke) -> QueuePump:
-    return QueuePump(aws, invoke)
-
-
-@pytest.fixture
-def admin(invoke: Invoke, api_event: ApiEvent, tenant: TenantFixture) -> Callable[..., dict[str, Any]]:
-    def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return admin_call(invoke, api_event, tenant, method, path, **kwargs)
-
-    return call
 
 
 def create(admin: Callable[..., dict[str, Any]], **changes: Any) -> str:
