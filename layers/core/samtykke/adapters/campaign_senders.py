@@ -100,6 +100,19 @@ def _sorted_errors() -> Iterator[None]:
         raise RetryableError(f"The provider refused the send ({code}); retry", code="provider_unavailable") from exc
 
 
+@contextmanager
+def _retryable(message: str, *, code: str) -> Iterator[None]:
+    """Every failure of a call that sends nothing (storing a template, reading the quota) as a `RetryableError`:
+    the chunk comes back later and, if the failure lasts, ends in the DLQ with its alarm; nobody is failed."""
+    try:
+        with translate_aws_errors():
+            yield
+    except ClientError as exc:
+        raise RetryableError(f"{message} ({error_code(exc)})", code=code) from exc
+    except BotoCoreError as exc:
+        raise RetryableError(message, code=code) from exc
+
+
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_.@-]{1,256}$")
 
 
@@ -150,13 +163,8 @@ class BulkMailer:
 
     def quota(self) -> SendQuota:
         """The account's send quota and its use in the last 24 hours (GetAccount); any failure is retryable."""
-        try:
-            with translate_aws_errors():
-                answer = aws.sesv2().get_account()["SendQuota"]
-        except ClientError as exc:
-            raise RetryableError(f"SES did not give its send quota ({error_code(exc)})", code="quota_unknown") from exc
-        except BotoCoreError as exc:
-            raise RetryableError("SES did not give its send quota", code="quota_unknown") from exc
+        with _retryable("SES did not give its send quota", code="quota_unknown"):
+            answer = aws.sesv2().get_account()["SendQuota"]
         return SendQuota(
             max_send_rate=float(answer.get("MaxSendRate", 1)),
             max_24_hour_send=float(answer.get("Max24HourSend", 200)),
@@ -205,16 +213,13 @@ class BulkMailer:
         client = aws.sesv2()
         if (id(client), name) in self._ready:
             return name
-        with self._ready_lock:
+        # A lost reply is retried by botocore, and the retry finds the template stored: AlreadyExists is success.
+        with self._ready_lock, _retryable("SES did not store the campaign template", code="template_refused"):
             try:
-                with translate_aws_errors():
-                    client.create_email_template(TemplateName=name, TemplateContent=content)  # type: ignore[arg-type]
+                client.create_email_template(TemplateName=name, TemplateContent=content)  # type: ignore[arg-type]
             except ClientError as exc:
-                code = error_code(exc)
-                if code != "AlreadyExistsException":
-                    raise RetryableError(f"SES refused the template ({code})", code="template_refused") from exc
-            except BotoCoreError as exc:  # a lost reply: the next try finds the template stored, or stores it
-                raise RetryableError("The campaign template may not be stored yet", code="template_unknown") from exc
+                if error_code(exc) != "AlreadyExistsException":
+                    raise
             self._ready.add((id(client), name))
         return name
 

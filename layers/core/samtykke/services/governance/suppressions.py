@@ -24,7 +24,7 @@ from samtykke.adapters.rights_repository import RightsRepository
 from samtykke.domain.access import Principal
 from samtykke.domain.audit import AuditAction
 from samtykke.domain.consent import AddressKind, Channel, ConsentStatus, EventType
-from samtykke.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, RetryableError
+from samtykke.domain.errors import Conflict, InvalidInput, NotFound, RetryableError
 from samtykke.domain.suppression import LoggedChange, lift_refusal, split_key, suppression_key
 from samtykke.models.suppressions import MAX_PAGE, AddressSuppressions, Suppression, SuppressionLifted, SuppressionList
 from samtykke.services import audit
@@ -32,6 +32,7 @@ from samtykke.services.audit.requests import note_change
 from samtykke.services.contact_list import decode_index_cursor, encode_index_cursor
 from samtykke.services.context import Services
 from samtykke.services.governance.do_not_contact import CHANNELS, blind_index_of
+from samtykke.services.staff import StaffOnly
 
 LIFT_KEPT = timedelta(days=90)
 ATTEMPTS = 3
@@ -39,10 +40,6 @@ ATTEMPTS = 3
 
 class NotSuppressed(NotFound):
     code = "not_suppressed"
-
-
-class StaffOnly(Forbidden):
-    code = "staff_only"
 
 
 @dataclass(frozen=True)
