@@ -390,19 +390,24 @@ WRITE_OPERATIONS = frozenset({"TransactWriteItems", "PutItem", "UpdateItem", "De
 
 
 def unsubscribe_burst(count: int = 2000) -> ScenarioResult:
-    """RFC 8058 one-click unsubscribes from `count` different people."""
-    from samtykke.domain.consent import Channel
-    from samtykke.services.links import LinkSigner
+    """RFC 8058 one-click unsubscribes from `count` different people, with links as a campaign signs them."""
+    from samtykke.adapters.repository import PROFILE, contact_pk
+    from samtykke.domain.consent import AddressKind, Channel
+    from samtykke.services.links import LinkSigner, head_hint
     from tests.integration.campaign_support import Person
 
     def event_for(person: Any, _: int) -> dict[str, Any]:
-        signer = LinkSigner.for_tenant(services(), TENANT, "https://consent.example.test")
-        token = signer.unsubscribe(person.contact_id, "e-marketing", Channel.EMAIL, "bench").rsplit("/", 1)[-1]
+        svc = services()
+        signer = LinkSigner.for_tenant(svc, TENANT, "https://consent.example.test")
+        profile = svc.repo.get(contact_pk(TENANT, person.contact_id), PROFILE, consistent=True) or {}
+        head = head_hint(signer.keys.contact_box(person.contact_id, profile["wrapped_key"]), profile, AddressKind.EMAIL)
+        url = signer.unsubscribe(person.contact_id, "e-marketing", Channel.EMAIL, "bench", head)
+        token = url.rsplit("/", 1)[-1]
         return build_event("unsubscribe_one_click", path=f"/u/{token}", path_parameters={"token": token})
 
     return _burst(
         "unsubscribe_burst",
-        f"{count} one-click unsubscribes",
+        f"{count} one-click unsubscribes, links signed with a head hint as a campaign's are",
         count,
         lambda i: Person(email=f"u{i}@bench.example"),
         event_for,

@@ -735,7 +735,7 @@ def test_a_fresh_link_request_for_an_unknown_tenant_or_a_bad_address_is_refused(
 
 
 def test_the_admin_links_endpoint_signs_links_and_sends_nothing(
-    acme: TenantFixture, anna: str, api_event: ApiEvent, invoke: Invoke
+    svc: Services, acme: TenantFixture, anna: str, api_event: ApiEvent, invoke: Invoke
 ) -> None:
     sent = len(read_outbox())
 
@@ -748,7 +748,18 @@ def test_the_admin_links_endpoint_signs_links_and_sends_nothing(
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     claims = tokens.peek(token_of(links["unsubscribe_url"]))
+    head = claims.pop("h")
     assert claims == {"t": "acme", "c": anna, "p": "e-marketing", "ch": "email", "m": "cmp_spring", "k": 1}
+    profile = svc.repo.get(contact_pk("acme", anna), PROFILE, consistent=True) or {}
+    keys = svc.keyring.tenant_keys("acme", svc.catalogs.get("acme").root_key_blob)
+    public_key = keys.contact_box(anna, profile["wrapped_key"]).public_key()
+    assert head == {  # the head as it is now, so that the unsubscribe need not read it
+        "s": profile["seq"],
+        "x": profile["last_hash"],
+        "a": profile["email_bidx"],
+        "pk": tokens.b64url(public_key),
+        "l": "da",
+    }
     assert len(read_outbox()) == sent
 
     viewer = api_event(

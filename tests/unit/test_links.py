@@ -21,8 +21,10 @@ from samtykke.domain.consent import Channel
 from samtykke.domain.defaults import SUPPORTED_LOCALES
 from samtykke.domain.errors import NotFound
 from samtykke.domain.links import (
+    HeadHint,
     LinkKeyRetired,
     LinkUse,
+    UnsubscribeClaims,
     accept_language_locale,
     clean_reason,
     key_version_accepted,
@@ -479,3 +481,43 @@ class TestRouting:
         match = Router(ROUTES).match(method, path)
         assert match is not None
         assert match.route.function == function
+
+
+# --- the head hint -------------------------------------------------------------------------------------
+
+
+def _hint() -> HeadHint:
+    return HeadHint(seq=7, last_hash="ab" * 32, address_index="cd" * 32, public_key=b"\x01" * 32, locale="da")
+
+
+def test_a_head_hint_survives_its_claims_and_a_token_without_one_has_none() -> None:
+    claims = UnsubscribeClaims("acme", "con_" + "0" * 16, "e-marketing", Channel.EMAIL, "cmp_1", 1, _hint())
+
+    assert unsubscribe_claims(claims.to_claims()) == claims
+    plain = {k: v for k, v in claims.to_claims().items() if k != "h"}
+    assert unsubscribe_claims(plain).head is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"s": -1},
+        {"s": True},
+        {"s": "7"},
+        {"x": "ab" * 31},
+        {"x": "AB" * 32},
+        {"a": None},
+        {"pk": tokens.b64url(b"\x01" * 31)},
+        {"pk": "not base64!"},
+        {"l": "dan"},
+    ],
+)
+def test_a_malformed_head_hint_is_a_malformed_link(change: dict[str, Any]) -> None:
+    claims = UnsubscribeClaims("acme", "con_" + "0" * 16, "e-marketing", Channel.EMAIL, "cmp_1", 1, _hint())
+    raw = claims.to_claims()
+    raw["h"] = {**raw["h"], **change}
+
+    with pytest.raises(tokens.InvalidToken):
+        unsubscribe_claims(raw)
+    with pytest.raises(tokens.InvalidToken):
+        unsubscribe_claims({**raw, "h": "7"})

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from samtykke.adapters import aws
 from samtykke.adapters.errors import translate_aws_errors
-from samtykke.adapters.repository import from_attributes, tenant_pk, to_attributes
-
-VERSION_PREFIX = "VERSION#"
-
-
-def counter_key(tenant_id: str, name: str) -> dict[str, str]:
-    return {"pk": tenant_pk(tenant_id), "sk": f"{VERSION_PREFIX}{name}"}
+from samtykke.adapters.repository import counter_key, from_attributes, to_attributes
 
 
 class ChangeCounters:

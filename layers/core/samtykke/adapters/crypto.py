@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -28,7 +29,12 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import translate_aws_errors
 
 FORMAT_VERSION = b"\x01"
+# Sealed to the contact's public key by someone without its data key (a one-call unsubscribe, services/ledger.py):
+# 0x02, the sender's ephemeral X25519 public key (32 bytes), the nonce, then the AES-256-GCM ciphertext.
+SEALED_FOR_CONTACT = b"\x02"
 NONCE_BYTES = 12
+PUBLIC_KEY_BYTES = 32
+_SEAL_KEY_LABEL = "contact-seal/x25519/v1"
 
 
 def _derive(root: bytes, label: str) -> bytes:
@@ -36,9 +42,14 @@ def _derive(root: bytes, label: str) -> bytes:
 
 
 class ContactBox:
-    """Seals and opens one contact's fields with that contact's data key."""
+    """Seals and opens one contact's fields with that contact's data key.
+
+    The data key also yields the contact's X25519 key pair (HKDF), so what was sealed to its public key
+    (`seal_for_contact`) opens here too, and shredding the data key shreds that as well.
+    """
 
     def __init__(self, tenant_id: str, contact_id: str, key: bytes) -> None:
+        self._key = key
         self._aead = AESGCM(key)
         self._context = f"{tenant_id}|{contact_id}|"
 
@@ -47,8 +58,53 @@ class ContactBox:
         return FORMAT_VERSION + nonce + self._aead.encrypt(nonce, plaintext, (self._context + field).encode())
 
     def open(self, field: str, sealed: bytes) -> bytes:
+        if sealed[:1] == SEALED_FOR_CONTACT:
+            return self._open_sealed_for_contact(field, sealed)
         nonce, ciphertext = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
         return self._aead.decrypt(nonce, ciphertext, (self._context + field).encode())
+
+    @cached_property
+    def _seal_private(self) -> X25519PrivateKey:
+        return X25519PrivateKey.from_private_bytes(_derive(self._key, _SEAL_KEY_LABEL))
+
+    def public_key(self) -> bytes:
+        """The contact's public sealing key (32 bytes): it lets a holder seal for the contact, never open."""
+        return self._seal_private.public_key().public_bytes_raw()
+
+    def _open_sealed_for_contact(self, field: str, sealed: bytes) -> bytes:
+        ephemeral = sealed[1 : 1 + PUBLIC_KEY_BYTES]
+        nonce_at = 1 + PUBLIC_KEY_BYTES
+        nonce, ciphertext = sealed[nonce_at : nonce_at + NONCE_BYTES], sealed[nonce_at + NONCE_BYTES :]
+        shared = self._seal_private.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+        key = _sealing_key(shared, ephemeral, self.public_key(), self._context + field)
+        return AESGCM(key).decrypt(nonce, ciphertext, (self._context + field).encode())
+
+
+def _sealing_key(shared: bytes, ephemeral: bytes, recipient: bytes, context: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=f"{_SEAL_KEY_LABEL}|{context}".encode()
+    ).derive(shared)
+
+
+@dataclass(frozen=True)
+class ContactSealer:
+    """Seals fields for one contact with only its public key (ECIES: X25519, HKDF-SHA256, AES-256-GCM).
+
+    Only the contact's `ContactBox` opens them; the sealer cannot, and needs no read of the contact's key.
+    """
+
+    tenant_id: str
+    contact_id: str
+    public_key: bytes
+
+    def seal(self, field: str, plaintext: bytes) -> bytes:
+        context = f"{self.tenant_id}|{self.contact_id}|{field}"
+        ephemeral_private = X25519PrivateKey.generate()
+        ephemeral = ephemeral_private.public_key().public_bytes_raw()
+        shared = ephemeral_private.exchange(X25519PublicKey.from_public_bytes(self.public_key))
+        key = _sealing_key(shared, ephemeral, self.public_key, context)
+        nonce = os.urandom(NONCE_BYTES)
+        return SEALED_FOR_CONTACT + ephemeral + nonce + AESGCM(key).encrypt(nonce, plaintext, context.encode())
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from samtykke.adapters import aws
 from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.console.aggregates import Tally, combine
+from samtykke.domain.consent import ConsentStatus
 from samtykke.domain.errors import Conflict, RetryableError
 from samtykke.domain.work import digest_token
 
@@ -52,6 +53,11 @@ COUNTERS_RUN = "backfill_run"  # on a counter item: the last backfill run that c
 
 def tenant_pk(tenant_id: str) -> str:
     return f"T#{tenant_id}"
+
+
+def counter_key(tenant_id: str, name: str) -> dict[str, str]:
+    """A per-tenant change counter's item (adapters/change_counters.py)."""
+    return {"pk": tenant_pk(tenant_id), "sk": f"VERSION#{name}"}
 
 
 def contact_pk(tenant_id: str, contact_id: str) -> str:
@@ -165,6 +171,12 @@ class ContactChanged(Conflict):
     code = "contact_changed"
 
 
+class CounterMoved(Conflict):
+    """The change counter the write was conditioned on has moved: what the caller cached is out of date."""
+
+    code = "counter_moved"
+
+
 class AlreadyApplied(Conflict):
     """The write's receipt exists: the request it carries out was applied before, so nothing was written."""
 
@@ -209,6 +221,11 @@ class ContactWrite:
     # A write without events (a staff edit of the profile) leaves `seq` as it is, so it counts `profile_rev` up
     # and is guarded by the count it read (0: none yet): a concurrent edit makes it fail, never overwrites it.
     expected_profile_rev: int | None = None
+    # A change counter (name, value) the caller's cached configuration was loaded at: the write commits only while
+    # it is still at that value (`CounterMoved` otherwise), which spares the caller reading it first.
+    counter_at: tuple[str, int] | None = None
+    # Each state written replaces one that exists and is not withdrawn (a withdrawal decided without a read).
+    states_not_withdrawn: bool = False
 
 
 class ConsentRepository:
@@ -413,6 +430,8 @@ class ConsentRepository:
         actions, address_positions = self._contact_actions(change)
         if change.tally is not None:
             actions.append(self._counter_add(change.tally))
+        if change.counter_at is not None:
+            actions.append(self._counter_unchanged(change.tenant_id, *change.counter_at))
         if change.receipt is not None:
             actions.append(self._receipt_put(change.receipt))
         try:
@@ -420,6 +439,8 @@ class ConsentRepository:
         except TransactionConflict as exc:
             if change.receipt is not None and exc.failed_at(len(actions) - 1):
                 raise AlreadyApplied("This request was applied before") from exc
+            if change.counter_at is not None and exc.failed_at(len(actions) - 1 - (change.receipt is not None)):
+                raise CounterMoved("The configuration changed since it was cached") from exc
             if any(exc.failed_at(i) for i in address_positions):
                 raise AddressTaken("The address belongs to a contact already") from exc
             raise ContactChanged("The contact changed concurrently") from exc
@@ -466,7 +487,14 @@ class ConsentRepository:
         for event in change.events:
             actions.append(self._put({"pk": pk, "sk": event_sk(event["seq"]), **event}, "attribute_not_exists(pk)"))
         for state in change.states:
-            actions.append(self._put({"pk": pk, **state}, None))
+            put = self._put({"pk": pk, **state}, None)
+            if change.states_not_withdrawn:
+                put["Put"] |= {
+                    "ConditionExpression": "attribute_exists(pk) AND #status <> :withdrawn",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": to_attributes({":withdrawn": ConsentStatus.WITHDRAWN.value}),
+                }
+            actions.append(put)
         return actions, address_positions
 
     # --- API keys ------------------------------------------------------------------------------------
@@ -591,11 +619,23 @@ class ConsentRepository:
     def _receipt_put(self, receipt: dict[str, Any]) -> dict[str, Any]:
         return self._put(receipt, "attribute_not_exists(pk)")
 
+    def _counter_unchanged(self, tenant_id: str, name: str, value: int) -> dict[str, Any]:
+        condition, values = ("v = :v", {":v": value}) if value else ("attribute_not_exists(v)", None)
+        check: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": to_attributes(counter_key(tenant_id, name)),
+            "ConditionExpression": condition,
+        }
+        if values:
+            check["ExpressionAttributeValues"] = to_attributes(values)
+        return {"ConditionCheck": check}
+
     def _update_head(
         self, pk: str, profile: dict[str, Any], expected_seq: int, expected_profile_rev: int | None = None
     ) -> dict[str, Any]:
-        condition = "seq = :expected"
-        values: dict[str, Any] = {":expected": expected_seq}
+        # An erased contact keeps its `seq` but loses its key: nothing may be appended to it after that.
+        condition = "seq = :expected AND attribute_exists(wrapped_key) AND NOT erased = :erased"
+        values: dict[str, Any] = {":expected": expected_seq, ":erased": True}
         if expected_profile_rev == 0:
             condition += " AND attribute_not_exists(profile_rev)"
         elif expected_profile_rev is not None:

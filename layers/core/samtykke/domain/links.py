@@ -3,7 +3,9 @@
 A link token is a `domain/tokens.py` token whose claims name the tenant (`t`), the contact (`c`) and the
 link-key version that signed it (`k`). An unsubscribe token also names the purpose (`p`), the channel (`ch`)
 and the campaign or message it came with (`m`); it never expires, since a person may unsubscribe from a
-year-old mail. A preference token may carry an expiry (`exp`) when it is sent on request.
+year-old mail. A campaign's token also carries a head hint (`h`, `HeadHint`): the contact's log head as it was
+when the link was signed, so that the unsubscribe can write in one call without reading it first.
+A preference token may carry an expiry (`exp`) when it is sent on request.
 
 Rotation: the tenant's current link-key version signs every new link. After a rotation, links signed with
 the version just before it still verify until the grace period ends; older versions never verify again.
@@ -20,15 +22,18 @@ from typing import Any
 
 from samtykke.domain.consent import Channel
 from samtykke.domain.errors import BadRequest
-from samtykke.domain.tokens import InvalidToken
+from samtykke.domain.tokens import InvalidToken, b64url, unb64url
 
 MAX_MESSAGE_REF = 64
+PUBLIC_KEY_BYTES = 32  # X25519
 MAX_REASON = 500
 DEFAULT_GRACE_DAYS = 30
 MAX_GRACE_DAYS = 365
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CONTACT_ID = re.compile(r"^con_[0-9a-f]{16,64}$")
 _MESSAGE_REF = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HINT_LOCALE = re.compile(r"^[a-z]{2}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -59,6 +64,56 @@ def signing_label(use: LinkUse, key_version: int) -> str:
 
 
 @dataclass(frozen=True)
+class HeadHint:
+    """The contact's log head when an unsubscribe link was signed, with what a write needs besides.
+
+    It says that at `seq`, ending in `last_hash`, the consent the link names was not withdrawn, and that the
+    address the link went to has the blind index `address_index`. A write conditioned on `seq` is therefore decided
+    already; if the log moved on, the condition fails and the write goes the usual way. `public_key` lets the write
+    seal its evidence for the contact without reading the contact's key. Claims: `{"s", "x", "a", "pk", "l"}`.
+    """
+
+    seq: int
+    last_hash: str
+    address_index: str
+    public_key: bytes
+    locale: str | None = None
+
+    def to_claims(self) -> dict[str, Any]:
+        claims: dict[str, Any] = {
+            "s": self.seq,
+            "x": self.last_hash,
+            "a": self.address_index,
+            "pk": b64url(self.public_key),
+        }
+        if self.locale:
+            claims["l"] = self.locale
+        return claims
+
+    @classmethod
+    def from_claims(cls, raw: Any) -> HeadHint:
+        try:
+            seq, last_hash, address_index, locale = raw["s"], raw["x"], raw["a"], raw.get("l")
+            public_key = unb64url(raw["pk"])
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise InvalidToken("The link is malformed") from exc
+        if not (
+            type(seq) is int
+            and seq >= 0
+            and _is_hex64(last_hash)
+            and _is_hex64(address_index)
+            and len(public_key) == PUBLIC_KEY_BYTES
+            and (locale is None or (isinstance(locale, str) and _HINT_LOCALE.fullmatch(locale)))
+        ):
+            raise InvalidToken("The link is malformed")
+        return cls(seq, last_hash, address_index, public_key, locale)
+
+
+def _is_hex64(value: Any) -> bool:
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
 class UnsubscribeClaims:
     tenant_id: str
     contact_id: str
@@ -66,9 +121,10 @@ class UnsubscribeClaims:
     channel: Channel
     message_ref: str
     key_version: int
+    head: HeadHint | None = None
 
     def to_claims(self) -> dict[str, Any]:
-        return {
+        claims: dict[str, Any] = {
             "t": self.tenant_id,
             "c": self.contact_id,
             "p": self.purpose,
@@ -76,6 +132,9 @@ class UnsubscribeClaims:
             "m": self.message_ref,
             "k": self.key_version,
         }
+        if self.head is not None:
+            claims["h"] = self.head.to_claims()
+        return claims
 
 
 @dataclass(frozen=True)
@@ -134,6 +193,7 @@ def unsubscribe_claims(claims: dict[str, Any]) -> UnsubscribeClaims:
         channel=Channel(channel),
         message_ref=message_ref,
         key_version=claimed_key_version(claims),
+        head=HeadHint.from_claims(claims["h"]) if "h" in claims else None,
     )
 
 

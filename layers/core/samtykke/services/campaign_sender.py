@@ -424,7 +424,9 @@ class ChunkSender:
             "last_name": profile.last_name,
             "tenant": tenant.name,
         }
-        unsubscribe_url = signer.unsubscribe(recipient.contact_id, plan.purpose, Channel.EMAIL, plan.campaign_id)
+        unsubscribe_url = signer.unsubscribe(
+            recipient.contact_id, plan.purpose, Channel.EMAIL, plan.campaign_id, recipient.head
+        )
         preference_url = signer.preferences(recipient.contact_id)
         values |= {"unsubscribe_url": unsubscribe_url, "preferences_url": preference_url}
         subject = render(content.subject or plan.name, values, one_line=True)

@@ -119,6 +119,12 @@ class CatalogCache:
         whose route already made the checked `get` (the CORS header on its answer): it saves that counter read."""
         return self._cache.held(tenant_id) or self.get(tenant_id)
 
+    def held_at(self, tenant_id: str) -> tuple[TenantCatalog, int] | None:
+        """The snapshot this container holds and the `CONFIG_COUNTER` it was loaded at, unchecked; None if none.
+
+        A write may use it by asserting the counter in its own transaction (`ContactWrite.counter_at`)."""
+        return self._cache.held_at(tenant_id)
+
     def invalidate(self, tenant_id: str) -> None:
         """The tenant's configuration changed (call after the write): every container reloads it on next use."""
         self._cache.changed(tenant_id)

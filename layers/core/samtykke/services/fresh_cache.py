@@ -46,6 +46,17 @@ class FreshCache(Generic[T]):
         self._entries[tenant_id] = _Entry(version, time.monotonic(), value)
         return value
 
+    def held_at(self, tenant_id: str) -> tuple[T, int] | None:
+        """The value this container holds and the counter it was loaded at, unchecked, if it is young enough.
+
+        For a writer that conditions its write on the counter still being there (`ContactWrite.counter_at`)
+        instead of reading it first.
+        """
+        entry = self._entries.get(tenant_id)
+        if entry is None or time.monotonic() - entry.loaded_at >= MAX_AGE_SECONDS:
+            return None
+        return entry.value, entry.version
+
     def held(self, tenant_id: str) -> T | None:
         """The value as of this container's last `get`, without a check: for a second read within one request."""
         entry = self._entries.get(tenant_id)

@@ -20,14 +20,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from samtykke.adapters.crypto import ContactBox, TenantKeys
+from samtykke.adapters.crypto import ContactBox, ContactSealer, TenantKeys
 from samtykke.adapters.errors import AwsUnreachable
 from samtykke.adapters.repository import (
     AddressTaken,
     ContactChanged,
     ContactWrite,
+    CounterMoved,
     SuppressionWrite,
     audience_pk,
     candidates_pk,
@@ -45,6 +46,7 @@ from samtykke.domain.consent import (
 )
 from samtykke.domain.errors import NotFound, RetryableError
 from samtykke.domain.ledger import GENESIS_HASH, chain_hash
+from samtykke.domain.links import HeadHint
 from samtykke.models.consent import Actor, ContactProfile, Evidence, TextRef
 from samtykke.services.context import Services
 from samtykke.services.evidence_log.heads import changed_head_index
@@ -151,8 +153,14 @@ def _text_ref(raw: Any) -> TextRef | None:
     return TextRef.model_validate(raw) if raw else None
 
 
-def _seal_json(box: ContactBox, field_name: str, value: dict[str, Any]) -> bytes:
-    return box.seal(field_name, json.dumps(value, separators=(",", ":")).encode())
+class Sealer(Protocol):
+    """Seals a contact's field: its `ContactBox`, or a `ContactSealer` with only its public key."""
+
+    def seal(self, field: str, plaintext: bytes) -> bytes: ...
+
+
+def _seal_json(sealer: Sealer, field_name: str, value: dict[str, Any]) -> bytes:
+    return sealer.seal(field_name, json.dumps(value, separators=(",", ":")).encode())
 
 
 def open_profile(box: ContactBox, sealed: bytes | None) -> ContactProfile:
@@ -233,6 +241,54 @@ class Ledger:
                 return WriteResult(contact, recorded)
         raise RetryableError("Too many concurrent changes to this contact; retry", code="contention")
 
+    def withdraw_on_hint(
+        self,
+        contact_id: str,
+        hint: HeadHint,
+        change: StateChange,
+        suppressions: list[tuple[AddressKind, str, dict[str, Any] | None]],
+        actor: Actor,
+        evidence: Evidence,
+        *,
+        counter_at: tuple[str, int],
+    ) -> list[RecordedEvent] | None:
+        """Appends the withdrawal `change` to the log head a signed hint names, in one call and with no read.
+
+        `change` is a withdrawal. The transaction holds only while the hinted head is still the contact's (and the
+        contact has its key), the state it replaces exists and is not withdrawn, the hinted address is still the
+        contact's, and the configuration counter is still `counter_at` (the caller's cached catalog): so nothing
+        is decided on stale facts. The evidence is sealed to the contact's public key (`ContactSealer`). None means
+        it did not commit, and the caller writes the usual way; a lost reply is checked against the head it leaves.
+        """
+        if change.status is not ConsentStatus.WITHDRAWN:
+            raise ValueError("Only a withdrawal is decided without reading the contact")
+        now = self._svc.clock()
+        tenant_id = self._keys.tenant_id
+        sealer = ContactSealer(tenant_id, contact_id, hint.public_key)
+        chain = _Chain(tenant_id, contact_id, sealer, hint.seq, hint.last_hash, now)
+        chain.append(change, actor, evidence)
+        write = ContactWrite(
+            tenant_id=tenant_id,
+            contact_id=contact_id,
+            expected_seq=hint.seq,
+            profile=chain.head(),
+            suppressions=[
+                SuppressionWrite(kind.value, hint.address_index, key, record) for kind, key, record in suppressions
+            ],
+            events=chain.events,
+            states=chain.states,
+            tally=tally(tenant_id, contact_id, chain.events, now, evidence.note),
+            counter_at=counter_at,
+            states_not_withdrawn=True,
+        )
+        try:
+            self._svc.repo.write_contact(write)
+        except (ContactChanged, CounterMoved):
+            return None
+        except AwsUnreachable:
+            return chain.recorded if self._landed(write) else None
+        return chain.recorded
+
     def create_many(
         self, requests: list[tuple[ContactTarget, Decide, Evidence]], actor: Actor, *, max_actions: int = 100
     ) -> list[WriteResult]:
@@ -255,7 +311,7 @@ class Ledger:
                 self._svc.repo.write_contacts([write for _, write, _ in group])
             except (ContactChanged, AwsUnreachable):
                 for index, write, result in group:
-                    if self._landed(write, result):
+                    if self._landed(write):
                         results[index] = result  # the transaction committed; its answer was lost
                         continue
                     target, decide, evidence = requests[index]
@@ -283,9 +339,9 @@ class Ledger:
         flush()
         return [result for result in results if result is not None]
 
-    def _landed(self, write: ContactWrite, result: WriteResult) -> bool:
-        """Whether `write` is in the table: the contact's log head is the one it leaves."""
-        if not result.events:
+    def _landed(self, write: ContactWrite) -> bool:
+        """Whether `write`, which appends events, is in the table: the contact's log head is the one it leaves."""
+        if not write.events:
             return False
         profile, _ = self._svc.repo.load_contact_head(self._keys.tenant_id, write.contact_id)
         return profile is not None and profile.get("last_hash") == write.profile["last_hash"]
@@ -319,27 +375,14 @@ class Ledger:
         now = self._svc.clock()
         tenant_id = self._keys.tenant_id
         merged = _merge_profile(contact.profile, target.profile_updates)
-        seq, prev_hash = contact.seq, contact.last_hash
-        events: list[dict[str, Any]] = []
-        states: list[dict[str, Any]] = []
-        recorded: list[RecordedEvent] = []
+        chain = _Chain(tenant_id, contact.contact_id, contact.box, contact.seq, contact.last_hash, now)
         for change in changes:
-            seq += 1
-            event_id = new_id("evt")
-            event = _event_record(contact, change, event_id, seq, actor, now, evidence, prev_hash)
-            event["hash"] = prev_hash = chain_hash(prev_hash, event)
-            events.append(event)
-            states.append(_state_record(tenant_id, contact.contact_id, change, event_id, seq, now))
-            recorded.append(RecordedEvent(event_id, change.purpose, change.channel, change.status))
-
+            chain.append(change, actor, evidence)
         profile: dict[str, Any] = {
-            "seq": seq,
-            "last_hash": prev_hash,
-            "updated_at": now.isoformat(),
+            **chain.head(),
             "profile": _seal_json(contact.box, "profile", merged.model_dump(mode="json", exclude_none=True)),
             "locale": merged.locale,
             **target.profile_extras,
-            **changed_head_index(tenant_id, contact.contact_id, now),
         }
         profile_rev = int(contact.item.get("profile_rev", 0))
         if target.profile_only:
@@ -367,13 +410,48 @@ class Ledger:
                 for kind, key, record in target.suppressions
                 if kind in contact.blind_indexes
             ],
-            events=events,
-            states=states,
+            events=chain.events,
+            states=chain.states,
             receipt=target.receipt,
-            tally=tally(tenant_id, contact.contact_id, events, now, evidence.note),
+            tally=tally(tenant_id, contact.contact_id, chain.events, now, evidence.note),
             expected_profile_rev=profile_rev if target.profile_only else None,
         )
-        return write, recorded
+        return write, chain.recorded
+
+
+@dataclass
+class _Chain:
+    """Events appended to a contact's log head, with the states they leave and the new head."""
+
+    tenant_id: str
+    contact_id: str
+    sealer: Sealer
+    seq: int
+    last_hash: str
+    at: datetime
+    events: list[dict[str, Any]] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    recorded: list[RecordedEvent] = field(default_factory=list)
+
+    def append(self, change: StateChange, actor: Actor, evidence: Evidence) -> None:
+        self.seq += 1
+        event_id = new_id("evt")
+        event = _event_record(
+            self.contact_id, self.sealer, change, event_id, self.seq, actor, self.at, evidence, self.last_hash
+        )
+        event["hash"] = self.last_hash = chain_hash(self.last_hash, event)
+        self.events.append(event)
+        self.states.append(_state_record(self.tenant_id, self.contact_id, change, event_id, self.seq, self.at))
+        self.recorded.append(RecordedEvent(event_id, change.purpose, change.channel, change.status))
+
+    def head(self) -> dict[str, Any]:
+        """The profile item's head attributes after these events."""
+        return {
+            "seq": self.seq,
+            "last_hash": self.last_hash,
+            "updated_at": self.at.isoformat(),
+            **changed_head_index(self.tenant_id, self.contact_id, self.at),
+        }
 
 
 def _merge_profile(current: ContactProfile, updates: ContactProfile | None) -> ContactProfile:
@@ -387,7 +465,8 @@ def _merge_profile(current: ContactProfile, updates: ContactProfile | None) -> C
 
 
 def _event_record(
-    contact: LoadedContact,
+    contact_id: str,
+    sealer: Sealer,
     change: StateChange,
     event_id: str,
     seq: int,
@@ -397,10 +476,10 @@ def _event_record(
     prev_hash: str,
 ) -> dict[str, Any]:
     """The stored event, exactly as its hash covers it. Evidence is personal data, so it is sealed."""
-    sealed = _seal_json(contact.box, f"evidence/{event_id}", evidence.model_dump(mode="json", exclude_none=True))
+    sealed = _seal_json(sealer, f"evidence/{event_id}", evidence.model_dump(mode="json", exclude_none=True))
     record = {
         "event_id": event_id,
-        "contact_id": contact.contact_id,
+        "contact_id": contact_id,
         "seq": seq,
         "type": change.type.value,
         "purpose": change.purpose,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from samtykke.domain.consent import AddressKind, Channel
+from samtykke.domain.consent import CHANNEL_ADDRESS, AddressKind, Channel
 from samtykke.domain.errors import Conflict, InvalidInput
 from samtykke.domain.links import check_message_ref
 from samtykke.domain.mail import OutgoingEmail
@@ -13,7 +13,7 @@ from samtykke.services import contacts
 from samtykke.services.catalog import TenantCatalog
 from samtykke.services.context import Services
 from samtykke.services.ledger import Ledger, LoadedContact, new_id
-from samtykke.services.links import LinkSigner, list_unsubscribe_headers
+from samtykke.services.links import LinkSigner, head_hint, list_unsubscribe_headers
 from samtykke.services.unsubscribe import TenantFace, contact_locale, purpose_name
 from samtykke.templates.links import marketing_test_email
 
@@ -55,7 +55,8 @@ def contact_links(
         raise InvalidInput(str(exc), code="invalid_message_ref") from exc
     contact = _contact(svc, catalog, contact_id)
     signer = LinkSigner.for_tenant(svc, tenant_id, base_url)
-    unsubscribe_url = signer.unsubscribe(contact.contact_id, purpose_id, channel, message_ref)
+    head = head_hint(contact.box, contact.item, CHANNEL_ADDRESS[channel])
+    unsubscribe_url = signer.unsubscribe(contact.contact_id, purpose_id, channel, message_ref, head)
     return ContactLinks(
         contact_id=contact.contact_id,
         purpose=purpose_id,
@@ -87,7 +88,8 @@ def send_test_message(svc: Services, tenant_id: str, request: MessageTestRequest
 
     message_ref = new_id("msg")
     signer = LinkSigner.for_tenant(svc, tenant_id, base_url)
-    unsubscribe_url = signer.unsubscribe(contact.contact_id, purpose.purpose_id, Channel.EMAIL, message_ref)
+    head = head_hint(contact.box, contact.item, AddressKind.EMAIL)
+    unsubscribe_url = signer.unsubscribe(contact.contact_id, purpose.purpose_id, Channel.EMAIL, message_ref, head)
     preference_url = signer.preferences(contact.contact_id)
     locale = contact_locale(contact, catalog.tenant)
     subject, text, html = marketing_test_email(

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from samtykke.adapters.crypto import TenantKeys
+from samtykke.adapters.crypto import ContactBox, TenantKeys
 from samtykke.adapters.link_keys import LinkKeyRepository
 from samtykke.domain import tokens
-from samtykke.domain.consent import Channel
-from samtykke.domain.errors import Conflict
+from samtykke.domain.consent import AddressKind, Channel
+from samtykke.domain.errors import Conflict, SamtykkeError
 from samtykke.domain.links import (
+    HeadHint,
     LinkKeyRetired,
     LinkUse,
     PreferenceClaims,
@@ -68,14 +69,18 @@ def unsubscribe_link(
     channel: Channel,
     message_ref: str,
     key_version: int,
+    head: HeadHint | None = None,
 ) -> str:
     """The `https://…/u/{token}` URL that unsubscribes the contact from `purpose` on `channel`.
 
     `message_ref` is the campaign or message id (1-64 of `[A-Za-z0-9_.:-]`); it is logged with the withdrawal.
-    The link never expires; it stops verifying only after a link-key rotation's grace period.
+    The link never expires; it stops verifying only after a link-key rotation's grace period. `head`, the
+    contact's log head as the sender just read it, lets the unsubscribe write without reading it again.
     """
     _check_tenant(keys, tenant_id)
-    claims = UnsubscribeClaims(tenant_id, contact_id, purpose, channel, check_message_ref(message_ref), key_version)
+    claims = UnsubscribeClaims(
+        tenant_id, contact_id, purpose, channel, check_message_ref(message_ref), key_version, head
+    )
     token = tokens.sign(
         keys.signing_key(signing_label(LinkUse.UNSUBSCRIBE, key_version)), LinkUse.UNSUBSCRIBE, claims.to_claims()
     )
@@ -120,6 +125,20 @@ def list_unsubscribe_headers(unsubscribe_url: str, mailto: str | None = None) ->
     return {"List-Unsubscribe": ", ".join(uris), "List-Unsubscribe-Post": ONE_CLICK}
 
 
+def head_hint(box: ContactBox, profile_item: dict[str, Any], kind: AddressKind | None) -> HeadHint | None:
+    """The head hint for a link to the contact's `kind` address, from its profile item as just read."""
+    address_index = profile_item.get(f"{kind.value}_bidx") if kind else None
+    if not address_index:
+        return None
+    return HeadHint(
+        seq=int(profile_item["seq"]),
+        last_hash=profile_item["last_hash"],
+        address_index=address_index,
+        public_key=box.public_key(),
+        locale=profile_item.get("locale"),
+    )
+
+
 @dataclass(frozen=True)
 class LinkSigner:
     """Makes one tenant's links with its current link-key version: build once, sign many."""
@@ -138,7 +157,9 @@ class LinkSigner:
         """From a catalog and keys the caller already holds (a verified link's, a campaign's): no reads."""
         return cls(keys, current_key_version(catalog.tenant), base_url)
 
-    def unsubscribe(self, contact_id: str, purpose: str, channel: Channel, message_ref: str) -> str:
+    def unsubscribe(
+        self, contact_id: str, purpose: str, channel: Channel, message_ref: str, head: HeadHint | None = None
+    ) -> str:
         return unsubscribe_link(
             self.keys,
             base_url=self.base_url,
@@ -148,6 +169,7 @@ class LinkSigner:
             channel=channel,
             message_ref=message_ref,
             key_version=self.key_version,
+            head=head,
         )
 
     def preferences(self, contact_id: str, expires_at: int | None = None) -> str:
@@ -173,30 +195,59 @@ class VerifiedLink:
     claims: dict[str, Any]
 
 
-def _verify(svc: Services, use: LinkUse, token: str) -> VerifiedLink:
-    unverified = tokens.peek(token)
-    tenant_id = claimed_tenant(unverified)
-    version = claimed_key_version(unverified)
-    catalog = svc.catalogs.get(tenant_id)
-    keys = svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob)
-    now = svc.clock()
-    claims = tokens.verify(keys.signing_key(signing_label(use, version)), use, token, now=int(now.timestamp()))
-    if version > catalog.tenant.link_key_version:
-        # Signed after a rotation whose write has not bumped the counter yet. Only a token that verified gets
-        # here, so forged tokens never cause a reload.
-        svc.catalogs.forget(tenant_id)
-        catalog = svc.catalogs.get(tenant_id)
+def _signed_claims(
+    svc: Services, use: LinkUse, token: str, catalog: TenantCatalog
+) -> tuple[TenantKeys, dict[str, Any], int]:
+    """The tenant's keys, and the token's claims and link-key version, if its signature verifies."""
+    version = claimed_key_version(tokens.peek(token))
+    keys = svc.keyring.tenant_keys(catalog.tenant.tenant_id, catalog.root_key_blob)
+    claims = tokens.verify(keys.signing_key(signing_label(use, version)), use, token, now=int(svc.clock().timestamp()))
+    return keys, claims, version
+
+
+def _check_accepted(catalog: TenantCatalog, version: int, now: datetime) -> None:
     tenant = catalog.tenant
     if not key_version_accepted(
         version, current=tenant.link_key_version, previous_valid_until=tenant.link_key_previous_valid_until, now=now
     ):
         raise LinkKeyRetired("The link was signed with a key that has been retired")
+
+
+def _verify(svc: Services, use: LinkUse, token: str) -> VerifiedLink:
+    tenant_id = claimed_tenant(tokens.peek(token))
+    catalog = svc.catalogs.get(tenant_id)
+    keys, claims, version = _signed_claims(svc, use, token, catalog)
+    if version > catalog.tenant.link_key_version:
+        # Signed after a rotation whose write has not bumped the counter yet. Only a token that verified gets
+        # here, so forged tokens never cause a reload.
+        svc.catalogs.forget(tenant_id)
+        catalog = svc.catalogs.get(tenant_id)
+    _check_accepted(catalog, version, svc.clock())
     return VerifiedLink(catalog, keys, claims)
 
 
 def verify_unsubscribe_token(svc: Services, token: str) -> tuple[VerifiedLink, UnsubscribeClaims]:
     link = _verify(svc, LinkUse.UNSUBSCRIBE, token)
     return link, unsubscribe_claims(link.claims)
+
+
+def verify_unsubscribe_token_held(svc: Services, token: str) -> tuple[VerifiedLink, UnsubscribeClaims, int] | None:
+    """Verifies against the configuration this container holds, without reading the change counter.
+
+    Also returns the counter that configuration was loaded at, for a write that asserts it in its own transaction.
+    None when nothing is held, or when the held configuration refuses the link (it may be out of date): the caller
+    then verifies the usual way, which decides with a current one.
+    """
+    try:
+        held = svc.catalogs.held_at(claimed_tenant(tokens.peek(token)))
+        if held is None:
+            return None
+        catalog, counter = held
+        keys, claims, version = _signed_claims(svc, LinkUse.UNSUBSCRIBE, token, catalog)
+        _check_accepted(catalog, version, svc.clock())
+        return VerifiedLink(catalog, keys, claims), unsubscribe_claims(claims), counter
+    except SamtykkeError:
+        return None
 
 
 def verify_preference_token(svc: Services, token: str) -> tuple[VerifiedLink, PreferenceClaims]:

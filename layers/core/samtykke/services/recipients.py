@@ -30,10 +30,12 @@ from samtykke.domain.audience import (
     eligibility,
 )
 from samtykke.domain.consent import CHANNEL_ADDRESS, Channel, ConsentStatus
+from samtykke.domain.links import HeadHint
 from samtykke.domain.suppression import for_contact
 from samtykke.models.campaign import MessageContent, Segment
 from samtykke.models.consent import ContactProfile
 from samtykke.services.ledger import open_profile
+from samtykke.services.links import head_hint
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Recipient:
     event_id: str | None  # the consent event the state rests on: the basis a send relies on
     profile: ContactProfile | None  # decrypted only when the contact can be included
     claim: dict[str, Any] | None  # this campaign's send claim or record, when asked for
+    head: HeadHint | None = None  # the contact's log head as read here, for its unsubscribe link
 
 
 def _status(item: dict[str, Any] | None) -> ConsentStatus | None:
@@ -151,10 +154,12 @@ def evaluate(
             or (state is not None and state.get("source") == ERASURE_SOURCE)
         )
         profile: ContactProfile | None = None
+        head: HeadHint | None = None
         may_open = not erased and (plan.transactional or consent_exclusion(status) is None)
         if may_open and profile_item is not None and profile_item.get("wrapped_key"):
             box = keys.contact_box(contact_id, profile_item["wrapped_key"])
             profile = open_profile(box, profile_item.get("profile"))
+            head = head_hint(box, profile_item, kind)
         facts = ContactFacts(
             erased=erased,
             has_address=contact_id in address_keys and (profile is None or _address(profile, plan.channel) is not None),
@@ -174,6 +179,7 @@ def evaluate(
                 event_id=state.get("event_id") if state else None,
                 profile=profile if isinstance(decision, Included) else None,
                 claim=items.get((pk, send_sk(plan.campaign_id))) if with_claims else None,
+                head=head if isinstance(decision, Included) else None,
             )
         )
     return recipients

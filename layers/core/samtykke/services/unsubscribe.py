@@ -3,10 +3,16 @@
 A POST withdraws the consent the token names (or, for "everything", every consent of the contact) through
 the ledger, and suppresses the address in the same transaction, so an in-flight campaign skips it at once.
 It is idempotent: when there is nothing left to withdraw and the suppression is in place, nothing is written.
+
+A campaign's link carries a head hint (`domain/links.HeadHint`). On a warm container, a POST with one for its own
+purpose is then one call: the withdrawal is written on the hinted head, under the configuration this container
+holds, and the transaction checks both (`Ledger.withdraw_on_hint`). When either moved on, it goes the usual way:
+the configuration read, the contact's read, and the write.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,15 +27,26 @@ from samtykke.domain.consent import (
     LegalBasis,
 )
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
-from samtykke.domain.links import UnsubscribeScope, UnsubscribeVia, clean_reason, evidence_note
+from samtykke.domain.links import (
+    UnsubscribeClaims,
+    UnsubscribeScope,
+    UnsubscribeVia,
+    clean_reason,
+    evidence_note,
+)
 from samtykke.domain.suppression import SuppressionReason, suppression_key
 from samtykke.models.catalog import Purpose
 from samtykke.models.consent import Actor, Evidence
 from samtykke.models.tenant import Tenant
-from samtykke.services.catalog import TenantCatalog
+from samtykke.services.catalog import CONFIG_COUNTER, TenantCatalog
 from samtykke.services.context import Services
 from samtykke.services.ledger import ContactTarget, Ledger, LoadedContact, StateChange
-from samtykke.services.links import LinkSigner, VerifiedLink, verify_unsubscribe_token
+from samtykke.services.links import (
+    LinkSigner,
+    VerifiedLink,
+    verify_unsubscribe_token,
+    verify_unsubscribe_token_held,
+)
 
 SOURCE = "unsubscribe-link"
 PAGE_LINK_TTL = timedelta(days=7)  # preference links shown on a page; emailed ones carry no expiry
@@ -130,6 +147,10 @@ def _suppressions(scope: UnsubscribeScope, purpose: str, channel: Channel) -> li
     return [] if kind is None else [(kind, suppression_key(channel, purpose))]
 
 
+def _withdrawal(purpose: str, channel: Channel, source: str) -> StateChange:
+    return StateChange(purpose, channel, EventType.WITHDRAW, ConsentStatus.WITHDRAWN, LegalBasis.WITHDRAWN, source)
+
+
 def withdrawals(
     contact: LoadedContact, scope: UnsubscribeScope, purpose: str, channel: Channel, source: str
 ) -> list[StateChange]:
@@ -138,16 +159,7 @@ def withdrawals(
     for (state_purpose, state_channel), state in sorted(contact.states.items()):
         in_scope = scope is UnsubscribeScope.ALL or (state_purpose, state_channel) == (purpose, channel)
         if in_scope and state.status is not ConsentStatus.WITHDRAWN:
-            changes.append(
-                StateChange(
-                    state_purpose,
-                    state_channel,
-                    EventType.WITHDRAW,
-                    ConsentStatus.WITHDRAWN,
-                    LegalBasis.WITHDRAWN,
-                    source,
-                )
-            )
+            changes.append(_withdrawal(state_purpose, state_channel, source))
     return changes
 
 
@@ -161,14 +173,18 @@ def unsubscribe(
     evidence: Evidence,
     base_url: str,
 ) -> UnsubscribeOutcome:
+    def noted(claims: UnsubscribeClaims) -> Evidence:
+        note = evidence_note(
+            via=via.value, scope=scope.value, message_ref=claims.message_ref, reason=clean_reason(reason)
+        )
+        return evidence.model_copy(update={"note": note})
+
+    if scope is UnsubscribeScope.PURPOSE:
+        outcome = _unsubscribe_on_hint(svc, token, noted, base_url)
+        if outcome is not None:
+            return outcome
     link, claims = verify_unsubscribe_token(svc, token)
-    tenant_id = claims.tenant_id
-    now = svc.clock()
-    record = {"reason": SuppressionReason.UNSUBSCRIBED.value, "at": now.isoformat(), "source": SOURCE}
-    suppressions: list[SuppressionChange] = [
-        (kind, key, record) for kind, key in _suppressions(scope, claims.purpose, claims.channel)
-    ]
-    note = evidence_note(via=via.value, scope=scope.value, message_ref=claims.message_ref, reason=clean_reason(reason))
+    suppressions = _suppression_records(svc, scope, claims.purpose, claims.channel)
 
     def decide(contact: LoadedContact) -> list[StateChange]:
         return withdrawals(contact, scope, claims.purpose, claims.channel, SOURCE)
@@ -177,17 +193,65 @@ def unsubscribe(
         ContactTarget(contact_id=claims.contact_id, suppressions=suppressions),
         decide,
         Actor(type=ActorType.CONTACT),
-        evidence.model_copy(update={"note": note}),
+        noted(claims),
     )
     if not result.events:
-        settle_suppressions(svc, tenant_id, result.contact, suppressions)
-    locale = contact_locale(result.contact, link.catalog.tenant)
-    view = UnsubscribeView(
-        locale=locale,
-        tenant=TenantFace.of(link.catalog.tenant),
-        purpose=purpose_name(link.catalog, claims.purpose, locale),
-        channel=claims.channel,
-        already_withdrawn=True,
-        preference_url=_preference_url(svc, link, claims.contact_id, base_url),
+        settle_suppressions(svc, claims.tenant_id, result.contact, suppressions)
+    view = _done_view(
+        svc, link, claims.purpose, claims.channel, claims.contact_id, result.contact.profile.locale, base_url
     )
     return UnsubscribeOutcome(view, scope, [(e.purpose, e.channel) for e in result.events])
+
+
+def _unsubscribe_on_hint(
+    svc: Services, token: str, noted: Callable[[UnsubscribeClaims], Evidence], base_url: str
+) -> UnsubscribeOutcome | None:
+    """The one-call path, for a link with a head hint and a configuration this container holds; else None."""
+    held = verify_unsubscribe_token_held(svc, token)
+    if held is None:
+        return None
+    link, claims, counter = held
+    head = claims.head
+    if head is None or CHANNEL_ADDRESS[claims.channel] is None:
+        return None
+    recorded = Ledger(svc, link.keys).withdraw_on_hint(
+        claims.contact_id,
+        head,
+        _withdrawal(claims.purpose, claims.channel, SOURCE),
+        _suppression_records(svc, UnsubscribeScope.PURPOSE, claims.purpose, claims.channel),
+        Actor(type=ActorType.CONTACT),
+        noted(claims),
+        counter_at=(CONFIG_COUNTER, counter),
+    )
+    if recorded is None:
+        return None
+    view = _done_view(svc, link, claims.purpose, claims.channel, claims.contact_id, head.locale, base_url)
+    return UnsubscribeOutcome(view, UnsubscribeScope.PURPOSE, [(e.purpose, e.channel) for e in recorded])
+
+
+def _suppression_records(
+    svc: Services, scope: UnsubscribeScope, purpose: str, channel: Channel
+) -> list[SuppressionChange]:
+    record = {"reason": SuppressionReason.UNSUBSCRIBED.value, "at": svc.clock().isoformat(), "source": SOURCE}
+    return [(kind, key, record) for kind, key in _suppressions(scope, purpose, channel)]
+
+
+def _done_view(
+    svc: Services,
+    link: VerifiedLink,
+    purpose: str,
+    channel: Channel,
+    contact_id: str,
+    contact_locale: str | None,
+    base_url: str,
+) -> UnsubscribeView:
+    tenant = link.catalog.tenant
+    locale = resolve_locale(contact_locale, SUPPORTED_LOCALES, tenant.default_locale)
+    return UnsubscribeView(
+        locale=locale,
+        tenant=TenantFace.of(tenant),
+        purpose=purpose_name(link.catalog, purpose, locale),
+        channel=channel,
+        already_withdrawn=True,
+        preference_url=_preference_url(svc, link, contact_id, base_url),
+    )
