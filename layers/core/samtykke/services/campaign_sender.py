@@ -8,13 +8,13 @@ For a chunk of up to 50 contacts:
    send, a final `skipped` record (with its reason) for each one the filter excluded. The claims are not read first:
    a key held already fails its condition and the cancellation brings back the item holding it (ALL_OLD), and the
    transaction, which wrote nothing, is put again for the free keys (`CampaignRepository.claim`). The key is
-   (campaign, contact), so a redelivered or duplicated message claims nothing again and sends nothing twice; its one
-   more round is the price of the claims read no longer made for every chunk. Every claim names its owner (chunk,
-   receive attempt, invocation; `domain/work.py`) and the transaction carries a ClientRequestToken derived from it:
-   when a committed claim's reply is lost and the retry meets the claims, the sender knows them as its own and sends
-   them. A claim held by another live worker is left to it; one whose lease ran out is taken over. Live claims are
-   listed in the sparse `audience` index under `T#{tenant}#INFLIGHT#{campaign}` until their record replaces them,
-   which is how `campaign_reconciler` finds the ones a dead invocation left behind.
+   (campaign, contact), so a redelivered or duplicated message claims nothing again and sends nothing twice; it
+   costs one more round, where reading the claims first cost a call on every chunk. Every claim names its owner
+   (chunk, receive attempt, invocation; `domain/work.py`) and the transaction carries a ClientRequestToken derived
+   from it: when a committed claim's reply is lost and the retry meets the claims, the sender knows them as its own
+   and sends them. A claim held by another live worker is left to it; one whose lease ran out is taken over (in the
+   next round). Live claims are listed in the sparse `audience` index under `T#{tenant}#INFLIGHT#{campaign}` until
+   their record replaces them, which is how `campaign_reconciler` finds the ones a dead invocation left behind.
 3. The claimed messages go out: email in one SES v2 SendBulkEmail call per 50 recipients, each entry with its own
    content, both List-Unsubscribe headers and a visible link (adapters/campaign_senders.BulkMailer); SMS one SNS
    Publish each, with the tenant's opt-out hint, a few at a time.
