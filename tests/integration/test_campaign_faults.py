@@ -16,14 +16,15 @@ import pytest
 
 from samtykke.adapters import aws as clients
 from samtykke.adapters.campaign_repository import CampaignRepository, inflight_pk
-from samtykke.adapters.campaign_senders import BulkMailer
+from samtykke.adapters.campaign_senders import BulkMailer, SmsSender
 from samtykke.adapters.repository import contact_pk, send_sk
 from samtykke.domain.consent import ConsentStatus
-from samtykke.domain.work import CLAIMED
+from samtykke.domain.work import CLAIMED, SENT, WorkItem
 from samtykke.local.outbox import read_outbox
 from samtykke.local.provision import Resources
-from samtykke.models.campaign import CampaignCreate
+from samtykke.models.campaign import CampaignCreate, RecipientChunk
 from samtykke.services import campaign_dispatch, campaign_sender
+from samtykke.services.campaign_sender import SenderState
 from samtykke.services.context import Services
 from tests.faults import lost_replies
 from tests.integration.campaign_support import Invoke, Person, QueuePump, body, seed
@@ -140,6 +141,101 @@ def test_a_claim_held_by_a_live_worker_is_left_to_it_and_a_dead_workers_is_taken
     assert (view["status"], view["counts"]["sent"]) == ("sending", 49)
     held = repo.batch_get([(contact_pk(tenant.tenant_id, live.contact_id), send_sk(campaign_id))])
     assert [c["owner"] for c in held.values()] == ["0-0/1/alive"]
+
+
+def test_a_redelivered_chunk_whose_claims_are_partly_held_sends_only_the_free_ones_and_counts_each_once(
+    aws: Resources,
+    svc: Services,
+    tenant: TenantFixture,
+    admin: Callable[..., dict[str, Any]],
+    pump: QueuePump,
+) -> None:
+    # Given one queued chunk of 50 coming back on its second receive, where an earlier delivery sent and counted the
+    # first 10; one key is claimed by a live worker, one by a dead one, two by this very work (its reply lost), one
+    # holds another chunk's record (queued twice); and two recipients withdrew since the dispatch (one of them
+    # among this work's own claims)
+    people = [Person(email=f"part{i}@example.dk") for i in range(50)]
+    seed(svc, tenant.tenant_id, people)
+    campaign_id = start(admin)
+    pump.step("CampaignDispatchQueue")
+    queued = pump.sqs.receive_message(QueueUrl=pump.queue("CampaignQueue").url)["Messages"]
+    chunk = RecipientChunk.model_validate_json(queued[0]["Body"])
+    work = WorkItem(scope=campaign_id, unit=chunk.chunk, attempt=2, request_id="redelivery")
+    now = int(svc.clock().timestamp())
+    earlier, live, dead, mine_withdrawn, mine, twice, withdrawn = people[:10], *people[10:16]
+    held = [(p, {"state": SENT, "owner": "0-0/1/first", "sent_at": "earlier"}) for p in earlier] + [
+        (live, {"state": CLAIMED, "owner": "0-0/1/alive", "lease_until": now + 120}),
+        (dead, {"state": CLAIMED, "owner": "0-0/1/dead", "lease_until": now - 5}),
+        (mine_withdrawn, {"state": CLAIMED, "owner": work.owner, "lease_until": now + 120}),
+        (mine, {"state": CLAIMED, "owner": work.owner, "lease_until": now + 120}),
+        (twice, {"state": SENT, "owner": "0-7/1/other", "chunk": "0-7", "sent_at": "earlier"}),
+    ]
+    repo = CampaignRepository(aws.table_name)
+    repo.batch_write(
+        {
+            "pk": contact_pk(tenant.tenant_id, p.contact_id),
+            "sk": send_sk(campaign_id),
+            "campaign_id": campaign_id,
+            "contact_id": p.contact_id,
+            "chunk": chunk.chunk,
+        }
+        | item
+        for p, item in held
+    )
+    repo.add_counts(tenant.tenant_id, campaign_id, {"n_sent": len(earlier)})
+    for person in (mine_withdrawn, withdrawn):
+        person.history = (G, W)
+    seed(svc, tenant.tenant_id, [mine_withdrawn, withdrawn])
+    claim_rounds = []
+
+    def count_claims(params: dict[str, Any], **_: Any) -> None:
+        if any("INFLIGHT#" in str(action) for action in params["TransactItems"]):
+            claim_rounds.append(len(params["TransactItems"]))
+
+    dynamodb = clients.dynamodb()
+    dynamodb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", count_claims)
+    try:
+        # When the sender takes the chunk
+        sender = campaign_sender.ChunkSender(
+            svc, BulkMailer(svc.settings.ses_configuration_set), SmsSender(), SenderState()
+        )
+        result = sender.send(chunk, work)
+    finally:
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", count_claims)
+
+    # Then the claims took two rounds: all 50 (cancelled by the held keys, so writing nothing), then the 35 free and
+    # the dead worker's
+    assert claim_rounds == [50, 36]
+    # And only the free recipients, the dead worker's and this work's own claim to send got an email, each one
+    sent_to = [dead, mine, *people[16:]]
+    assert emails_by_recipient() == Counter(p.email for p in sent_to)
+    assert (result.sent, dict(result.skipped), result.in_flight, result.duplicates, result.taken_over) == (
+        len(sent_to),
+        {"withdrawn": 2},
+        1,
+        1,
+        1,
+    )
+    # And each key holds what it should: the earlier records and the live claim untouched, the rest this work's
+    records = repo.batch_get((contact_pk(tenant.tenant_id, p.contact_id), send_sk(campaign_id)) for p in people)
+    by_contact = {r["contact_id"]: (r["state"], r["owner"], r.get("reason")) for r in records.values()}
+    assert by_contact == {
+        **{p.contact_id: ("sent", "0-0/1/first", None) for p in earlier},
+        live.contact_id: ("claimed", "0-0/1/alive", None),
+        twice.contact_id: ("sent", "0-7/1/other", None),
+        mine_withdrawn.contact_id: ("skipped", work.owner, "withdrawn"),
+        withdrawn.contact_id: ("skipped", work.owner, "withdrawn"),
+        **{p.contact_id: ("sent", work.owner, None) for p in sent_to},
+    }
+    # And the campaign counts each recipient once, and waits for the live worker's one
+    view = body(admin("GET", f"/v1/admin/campaigns/{campaign_id}"))
+    counts = view["counts"]
+    assert (view["status"], counts["queued"], counts["sent"], counts["skipped_by_reason"]) == (
+        "sending",
+        50,
+        len(earlier) + len(sent_to),
+        {"withdrawn": 2},
+    )
 
 
 def test_a_worker_that_dies_after_claiming_is_finished_by_the_reconciler_once_and_honours_a_withdrawal(

@@ -30,7 +30,7 @@ from samtykke.adapters import aws
 from samtykke.adapters.errors import AwsUnreachable, ConditionFailed, TransactionConflict, translate_aws_errors
 from samtykke.adapters.repository import ADDR, address_pk, from_attributes, send_sk, to_attributes
 from samtykke.domain.errors import RetryableError
-from samtykke.domain.work import WorkItem, request_token
+from samtykke.domain.work import CLAIMED, ClaimStanding, WorkItem, request_token, standing
 
 AUDIENCE_INDEX = "audience"  # granted consent states only
 CANDIDATES_INDEX = "candidates"  # every consent state
@@ -68,17 +68,22 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
-def _owner(raw: dict[str, Any] | None) -> str | None:
-    owner = (raw or {}).get("owner", {})
-    return owner.get("S") if isinstance(owner, dict) else None
-
-
 @dataclass(frozen=True)
 class Claim:
     """A conditional put of a send claim or skip record: it lands only if nobody holds the (campaign, contact) key."""
 
     key: Key
     item: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a claim transaction found: the keys now the work's, those of them it took over from a dead worker, and
+    the item holding each of the others (a send record, or another worker's live claim)."""
+
+    ours: set[Key]
+    taken_over: set[Key]
+    held: dict[Key, dict[str, Any]]
 
 
 class CampaignRepository:
@@ -326,34 +331,25 @@ class CampaignRepository:
             else:
                 raise RetryableError("DynamoDB left writes unprocessed; retry", code="throttled")
 
-    def claim(self, claims: list[Claim], *, condition: str, values: Mapping[str, Any], work: WorkItem) -> set[Key]:
-        """Puts each claim under `condition` in one transaction (<= 100); returns the keys that are now `work`'s.
+    def claim(self, claims: list[Claim], *, work: WorkItem, now: int) -> Claimed:
+        """Puts each claim in one transaction (<= 100) where no item holds its key, and answers who holds each key.
 
-        A claim whose condition fails is looked at: if the item there already names `work` as its owner, an earlier
-        try of this same transaction committed and its reply was lost, and the claim is ours. Otherwise someone else
-        holds the key, the claim is dropped and the rest retried, so a chunk that overlaps another worker's still
-        claims what is free. Each round carries its own ClientRequestToken, so DynamoDB answers botocore's retry of
-        a committed round as a success instead of applying it again.
+        Nothing is read first: a claim whose condition fails brings back the item that holds the key
+        (`ReturnValuesOnConditionCheckFailure=ALL_OLD`). If that item is this very claim (same owner and state), an
+        earlier round of this work committed and its reply was lost: the key is ours. If it is a claim whose lease ran
+        out (its worker died), the next round takes it over. Anything else (a record, another worker's live claim) is
+        answered in `held`. A cancelled transaction writes nothing, so each round puts again the claims still open: a
+        chunk that overlaps earlier or other work costs one more round, and still claims what is free. Each round
+        carries its own ClientRequestToken, so DynamoDB answers botocore's retry of a committed round as a success
+        instead of applying it again.
         """
         if len(claims) > TRANSACTION_LIMIT:
             raise ValueError(f"at most {TRANSACTION_LIMIT} claims per transaction")
-        remaining, ours = list(claims), set[Key]()
+        remaining, ours, expired, held = list(claims), set[Key](), set[Key](), dict[Key, dict[str, Any]]()
         for attempt in range(UNPROCESSED_ATTEMPTS):
             if not remaining:
-                return ours
-            actions = [
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": to_attributes(claim.item),
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": {"#state": "state"},
-                        "ExpressionAttributeValues": to_attributes(values),
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                }
-                for claim in remaining
-            ]
+                break
+            actions = [self._claim_action(claim, take_over=claim.key in expired, now=now) for claim in remaining]
             try:
                 with translate_aws_errors():
                     aws.dynamodb().transact_write_items(
@@ -363,10 +359,17 @@ class CampaignRepository:
             except TransactionConflict as exc:
                 still = []
                 for i, claim in enumerate(remaining):
-                    if not exc.failed_at(i):
-                        still.append(claim)
-                    elif _owner(exc.item_at(i)) == work.owner:
+                    raw = exc.item_at(i) if exc.failed_at(i) else None
+                    found = from_attributes(raw) if raw else None
+                    if found is None:
+                        still.append(claim)  # not its condition that failed (or the item went): put it again
+                    elif found.get("owner") == work.owner and found.get("state") == claim.item["state"]:
                         ours.add(claim.key)
+                    elif standing(found, work.owner, now) is ClaimStanding.STALE:
+                        expired.add(claim.key)
+                        still.append(claim)
+                    else:
+                        held[claim.key] = found
                 remaining = still
                 if remaining:
                     _backoff(attempt)
@@ -374,8 +377,25 @@ class CampaignRepository:
             except AwsUnreachable:
                 _backoff(attempt)  # maybe committed: the next round meets its own claims and knows them
                 continue
-            return ours | {claim.key for claim in remaining}
-        raise RetryableError("Send claims kept conflicting; retry", code="contention")
+            ours |= {claim.key for claim in remaining}
+            remaining = []
+        if remaining:
+            raise RetryableError("Send claims kept conflicting; retry", code="contention")
+        return Claimed(ours=ours, taken_over=ours & expired, held=held)
+
+    def _claim_action(self, claim: Claim, *, take_over: bool, now: int) -> dict[str, Any]:
+        """A claim's Put: where no item is, or, when `take_over`, also over a claim whose lease ran out."""
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": to_attributes(claim.item),
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if take_over:
+            put["ConditionExpression"] += " OR (#state = :claimed AND lease_until < :now)"
+            put["ExpressionAttributeNames"] = {"#state": "state"}
+            put["ExpressionAttributeValues"] = to_attributes({":claimed": CLAIMED, ":now": now})
+        return {"Put": put}
 
     def record_once(
         self,

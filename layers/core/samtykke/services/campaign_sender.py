@@ -1,18 +1,20 @@
 """Sending one chunk of a campaign: re-check, claim, send, record, count. Exactly once in effect.
 
 For a chunk of up to 50 contacts:
-1. `recipients.evaluate` reads each contact's profile, consent state and this campaign's send claim (BatchGetItem),
-   then the address suppressions, and applies the recipient filter *now*: an unsubscribe, STOP, bounce or erasure
-   that landed after the dispatch stops the message.
-2. One TransactWriteItems claims every contact not claimed yet, each under `attribute_not_exists` (or an expired
-   claim's lease): a `claimed` item for each one to send, a final `skipped` record (with its reason) for each one the
-   filter excluded. The key is (campaign, contact), so a redelivered or duplicated message claims nothing again and
-   sends nothing twice. Every claim names its owner (chunk, receive attempt, invocation; `domain/work.py`) and the
-   transaction carries a ClientRequestToken derived from it: when a committed claim's reply is lost and the retry
-   meets the claims, the sender knows them as its own and sends them. A claim held by another live worker is left to
-   it; one whose lease ran out is taken over. Live claims are listed in the sparse `audience` index under
-   `T#{tenant}#INFLIGHT#{campaign}` until their record replaces them, which is how `campaign_reconciler` finds the
-   ones a dead invocation left behind.
+1. `recipients.evaluate` reads each contact's profile and consent state (BatchGetItem, 100 keys a call), then the
+   address suppressions, and applies the recipient filter *now*: an unsubscribe, STOP, bounce or erasure that landed
+   after the dispatch stops the message.
+2. One TransactWriteItems claims every contact, each under `attribute_not_exists`: a `claimed` item for each one to
+   send, a final `skipped` record (with its reason) for each one the filter excluded. The claims are not read first:
+   a key held already fails its condition and the cancellation brings back the item holding it (ALL_OLD), and the
+   transaction, which wrote nothing, is put again for the free keys (`CampaignRepository.claim`). The key is
+   (campaign, contact), so a redelivered or duplicated message claims nothing again and sends nothing twice; it
+   costs one more round, where reading the claims first cost a call on every chunk. Every claim names its owner
+   (chunk, receive attempt, invocation; `domain/work.py`) and the transaction carries a ClientRequestToken derived
+   from it: when a committed claim's reply is lost and the retry meets the claims, the sender knows them as its own
+   and sends them. A claim held by another live worker is left to it; one whose lease ran out is taken over (in the
+   next round). Live claims are listed in the sparse `audience` index under `T#{tenant}#INFLIGHT#{campaign}` until
+   their record replaces them, which is how `campaign_reconciler` finds the ones a dead invocation left behind.
 3. The claimed messages go out: email in one SES v2 SendBulkEmail call per 50 recipients, each entry with its own
    content, both List-Unsubscribe headers and a visible link (adapters/campaign_senders.BulkMailer); SMS one SNS
    Publish each, with the tenant's opt-out hint, a few at a time.
@@ -39,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from email.utils import formataddr
 from typing import Any, Protocol
 
-from samtykke.adapters.campaign_repository import CampaignRepository, Claim, inflight_pk, send_sk
+from samtykke.adapters.campaign_repository import CampaignRepository, Claim, Claimed, Key, inflight_pk, send_sk
 from samtykke.adapters.campaign_senders import BULK_LIMIT, BulkOutcome, OutcomeUnknown, RecipientRejected
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import contact_pk
@@ -206,39 +208,28 @@ class ChunkSender:
         catalog = self._state.catalog(self._svc, chunk.tenant_id, work.request_id)
         keys = self._svc.keyring.tenant_keys(chunk.tenant_id, catalog.root_key_blob)
         now = self._svc.clock()
-        recipients = evaluate(
-            self._repo,
-            keys,
-            plan,
-            chunk.contacts,
-            country=catalog.tenant.country,
-            today=now.date(),
-            with_claims=True,
-        )
-        result = ChunkResult()
-        fresh: list[Recipient] = []
-        mine: list[Recipient] = []
+        recipients = evaluate(self._repo, keys, plan, chunk.contacts, country=catalog.tenant.country, today=now.date())
+        claimed = self._claim(plan, chunk, work, recipients, now.timestamp())
+        result = ChunkResult(taken_over=len(claimed.taken_over))
+        to_send: list[Recipient] = []
+        excluded_mine: list[Recipient] = []  # our own claim to send, which the filter now excludes: it ends skipped
         for recipient in recipients:
-            found = standing(recipient.claim, work.owner, now.timestamp())
-            if found in (ClaimStanding.FREE, ClaimStanding.STALE):
-                fresh.append(recipient)
-                result.taken_over += found is ClaimStanding.STALE
-            elif found is ClaimStanding.MINE:
-                mine.append(recipient)
+            key = _send_key(plan, recipient.contact_id)
+            if key in claimed.ours:
+                if isinstance(recipient.decision, Included):
+                    to_send.append(recipient)
+                else:
+                    result.skipped[recipient.decision.reason.value] += 1
+                continue
+            held = claimed.held[key]
+            found = standing(held, work.owner, now.timestamp())
+            if found is ClaimStanding.MINE and isinstance(recipient.decision, Excluded):
+                excluded_mine.append(recipient)
+                result.skipped[recipient.decision.reason.value] += 1
             elif found is ClaimStanding.IN_FLIGHT:
                 result.in_flight += 1
-            elif (recipient.claim or {}).get("chunk") != chunk.chunk:
+            elif found is ClaimStanding.DONE and held.get("chunk") != chunk.chunk:
                 result.duplicates += 1  # queued twice by the dispatcher; processed once
-        claimed = self._claim(plan, chunk, work, fresh, now.timestamp())
-        to_send = [r for r in fresh if isinstance(r.decision, Included) and r.contact_id in claimed]
-        to_send += [r for r in mine if isinstance(r.decision, Included)]
-        for recipient in fresh:
-            if isinstance(recipient.decision, Excluded) and recipient.contact_id in claimed:
-                result.skipped[recipient.decision.reason.value] += 1
-        # A claim of ours that the filter now excludes (a withdrawal since it was claimed) ends skipped, not sent.
-        excluded_mine = [r for r in mine if isinstance(r.decision, Excluded)]
-        for recipient in excluded_mine:
-            result.skipped[recipient.decision.reason.value] += 1  # type: ignore[union-attr]
 
         signer = keys_signer(self._svc, catalog, plan, keys)
         outcomes = self._send_all(plan, catalog, signer, to_send, pace, time_left_ms)
@@ -265,14 +256,16 @@ class ChunkSender:
     # --- steps -------------------------------------------------------------------------------------------------
 
     def _claim(
-        self, plan: CampaignPlan, chunk: RecipientChunk, work: WorkItem, fresh: list[Recipient], now: float
-    ) -> set[str]:
+        self, plan: CampaignPlan, chunk: RecipientChunk, work: WorkItem, recipients: list[Recipient], now: float
+    ) -> Claimed:
+        """Claims every recipient in one transaction: `claimed` to send each one the filter includes, a final
+        `skipped` record for each one it excludes; the keys held already come back with what holds them."""
         claims = []
-        for recipient in fresh:
-            pk = contact_pk(plan.tenant_id, recipient.contact_id)
+        for recipient in recipients:
+            key = _send_key(plan, recipient.contact_id)
             item: dict[str, Any] = {
-                "pk": pk,
-                "sk": send_sk(plan.campaign_id),
+                "pk": key[0],
+                "sk": key[1],
                 "campaign_id": plan.campaign_id,
                 "contact_id": recipient.contact_id,
                 "purpose": plan.purpose,
@@ -295,15 +288,8 @@ class ChunkSender:
                     "reason": recipient.decision.reason.value,
                     "skipped_at": self._svc.clock().isoformat(),
                 }
-            claims.append(Claim((pk, item["sk"]), item))
-        keys = self._repo.claim(
-            claims,
-            condition="attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
-            values={":claimed": CLAIMED, ":now": int(now)},
-            work=work,
-        )
-        by_key = {claim.key: claim.item["contact_id"] for claim in claims}
-        return {by_key[key] for key in keys}
+            claims.append(Claim(key, item))
+        return self._repo.claim(claims, work=work, now=int(now))
 
     def _send_all(
         self,
@@ -477,14 +463,14 @@ class ChunkSender:
         releases = []
         for outcome in outcomes:
             recipient = outcome.recipient
-            pk = contact_pk(plan.tenant_id, recipient.contact_id)
+            key = _send_key(plan, recipient.contact_id)
             if outcome.retry:
-                releases.append((pk, send_sk(plan.campaign_id)))
+                releases.append(key)
                 result.released += 1
                 continue
             record: dict[str, Any] = {
-                "pk": pk,
-                "sk": send_sk(plan.campaign_id),
+                "pk": key[0],
+                "sk": key[1],
                 "campaign_id": plan.campaign_id,
                 "contact_id": recipient.contact_id,
                 "purpose": plan.purpose,
@@ -526,6 +512,11 @@ class ChunkSender:
         self._repo.record_once(
             plan.tenant_id, plan.campaign_id, counts, work=work, puts=puts, deletes=releases, pace=snapshot
         )
+
+
+def _send_key(plan: CampaignPlan, contact_id: str) -> Key:
+    """The key of the contact's send claim, then record, for the campaign."""
+    return contact_pk(plan.tenant_id, contact_id), send_sk(plan.campaign_id)
 
 
 def _pace_snapshot(pace: SesPace, at: str) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Both the dry run and the sender call `evaluate`, so a dry run predicts exactly what a send does:
 1. one BatchGetItem pass (100 keys a call, strongly consistent) for each contact's profile, its consent state for the
-   campaign's purpose and channel, its consent states for the segment's interests and, for the sender, its send
-   claim for this campaign;
+   campaign's purpose and channel, and its consent states for the segment's interests (the sender learns of its send
+   claims from the claim transaction itself, not here);
 2. one BatchGetItem pass for the address items (the suppressions), found by the blind index on the profile;
 3. `domain.audience.eligibility` for each contact. Profiles are decrypted only for contacts that can still be
    included (the address and birth date live sealed in them), never logged.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from samtykke.adapters.campaign_repository import CampaignRepository, Key, send_sk
+from samtykke.adapters.campaign_repository import CampaignRepository, Key
 from samtykke.adapters.crypto import TenantKeys
 from samtykke.adapters.repository import ADDR, PROFILE, address_pk, contact_pk, state_sk
 from samtykke.domain.age import is_minor
@@ -83,7 +83,6 @@ class Recipient:
     status: ConsentStatus | None
     event_id: str | None  # the consent event the state rests on: the basis a send relies on
     profile: ContactProfile | None  # decrypted only when the contact can be included
-    claim: dict[str, Any] | None  # this campaign's send claim or record, when asked for
     head: HeadHint | None = None  # the contact's log head as read here, for its unsubscribe link
 
 
@@ -113,7 +112,6 @@ def evaluate(
     *,
     country: str,
     today: date,
-    with_claims: bool = False,
 ) -> list[Recipient]:
     """The filter's decision for each contact, with what sending to it needs."""
     tenant_id = plan.tenant_id
@@ -124,8 +122,6 @@ def evaluate(
         pk = contact_pk(tenant_id, contact_id)
         wanted += [(pk, PROFILE), (pk, state_sk(plan.purpose, plan.channel.value))]
         wanted += [(pk, state_sk(purpose, plan.channel.value)) for purpose in interests]
-        if with_claims:
-            wanted.append((pk, send_sk(plan.campaign_id)))
     items = repo.batch_get(wanted)
 
     kind = CHANNEL_ADDRESS[plan.channel]
@@ -178,7 +174,6 @@ def evaluate(
                 status=status,
                 event_id=state.get("event_id") if state else None,
                 profile=profile if isinstance(decision, Included) else None,
-                claim=items.get((pk, send_sk(plan.campaign_id))) if with_claims else None,
                 head=head if isinstance(decision, Included) else None,
             )
         )
