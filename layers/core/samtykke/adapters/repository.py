@@ -150,6 +150,22 @@ def _set_expression(changes: Mapping[str, Any], extra_values: Mapping[str, Any] 
     }
 
 
+def _also_set(action: dict[str, Any], attribute: str, value: Any) -> dict[str, Any]:
+    """An Update action that also sets `attribute` (one action per item: a transaction may touch an item once)."""
+    update = dict(action["Update"])
+    clause = "#also = :also"
+    expression = update["UpdateExpression"]
+    update["UpdateExpression"] = (
+        expression.replace("SET ", f"SET {clause}, ", 1) if "SET " in expression else f"SET {clause} {expression}"
+    )
+    update["ExpressionAttributeNames"] = {**update.get("ExpressionAttributeNames", {}), "#also": attribute}
+    update["ExpressionAttributeValues"] = {
+        **update.get("ExpressionAttributeValues", {}),
+        **to_attributes({":also": value}),
+    }
+    return {"Update": update}
+
+
 def _listing(tenant_id: str, kind: str, blind_index: str) -> tuple[str, str]:
     """Where a suppressed address is listed in the `directory` index."""
     return suppressed_pk(tenant_id), f"{kind}#{blind_index}"
@@ -175,6 +191,12 @@ class CounterMoved(Conflict):
     """The change counter the write was conditioned on has moved: what the caller cached is out of date."""
 
     code = "counter_moved"
+
+
+class AddressNotOwned(Conflict):
+    """The address item the write copies the contact's head to points at another contact (or none)."""
+
+    code = "address_not_owned"
 
 
 class AlreadyApplied(Conflict):
@@ -226,6 +248,12 @@ class ContactWrite:
     counter_at: tuple[str, int] | None = None
     # Each state written replaces one that exists and is not withdrawn (a withdrawal decided without a read).
     states_not_withdrawn: bool = False
+    # Attributes the profile item must still hold (`last_hash`, `email_bidx`…): for a write decided on a copy of
+    # the head rather than on a read of it.
+    head_guard: dict[str, Any] = field(default_factory=dict)
+    # (blind index, copy): the contact's log head, copied onto its phone's address item in the same transaction, so
+    # that a STOP from the number is decided without reading the contact (services/sms_inbound.py).
+    phone_head: tuple[str, dict[str, Any]] | None = None
 
 
 class ConsentRepository:
@@ -427,7 +455,7 @@ class ConsentRepository:
         contact already owns makes its index condition fail (`AddressTaken`); an existing receipt makes its
         own fail (`AlreadyApplied`). Whichever it is, nothing is written.
         """
-        actions, address_positions = self._contact_actions(change)
+        actions, address_positions, head_copy_at = self._contact_actions(change)
         if change.tally is not None:
             actions.append(self._counter_add(change.tally))
         if change.counter_at is not None:
@@ -443,6 +471,8 @@ class ConsentRepository:
                 raise CounterMoved("The configuration changed since it was cached") from exc
             if any(exc.failed_at(i) for i in address_positions):
                 raise AddressTaken("The address belongs to a contact already") from exc
+            if head_copy_at is not None and exc.failed_at(head_copy_at):
+                raise AddressNotOwned("The phone's address item is not the contact's") from exc
             raise ContactChanged("The contact changed concurrently") from exc
 
     def write_contacts(self, changes: list[ContactWrite]) -> None:
@@ -458,8 +488,9 @@ class ConsentRepository:
         except TransactionConflict as exc:
             raise ContactChanged("A contact or address in the batch changed concurrently") from exc
 
-    def _contact_actions(self, change: ContactWrite) -> tuple[list[dict[str, Any]], range]:
-        """The transaction actions of one contact write, and the positions of its address claims."""
+    def _contact_actions(self, change: ContactWrite) -> tuple[list[dict[str, Any]], range, int | None]:
+        """The transaction actions of one contact write, the positions of its address claims, and the position of
+        the update that only copies the head to the phone's address item, if it has one of its own."""
         from samtykke.adapters.contact_directory import directory_attributes  # it builds on this module
 
         pk = contact_pk(change.tenant_id, change.contact_id)
@@ -469,21 +500,37 @@ class ConsentRepository:
             profile |= directory_attributes(change.tenant_id, change.contact_id, str(change.profile["created_at"]))
             actions.append(self._put(profile, "attribute_not_exists(pk)"))
         else:
-            actions.append(self._update_head(pk, change.profile, change.expected_seq, change.expected_profile_rev))
+            actions.append(
+                self._update_head(
+                    pk, change.profile, change.expected_seq, change.expected_profile_rev, change.head_guard
+                )
+            )
+        phone_key = ("phone", change.phone_head[0]) if change.phone_head else None
+        copied = False
+
+        def with_copy(key: tuple[str, str], action: dict[str, Any]) -> dict[str, Any]:
+            nonlocal copied
+            if change.phone_head is not None and key == phone_key:
+                copied = True
+                return _also_set(action, "head", change.phone_head[1])
+            return action
+
         address_positions = range(len(actions), len(actions) + len(change.new_addresses))
         for kind, blind_index in change.new_addresses:
-            actions.append(
-                self._claim_address(address_pk(change.tenant_id, kind, blind_index), kind, change.contact_id)
-            )
+            claim = self._claim_address(address_pk(change.tenant_id, kind, blind_index), kind, change.contact_id)
+            actions.append(with_copy((kind, blind_index), claim))
         by_address: dict[tuple[str, str], list[SuppressionWrite]] = {}
         for suppression in change.suppressions:
             by_address.setdefault((suppression.kind, suppression.blind_index), []).append(suppression)
         for (kind, blind_index), writes in by_address.items():
             address = address_pk(change.tenant_id, kind, blind_index)
             listing = _listing(change.tenant_id, kind, blind_index)
-            actions.append(
-                self._suppressions_update(address, writes, "contact_id = :c", {":c": change.contact_id}, listing)
-            )
+            update = self._suppressions_update(address, writes, "contact_id = :c", {":c": change.contact_id}, listing)
+            actions.append(with_copy((kind, blind_index), update))
+        head_copy_at = None
+        if change.phone_head is not None and not copied:
+            head_copy_at = len(actions)
+            actions.append(self._copy_head(change.tenant_id, change.contact_id, *change.phone_head))
         for event in change.events:
             actions.append(self._put({"pk": pk, "sk": event_sk(event["seq"]), **event}, "attribute_not_exists(pk)"))
         for state in change.states:
@@ -495,7 +542,7 @@ class ConsentRepository:
                     "ExpressionAttributeValues": to_attributes({":withdrawn": ConsentStatus.WITHDRAWN.value}),
                 }
             actions.append(put)
-        return actions, address_positions
+        return actions, address_positions, head_copy_at
 
     # --- API keys ------------------------------------------------------------------------------------
 
@@ -630,22 +677,44 @@ class ConsentRepository:
             check["ExpressionAttributeValues"] = to_attributes(values)
         return {"ConditionCheck": check}
 
+    def _copy_head(self, tenant_id: str, contact_id: str, blind_index: str, head: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_attributes({"pk": address_pk(tenant_id, "phone", blind_index), "sk": ADDR}),
+                "ConditionExpression": "contact_id = :c",
+                "UpdateExpression": "SET head = :head",
+                "ExpressionAttributeValues": to_attributes({":c": contact_id, ":head": head}),
+            }
+        }
+
     def _update_head(
-        self, pk: str, profile: dict[str, Any], expected_seq: int, expected_profile_rev: int | None = None
+        self,
+        pk: str,
+        profile: dict[str, Any],
+        expected_seq: int,
+        expected_profile_rev: int | None = None,
+        guard: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         # An erased contact keeps its `seq` but loses its key: nothing may be appended to it after that.
         condition = "seq = :expected AND attribute_exists(wrapped_key) AND NOT erased = :erased"
         values: dict[str, Any] = {":expected": expected_seq, ":erased": True}
+        guarded = dict(guard or {})
+        for i, value in enumerate(guarded.values()):
+            condition += f" AND #g{i} = :g{i}"
+            values[f":g{i}"] = value
         if expected_profile_rev == 0:
             condition += " AND attribute_not_exists(profile_rev)"
         elif expected_profile_rev is not None:
             condition, values = f"{condition} AND profile_rev = :rev", {**values, ":rev": expected_profile_rev}
+        expression = _set_expression(profile, values)
+        expression["ExpressionAttributeNames"] |= {f"#g{i}": name for i, name in enumerate(guarded)}
         return {
             "Update": {
                 "TableName": self.table_name,
                 "Key": to_attributes({"pk": pk, "sk": PROFILE}),
                 "ConditionExpression": condition,
-                **_set_expression(profile, values),
+                **expression,
             }
         }
 

@@ -267,7 +267,8 @@ class RightsRepository:
     def release_address(
         self, tenant_id: str, kind: str, blind_index: str, contact_id: str, *, forget_unsuppressed: bool = False
     ) -> None:
-        """Removes the address's pointer to the contact (its suppressions stay); harmless if already gone.
+        """Removes the address's pointer to the contact and its copy of the contact's head (its suppressions stay);
+        harmless if already gone.
 
         With `forget_unsuppressed`, an address item that holds no suppression is deleted outright, blind index and
         all (an expired sign-up leaves nothing behind).
@@ -292,7 +293,7 @@ class RightsRepository:
                 aws.dynamodb().update_item(
                     TableName=self.table_name,
                     Key=key,
-                    UpdateExpression="REMOVE contact_id",
+                    UpdateExpression="REMOVE contact_id, head",
                     ConditionExpression="contact_id = :c",
                     ExpressionAttributeValues=to_attributes({":c": contact_id}),
                 )

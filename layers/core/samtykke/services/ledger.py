@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from samtykke.adapters.crypto import ContactBox, ContactSealer, TenantKeys
 from samtykke.adapters.errors import AwsUnreachable
 from samtykke.adapters.repository import (
+    AddressNotOwned,
     AddressTaken,
     ContactChanged,
     ContactWrite,
@@ -212,6 +213,7 @@ class Ledger:
         """Finds or creates the contact, applies `decide`'s changes atomically, and retries on contention."""
         assume_new = target.contact_id is None and target.create_if_missing
         index_addresses = True
+        copy_phone_head = True
         attempted: tuple[str, list[RecordedEvent]] | None = None  # the head a try that may have committed leaves
         for attempt in range(MAX_ATTEMPTS):
             if attempt == 0 and target.loaded is not None:
@@ -223,7 +225,7 @@ class Ledger:
             changes = decide(contact)
             if not changes and contact.wrapped_key is None and not target.profile_only:
                 return WriteResult(contact, [])
-            write, recorded = self._build(contact, target, changes, actor, evidence, index_addresses)
+            write, recorded = self._build(contact, target, changes, actor, evidence, index_addresses, copy_phone_head)
             attempted = (write.profile["last_hash"], recorded) if recorded else None
             try:
                 self._svc.repo.write_contact(write)
@@ -234,6 +236,8 @@ class Ledger:
                 # contact's extra address belongs to someone else: leave that index alone.
                 index_addresses = assume_new
                 assume_new = False
+            except AddressNotOwned:
+                copy_phone_head = False  # the number the profile names now points elsewhere: copy nothing to it
             except ContactChanged:
                 assume_new = False
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not crypto
@@ -245,45 +249,57 @@ class Ledger:
         self,
         contact_id: str,
         hint: HeadHint,
-        change: StateChange,
+        kind: AddressKind,
+        changes: list[StateChange],
         suppressions: list[tuple[AddressKind, str, dict[str, Any] | None]],
         actor: Actor,
         evidence: Evidence,
         *,
         counter_at: tuple[str, int],
+        receipt: dict[str, Any] | None = None,
+        copied: PhoneHead | None = None,
     ) -> list[RecordedEvent] | None:
-        """Appends the withdrawal `change` to the log head a signed hint names, in one call and with no read.
+        """Appends withdrawals to the log head a hint names (a signed link's, or the phone's copy), in one call.
 
-        `change` is a withdrawal. The transaction holds only while the hinted head is still the contact's (and the
-        contact has its key), the state it replaces exists and is not withdrawn, the hinted address is still the
-        contact's, and the configuration counter is still `counter_at` (the caller's cached catalog): so nothing
-        is decided on stale facts. The evidence is sealed to the contact's public key (`ContactSealer`). None means
-        it did not commit, and the caller writes the usual way; a lost reply is checked against the head it leaves.
+        The hint's head was read when the link was signed or the copy made. The transaction holds only while it
+        is still the contact's head (and the contact has its key), with `hint.address_index` as its `kind` address;
+        while each state it replaces exists and is not withdrawn; while the address is still the contact's; and
+        while the configuration counter is still `counter_at` (the caller's cached catalog). So nothing is decided
+        on stale facts. The evidence is sealed to the contact's public key (`ContactSealer`). `copied`, the phone's
+        copy the changes were decided on, is copied anew. None means it did not commit, and the caller writes the
+        usual way; a lost reply is checked against the head it leaves. A redelivery raises `AlreadyApplied`.
         """
-        if change.status is not ConsentStatus.WITHDRAWN:
-            raise ValueError("Only a withdrawal is decided without reading the contact")
+        if any(change.status is not ConsentStatus.WITHDRAWN for change in changes):
+            raise ValueError("Only withdrawals are decided without reading the contact")
         now = self._svc.clock()
         tenant_id = self._keys.tenant_id
         sealer = ContactSealer(tenant_id, contact_id, hint.public_key)
         chain = _Chain(tenant_id, contact_id, sealer, hint.seq, hint.last_hash, now)
-        chain.append(change, actor, evidence)
+        for change in changes:
+            chain.append(change, actor, evidence)
+        phone_head = None
+        if copied is not None and kind is AddressKind.PHONE:
+            phone_head = (hint.address_index, copied.after(chain).to_item())
         write = ContactWrite(
             tenant_id=tenant_id,
             contact_id=contact_id,
             expected_seq=hint.seq,
             profile=chain.head(),
             suppressions=[
-                SuppressionWrite(kind.value, hint.address_index, key, record) for kind, key, record in suppressions
+                SuppressionWrite(k.value, hint.address_index, key, record) for k, key, record in suppressions
             ],
             events=chain.events,
             states=chain.states,
+            receipt=receipt,
             tally=tally(tenant_id, contact_id, chain.events, now, evidence.note),
             counter_at=counter_at,
             states_not_withdrawn=True,
+            head_guard={"last_hash": hint.last_hash, f"{kind.value}_bidx": hint.address_index},
+            phone_head=phone_head,
         )
         try:
             self._svc.repo.write_contact(write)
-        except (ContactChanged, CounterMoved):
+        except (ContactChanged, CounterMoved, AddressNotOwned):
             return None
         except AwsUnreachable:
             return chain.recorded if self._landed(write) else None
@@ -326,7 +342,7 @@ class Ledger:
             if target.contact_id is not None or not target.create_if_missing or not target.addresses:
                 raise ValueError("create_many takes only new contacts, found by their addresses")
             contact = self._new_contact()
-            write, recorded = self._build(contact, target, decide(contact), actor, evidence, True)
+            write, recorded = self._build(contact, target, decide(contact), actor, evidence, True, True)
             size = 1 + len(write.new_addresses) + len(write.suppressions) + len(write.events) + len(write.states)
             in_group = sum(
                 1 + len(w.new_addresses) + len(w.suppressions) + len(w.events) + len(w.states) for _, w, _ in group
@@ -371,6 +387,7 @@ class Ledger:
         actor: Actor,
         evidence: Evidence,
         index_addresses: bool,
+        copy_phone_head: bool,
     ) -> tuple[ContactWrite, list[RecordedEvent]]:
         now = self._svc.clock()
         tenant_id = self._keys.tenant_id
@@ -392,6 +409,10 @@ class Ledger:
         new_addresses = [a for a in target.addresses if is_new or (index_addresses and a.kind not in known)]
         for address in new_addresses:
             profile[f"{address.kind.value}_bidx"] = address.blind_index
+        phone_index = profile.get("phone_bidx") or contact.blind_indexes.get(AddressKind.PHONE)
+        phone_head = None
+        if copy_phone_head and chain.events and phone_index:
+            phone_head = (phone_index, PhoneHead.of(contact, merged.locale).after(chain).to_item())
         if is_new:
             profile |= {
                 "contact_id": contact.contact_id,
@@ -415,8 +436,66 @@ class Ledger:
             receipt=target.receipt,
             tally=tally(tenant_id, contact.contact_id, chain.events, now, evidence.note),
             expected_profile_rev=profile_rev if target.profile_only else None,
+            phone_head=phone_head,
         )
         return write, chain.recorded
+
+
+@dataclass(frozen=True)
+class PhoneHead:
+    """A contact's log head as copied onto its phone's address item (`ContactWrite.phone_head`), with the state of
+    each of its SMS consents: what a STOP from the number needs to be decided and written without reading the
+    contact (services/sms_inbound.py). Written in the same transaction as the head it copies; a copy that fell
+    behind only fails the STOP's conditions, which then reads the contact."""
+
+    seq: int
+    last_hash: str
+    public_key: bytes
+    locale: str | None
+    sms: dict[str, tuple[ConsentStatus, TextRef | None]]
+
+    @classmethod
+    def of(cls, contact: LoadedContact, locale: str | None) -> PhoneHead:
+        sms = {p: (s.status, s.text) for (p, channel), s in contact.states.items() if channel is Channel.SMS}
+        return cls(contact.seq, contact.last_hash, contact.box.public_key(), locale, sms)
+
+    def after(self, chain: _Chain) -> PhoneHead:
+        """The copy once `chain`'s events are appended."""
+        sms = dict(self.sms)
+        for state in chain.states:
+            if state["channel"] == Channel.SMS.value:
+                sms[state["purpose"]] = (ConsentStatus(state["status"]), _text_ref(state.get("text")))
+        return PhoneHead(chain.seq, chain.last_hash, self.public_key, self.locale, sms)
+
+    def hint(self, blind_index: str) -> HeadHint:
+        return HeadHint(self.seq, self.last_hash, blind_index, self.public_key, self.locale)
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "seq": self.seq,
+            "last_hash": self.last_hash,
+            "key": self.public_key,
+            "sms": {
+                purpose: {"status": status.value, **({"text": text.model_dump()} if text else {})}
+                for purpose, (status, text) in self.sms.items()
+            },
+        }
+        if self.locale:
+            item["locale"] = self.locale
+        return item
+
+    @classmethod
+    def from_item(cls, raw: Any) -> PhoneHead | None:
+        """The copy on an address item, or None if there is none."""
+        if not isinstance(raw, dict):
+            return None
+        return cls(
+            seq=int(raw["seq"]),
+            last_hash=raw["last_hash"],
+            public_key=bytes(raw["key"]),
+            locale=raw.get("locale"),
+            sms={p: (ConsentStatus(s["status"]), _text_ref(s.get("text"))) for p, s in raw["sms"].items()},
+        )
 
 
 @dataclass

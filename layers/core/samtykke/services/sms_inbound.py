@@ -58,9 +58,17 @@ from samtykke.models.catalog import Purpose
 from samtykke.models.consent import Actor, Evidence, TextRef
 from samtykke.models.sms import AwsInboundSms, SmsProvider
 from samtykke.observability import logger
-from samtykke.services.catalog import TenantCatalog
+from samtykke.services.catalog import CONFIG_COUNTER, TenantCatalog
 from samtykke.services.context import Services, services
-from samtykke.services.ledger import ContactNotFound, ContactTarget, Decide, Ledger, LoadedContact, StateChange
+from samtykke.services.ledger import (
+    ContactNotFound,
+    ContactTarget,
+    Decide,
+    Ledger,
+    LoadedContact,
+    PhoneHead,
+    StateChange,
+)
 from samtykke.services.sms_config import SmsConfig, SmsConfigCache, inbound_number, secret_name
 from samtykke.templates import messages
 
@@ -114,6 +122,15 @@ class SmsOutcome:
 
 
 @dataclass(frozen=True)
+class SignedTenant:
+    """The tenant's catalog as a webhook's signature check used it. `counter_at` is set when that was the one
+    this container holds, unchecked: a write may then assert that counter instead of reading it."""
+
+    catalog: TenantCatalog
+    counter_at: int | None = None
+
+
+@dataclass(frozen=True)
 class _Plan:
     message: InboundSms
     match: KeywordMatch
@@ -140,10 +157,17 @@ class SmsInbox:
 
     # --- signatures ---------------------------------------------------------------------------------
 
+    def _tenant(self, tenant_id: str, *, fresh: bool) -> SignedTenant:
+        held = None if fresh else self.svc.catalogs.held_at(tenant_id)
+        if held is not None:
+            return SignedTenant(*held)
+        return SignedTenant(self.svc.catalogs.get(tenant_id))
+
     def _provider_secret(
         self, tenant_id: str, provider: SmsProvider, *, fresh: bool
-    ) -> tuple[str, SmsConfig, TenantCatalog]:
-        catalog = self.svc.catalogs.get(tenant_id)
+    ) -> tuple[str, SmsConfig, SignedTenant]:
+        signed = self._tenant(tenant_id, fresh=fresh)
+        catalog = signed.catalog
         config = self.config.get(tenant_id, fresh=fresh)
         item = config.providers.get(provider.value)
         if item is None:
@@ -152,7 +176,7 @@ class SmsInbox:
             raise ProviderNotConfigured(f"This tenant has no {provider.value} secret")
         box = SecretBox(self.svc.keyring.tenant_keys(tenant_id, catalog.root_key_blob))
         try:
-            return box.open(secret_name(provider.value), item["sealed_secret"]), config, catalog
+            return box.open(secret_name(provider.value), item["sealed_secret"]), config, signed
         except SecretUnreadable as exc:
             raise ProviderNotConfigured(f"This tenant's {provider.value} secret cannot be read; set it again") from exc
 
@@ -163,22 +187,22 @@ class SmsInbox:
         params: dict[str, list[str]],
         signature: str | None,
         signature_settings: str | None,
-    ) -> TenantCatalog:
-        """The tenant's catalog, checked for this request, once the signature verifies: `receive` goes on with it."""
+    ) -> SignedTenant:
+        """The tenant's catalog as this request's signature check used it: `receive` goes on with it."""
         if not signature:
             raise SignatureMissing("X-Twilio-Signature is missing")
         for fresh in (False, True):  # a secret rotated in the last seconds: reload once before refusing
-            token, _, catalog = self._provider_secret(tenant_id, SmsProvider.TWILIO, fresh=fresh)
+            token, _, signed = self._provider_secret(tenant_id, SmsProvider.TWILIO, fresh=fresh)
             if verify_twilio(token, url, params, signature, signature_settings=signature_settings):
-                return catalog
+                return signed
         raise InvalidSignature("X-Twilio-Signature does not match this request")
 
-    def verify_vonage(self, tenant_id: str, params: dict[str, str], now: float) -> TenantCatalog:
+    def verify_vonage(self, tenant_id: str, params: dict[str, str], now: float) -> SignedTenant:
         """As `verify_twilio`, for Vonage's signed webhooks."""
         if not params.get("sig"):
             raise SignatureMissing("The webhook is not signed (no `sig`)")
         for fresh in (False, True):
-            secret, config, catalog = self._provider_secret(tenant_id, SmsProvider.VONAGE, fresh=fresh)
+            secret, config, signed = self._provider_secret(tenant_id, SmsProvider.VONAGE, fresh=fresh)
             method = VonageSignatureMethod(
                 config.providers[SmsProvider.VONAGE.value].get("signature_method", "md5hash")
             )
@@ -188,7 +212,7 @@ class SmsInbox:
             raise InvalidSignature("`sig` does not match this request")
         if not vonage_timestamp_fresh(params.get("timestamp"), now):
             raise StaleTimestamp("The signed timestamp is too old, or in the future")
-        return catalog
+        return signed
 
     def tenant_for_number(self, destination: str) -> str:
         """The tenant an inbound number (E.164) is registered to."""
@@ -199,21 +223,21 @@ class SmsInbox:
 
     # --- the effect ---------------------------------------------------------------------------------
 
-    def receive(self, message: InboundSms, catalog: TenantCatalog | None = None) -> SmsOutcome:
-        """Applies a verified inbound message. Every check that can refuse it runs before any write. `catalog` is
-        the one the request's signature check read, if it made one; otherwise it is read here."""
-        catalog = catalog or self.svc.catalogs.get(message.tenant_id)
-        config = self.config.get(message.tenant_id)
-        match = with_provider_verdict(match_keyword(message.body, config.tenant_keywords()), message.opt_out_type)
+    def receive(self, message: InboundSms, signed: SignedTenant | None = None) -> SmsOutcome:
+        """Applies a verified inbound message. Every check that can refuse it runs before any write. `signed` is
+        the catalog the request's signature check used, if it made one; otherwise it is read here."""
+        if signed is not None and signed.counter_at is not None:
+            outcome = self._stop_on_copy(message, signed.catalog, signed.counter_at)
+            if outcome is not None:
+                return outcome
+        if signed is not None and signed.counter_at is None:
+            catalog = signed.catalog
+        else:
+            catalog = self.svc.catalogs.get(message.tenant_id)
+        plan = self._plan(message, catalog)
+        match = plan.match
         if match.action is KeywordAction.NONE:
             return SmsOutcome(KeywordAction.NONE, None)
-        plan = _Plan(
-            message=message,
-            match=match,
-            phone=normalise_phone(message.sender, catalog.tenant.country),
-            catalog=catalog,
-            keys=self.svc.keyring.tenant_keys(message.tenant_id, catalog.root_key_blob),
-        )
         if match.action is KeywordAction.HELP:
             return SmsOutcome(KeywordAction.HELP, self._reply(plan, self._contact_locale(plan)))
         apply = {KeywordAction.OPT_OUT: self._opt_out, KeywordAction.CONFIRM: self._confirm}.get(
@@ -225,29 +249,65 @@ class SmsInbox:
             return SmsOutcome(match.action, self._reply(plan, self._contact_locale(plan)), redelivery=True)
         return SmsOutcome(match.action, self._reply(plan, effect.locale), effect.events)
 
+    def _plan(self, message: InboundSms, catalog: TenantCatalog) -> _Plan:
+        config = self.config.get(message.tenant_id)
+        return _Plan(
+            message=message,
+            match=with_provider_verdict(match_keyword(message.body, config.tenant_keywords()), message.opt_out_type),
+            phone=normalise_phone(message.sender, catalog.tenant.country),
+            catalog=catalog,
+            keys=self.svc.keyring.tenant_keys(message.tenant_id, catalog.root_key_blob),
+        )
+
+    def _stop_on_copy(self, message: InboundSms, catalog: TenantCatalog, counter: int) -> SmsOutcome | None:
+        """A STOP in two calls: the number's address item, whose copy of its contact's head decides the withdrawals,
+        and one transaction written on that copy under the configuration this container holds (`counter`).
+
+        None, having written nothing, when the message is no STOP, the number has no copy to decide on or nothing
+        to withdraw, or the copy or the configuration moved on: `receive` then goes the usual way.
+        """
+        plan = self._plan(message, catalog)
+        if plan.match.action is not KeywordAction.OPT_OUT:
+            return None
+        blind = plan.keys.blind_index(PHONE.value, plan.phone)
+        address = self._address(plan, blind) or {}
+        copied, contact_id = PhoneHead.from_item(address.get("head")), address.get("contact_id")
+        if copied is None or contact_id is None:
+            return None
+        changes = _stop_withdrawals(plan.match.purpose, copied.sms)
+        if not changes:
+            return None
+        stop = self._stop_suppression(plan)
+        try:
+            recorded = Ledger(self.svc, plan.keys).withdraw_on_hint(
+                contact_id,
+                copied.hint(blind),
+                PHONE,
+                changes,
+                [(PHONE, stop.key, stop.record)],
+                self._actor(plan),
+                self._evidence(plan),
+                counter_at=(CONFIG_COUNTER, counter),
+                receipt=self._receipt(plan),
+                copied=copied,
+            )
+        except AlreadyApplied:
+            return SmsOutcome(KeywordAction.OPT_OUT, self._reply(plan, copied.locale), redelivery=True)
+        if recorded is None:
+            return None
+        return SmsOutcome(KeywordAction.OPT_OUT, self._reply(plan, copied.locale), len(recorded))
+
     def _opt_out(self, plan: _Plan) -> _Effect:
-        scope = plan.match.purpose
         blind = plan.keys.blind_index(PHONE.value, plan.phone)
 
         def withdraw(current: LoadedContact) -> list[StateChange]:
-            return [
-                StateChange(
-                    purpose,
-                    channel,
-                    EventType.WITHDRAW,
-                    ConsentStatus.WITHDRAWN,
-                    LegalBasis.WITHDRAWN,
-                    SOURCE,
-                    state.text,
-                )
-                for (purpose, channel), state in sorted(current.states.items())
-                if channel is Channel.SMS
-                and (scope is None or purpose == scope)
-                and state.status is not ConsentStatus.WITHDRAWN
-            ]
+            sms = {p: (s.status, s.text) for (p, channel), s in current.states.items() if channel is Channel.SMS}
+            return _stop_withdrawals(plan.match.purpose, sms)
 
-        stop = SuppressionChange(suppression_key(Channel.SMS, scope), self._suppression_record(plan))
-        return self._apply(plan, blind, self._address(plan, blind), [stop], withdraw)
+        return self._apply(plan, blind, self._address(plan, blind), [self._stop_suppression(plan)], withdraw)
+
+    def _stop_suppression(self, plan: _Plan) -> SuppressionChange:
+        return SuppressionChange(suppression_key(Channel.SMS, plan.match.purpose), self._suppression_record(plan))
 
     def _opt_in(self, plan: _Plan) -> _Effect:
         blind = plan.keys.blind_index(PHONE.value, plan.phone)
@@ -309,14 +369,7 @@ class SmsInbox:
         """The message's effect with its receipt: the consent change of the number's contact, if it has one, and
         the number's suppression changes. Both go in one transaction when the number is the contact's own."""
         tenant_id = plan.catalog.tenant.tenant_id
-        receipt = inbound_receipt(
-            tenant_id,
-            plan.message.provider.value,
-            plan.message.message_id,
-            plan.match.action.value,
-            self.svc.clock(),
-            RECEIPT_SECONDS,
-        )
+        receipt = self._receipt(plan)
         contact = self._owner(plan, address)
         locale = None
         if contact is not None:
@@ -394,6 +447,17 @@ class SmsInbox:
     def _sms_purposes(catalog: TenantCatalog) -> list[Purpose]:
         return [p for p in catalog.purposes.values() if Channel.SMS in p.channels]
 
+    def _receipt(self, plan: _Plan) -> dict[str, Any]:
+        """The message's receipt: written with its effect, so that a redelivery changes nothing."""
+        return inbound_receipt(
+            plan.catalog.tenant.tenant_id,
+            plan.message.provider.value,
+            plan.message.message_id,
+            plan.match.action.value,
+            self.svc.clock(),
+            RECEIPT_SECONDS,
+        )
+
     def _actor(self, plan: _Plan) -> Actor:
         return Actor(type=ActorType.SMS_PROVIDER, id=plan.message.provider.value, on_behalf_of=ActorType.CONTACT)
 
@@ -433,6 +497,17 @@ class SmsInbox:
             name = purpose.names.get(locale) or purpose.names.get("en") or purpose.purpose_id
             return m[f"sms_{kind}_scoped_reply"].format(tenant=tenant.name, purpose=name)
         return m[f"sms_{kind}_reply"].format(tenant=tenant.name)
+
+
+def _stop_withdrawals(scope: str | None, sms: dict[str, tuple[ConsentStatus, TextRef | None]]) -> list[StateChange]:
+    """STOP (or STOP for one purpose): every SMS consent in scope that is not withdrawn yet is withdrawn."""
+    return [
+        StateChange(
+            purpose, Channel.SMS, EventType.WITHDRAW, ConsentStatus.WITHDRAWN, LegalBasis.WITHDRAWN, SOURCE, text
+        )
+        for purpose, (status, text) in sorted(sms.items())
+        if (scope is None or purpose == scope) and status is not ConsentStatus.WITHDRAWN
+    ]
 
 
 def _is_sms_stop(record: Any) -> bool:

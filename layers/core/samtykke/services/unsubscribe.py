@@ -211,13 +211,14 @@ def _unsubscribe_on_hint(
     if held is None:
         return None
     link, claims, counter = held
-    head = claims.head
-    if head is None or CHANNEL_ADDRESS[claims.channel] is None:
+    head, kind = claims.head, CHANNEL_ADDRESS[claims.channel]
+    if head is None or kind is None:
         return None
     recorded = Ledger(svc, link.keys).withdraw_on_hint(
         claims.contact_id,
         head,
-        _withdrawal(claims.purpose, claims.channel, SOURCE),
+        kind,
+        [_withdrawal(claims.purpose, claims.channel, SOURCE)],
         _suppression_records(svc, UnsubscribeScope.PURPOSE, claims.purpose, claims.channel),
         Actor(type=ActorType.CONTACT),
         noted(claims),

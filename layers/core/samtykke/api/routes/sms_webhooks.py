@@ -110,7 +110,7 @@ def twilio_inbound(tenant_id: TenantId) -> Response[str]:
         raise UnsupportedMediaType("Twilio posts application/x-www-form-urlencoded")
     params = _form(event)
     inbox = sms_inbox()
-    catalog = inbox.verify_twilio(
+    signed = inbox.verify_twilio(
         tenant_id,
         called_url(event, get_settings().public_base_url),
         params,
@@ -125,7 +125,7 @@ def twilio_inbound(tenant_id: TenantId) -> Response[str]:
         body=_one(params, "Body") or "",
         opt_out_type=_one(params, "OptOutType"),
     )
-    return twiml(inbox.receive(message, catalog).reply)
+    return twiml(inbox.receive(message, signed).reply)
 
 
 def _scalar(value: Any) -> str:
@@ -182,7 +182,7 @@ def vonage_inbound(tenant_id: TenantId) -> Response[str]:
     event = http_event(router)
     params = _vonage_params(event)
     inbox = sms_inbox()
-    catalog = inbox.verify_vonage(tenant_id, params, now=inbox.svc.clock().timestamp())
+    signed = inbox.verify_vonage(tenant_id, params, now=inbox.svc.clock().timestamp())
     # One part of a concatenated long message is never a whole-message keyword.
     concatenated = params.get("concat", "").lower() == "true"
     message = InboundSms(
@@ -193,6 +193,6 @@ def vonage_inbound(tenant_id: TenantId) -> Response[str]:
         body="" if concatenated else params.get("text", ""),
         sent_at=_vonage_time(params.get("message-timestamp")),
     )
-    outcome = inbox.receive(message, catalog)
+    outcome = inbox.receive(message, signed)
     ack = SmsWebhookAck(action=outcome.action.value)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=ack.model_dump_json())
