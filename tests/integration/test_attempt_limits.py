@@ -32,11 +32,13 @@ def cheap_scrypt(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture(autouse=True)
 def atomic_items(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each single-item write atomically; in-process moto does not lock between threads."""
+    """DynamoDB applies each request atomically; in-process moto does not lock between threads (a transaction
+    deep-copies the tables it touches while another thread writes to them). Reentrant: a transaction calls the
+    backend's own item methods."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = threading.Lock()
-    for name in ("update_item", "put_item", "delete_item", "get_item"):
+    lock = threading.RLock()
+    for name in ("update_item", "put_item", "delete_item", "get_item", "query", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         def locked(self: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
