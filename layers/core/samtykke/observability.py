@@ -22,4 +22,6 @@ metrics = Metrics()
 def tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
-    return Tracer()
+    # Only the AWS SDK's calls: the X-Ray SDK's patch of everything imports every library it can patch (sqlite3,
+    # SQLAlchemy, httpx…), and our functions call nothing but AWS.
+    return Tracer(patch_modules=("botocore",))

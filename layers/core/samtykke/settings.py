@@ -1,17 +1,20 @@
-"""Configuration as one pydantic model, read from the environment once per container."""
+"""Configuration as one dataclass, read from the environment once per container.
+
+A dataclass, not a model: every field is a string or an int read here, and the authorizer, which needs no other
+model, would import pydantic for it.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 
-from pydantic import Field
-
 from samtykke import environment
-from samtykke.models.common import Model
 
 
-class Settings(Model):
+@dataclass
+class Settings:
     table_name: str
     kms_key_id: str
     checkpoint_key_id: str = ""  # the asymmetric KMS key that signs checkpoints (services/evidence_log)
@@ -20,7 +23,7 @@ class Settings(Model):
     sender_email: str = "no-reply@example.com"
     ses_configuration_set: str = ""
     stage: str = "aws"
-    max_body_bytes: int = Field(default=64 * 1024)
+    max_body_bytes: int = 64 * 1024
     event_bus_name: str = ""
     webhook_queue_url: str = ""
     webhook_dlq_url: str = ""

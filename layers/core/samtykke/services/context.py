@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Protocol
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Protocol
 
 from samtykke.adapters.crypto import KmsKeyring
 from samtykke.adapters.mailer import SesMailer
 from samtykke.adapters.repository import ConsentRepository
 from samtykke.domain.mail import OutgoingEmail
-from samtykke.services.catalog import CatalogCache
 from samtykke.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from samtykke.services.catalog import CatalogCache
 
 
 class Mailer(Protocol):
@@ -30,11 +32,14 @@ class Services:
     repo: ConsentRepository
     keyring: KmsKeyring
     mailer: Mailer
-    catalogs: CatalogCache = field(init=False)
     clock: Callable[[], datetime] = utc_now
 
-    def __post_init__(self) -> None:
-        self.catalogs = CatalogCache(self.repo)
+    @cached_property
+    def catalogs(self) -> CatalogCache:
+        # Imported here: the catalog's models bring in pydantic, which the authorizer's API keys never need.
+        from samtykke.services.catalog import CatalogCache
+
+        return CatalogCache(self.repo)
 
 
 @lru_cache(maxsize=1)
