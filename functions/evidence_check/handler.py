@@ -18,7 +18,8 @@ from samtykke.services.context import services
 from samtykke.services.evidence import check_notification
 from samtykke.services.evidence_deletion import delete_requested
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Records that failed go back through `batchItemFailures`, all of them too: a transient failure is no crash.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -15,7 +15,8 @@ from samtykke.observability import logger
 from samtykke.services.context import services
 from samtykke.services.imports import process
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Records that failed go back through `batchItemFailures`, all of them too: a transient failure is no crash.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _context: dict[str, LambdaContext] = {}
 
 

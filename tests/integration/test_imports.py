@@ -444,3 +444,20 @@ def test_lost_answers_and_a_transient_fault_neither_stall_the_import_nor_turn_it
     assert issues_of(call, import_id) == {61: ("skipped", "duplicate")}
     for i in range(59):
         assert len(import_events(svc, tenant, f"fault{i}@example.dk")) == 1
+
+
+def test_a_worker_that_died_before_queueing_the_csvs_deletion_queues_it_on_the_redelivery(
+    aws: Any, svc: Services, call: Callable[..., dict[str, Any]], invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an import whose worker recorded the end and died before it queued its CSV's deletion
+    monkeypatch.setattr(imports_service.evidence_queue, "request_import_file_deletion", lambda *a, **k: None)
+    import_id = run_import(aws, call, invoke, b"email\nanna@example.dk\n")
+    monkeypatch.undo()
+    drain(invoke, "evidence_check")
+    assert [k for k, _, _ in bucket_versions(aws.evidence_bucket) if k.startswith("imports/")] != []
+
+    # When its message comes back, the import is finished: the redelivery queues the deletion, and evidence_check
+    # deletes the CSV (the end is recorded, so the deletion is due)
+    assert imports_service.process(svc, "acme", import_id, remaining_ms=lambda: 60_000).value == "completed"
+    drain(invoke, "evidence_check")
+    assert [k for k, _, _ in bucket_versions(aws.evidence_bucket) if k.startswith("imports/")] == []

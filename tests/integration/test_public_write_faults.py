@@ -97,3 +97,22 @@ def events_address_index(svc: Services, tenant: TenantFixture, person: Person) -
     profile = svc.repo.get(contact_pk(tenant.tenant_id, person.contact_id), "PROFILE")
     assert profile is not None
     return str(profile["email_bidx"])
+
+
+def test_an_import_whose_creation_answer_is_lost_is_created_once_and_answers_201(
+    aws: Any, svc: Services, tenant: TenantFixture, admin: Callable[..., dict[str, Any]]
+) -> None:
+    # When an import is created and the answer to its PutItem is lost after it committed (botocore repeats the put)
+    request = {
+        "declaration": {"source": "import", "legal_basis": "consent", "description": "A declared list."},
+        "purposes": ["e-marketing"],
+        "file": {"size_bytes": 20, "sha256": "0" * 64},
+    }
+    with lost_replies(clients.dynamodb(), "PutItem", when=lambda body: b'"IMPORT"' in body) as fault:
+        response = admin("POST", "/v1/admin/imports", json_body=request)
+
+    # Then the repeated put finds its own item: 201, and one import
+    assert fault.lost == 1
+    assert response["statusCode"] == 201, response["body"]
+    listed = body_of(admin("GET", "/v1/admin/imports"))
+    assert [i["import_id"] for i in listed["imports"]] == [body_of(response)["import_id"]]

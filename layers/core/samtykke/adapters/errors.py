@@ -27,9 +27,14 @@ THROTTLING_CODES = frozenset(
 
 
 class ConditionFailed(Conflict):
-    """A conditional write lost: the item changed (or exists) since it was read."""
+    """A conditional write lost: the item changed (or exists) since it was read. `item` is the raw (attribute-value)
+    item in place, where the write asked for it (ReturnValuesOnConditionCheckFailure)."""
 
     code = "condition_failed"
+
+    def __init__(self, message: str, item: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.item = item
 
 
 class TransactionConflict(Conflict):
@@ -71,7 +76,10 @@ def translate_aws_errors() -> Iterator[None]:
         if code in THROTTLING_CODES:
             raise RetryableError("The service is busy; retry shortly", code="throttled", retry_after=1) from exc
         if code == "ConditionalCheckFailedException":
-            raise ConditionFailed("The item changed concurrently") from exc
+            item = exc.response.get("Item")
+            raise ConditionFailed(
+                "The item changed concurrently", dict(item) if isinstance(item, dict) else None
+            ) from exc
         if code == "TransactionCanceledException":
             cancelled = exc.response.get("CancellationReasons", [])
             reasons = [str(r.get("Code", "None")) for r in cancelled]

@@ -223,6 +223,26 @@ class SuppressionWrite:
     record: dict[str, Any] | None
 
 
+def put_new_item(table_name: str, item: dict[str, Any]) -> None:
+    """Creates an item that must not exist yet (`AlreadyExists` if one does).
+
+    An item in place that is exactly this one is this write's own: botocore repeated a put whose answer was lost
+    (the items callers create carry fresh random ids or times), so that counts as done.
+    """
+    attributes = to_attributes(item)
+    try:
+        with translate_aws_errors():
+            aws.dynamodb().put_item(
+                TableName=table_name,
+                Item=attributes,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+    except ConditionFailed as exc:
+        if exc.item != attributes:
+            raise AlreadyExists("It already exists") from exc
+
+
 @dataclass
 class ContactWrite:
     """One atomic change to a contact: its profile/log head, new address indexes, events and states."""
@@ -310,16 +330,7 @@ class ConsentRepository:
             aws.dynamodb().put_item(TableName=self.table_name, Item=to_attributes(item))
 
     def put_new(self, item: dict[str, Any]) -> None:
-        """Creates an item that must not exist yet."""
-        try:
-            with translate_aws_errors():
-                aws.dynamodb().put_item(
-                    TableName=self.table_name,
-                    Item=to_attributes(item),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-        except ConditionFailed as exc:
-            raise AlreadyExists("It already exists") from exc
+        put_new_item(self.table_name, item)
 
     def update_existing(self, pk: str, sk: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
         """Sets attributes on an existing item and returns it, or None if there is no such item."""

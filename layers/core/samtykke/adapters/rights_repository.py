@@ -28,11 +28,11 @@ from samtykke.adapters.repository import (
     ADDR,
     PROFILE,
     SEND_PREFIX,
-    AlreadyExists,
     address_pk,
     contact_pk,
     from_attributes,
     pending_pk,
+    put_new_item,
     to_attributes,
 )
 from samtykke.domain.errors import BadRequest
@@ -92,13 +92,7 @@ class RightsRepository:
         return from_attributes(item) if item else None
 
     def put_new(self, item: dict[str, Any]) -> None:
-        try:
-            with translate_aws_errors():
-                aws.dynamodb().put_item(
-                    TableName=self.table_name, Item=to_attributes(item), ConditionExpression="attribute_not_exists(pk)"
-                )
-        except ConditionFailed as exc:
-            raise AlreadyExists("It already exists") from exc
+        put_new_item(self.table_name, item)
 
     def update(
         self,

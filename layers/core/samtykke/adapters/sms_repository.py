@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from samtykke.adapters import aws
-from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
-from samtykke.adapters.repository import AlreadyExists, from_attributes, tenant_pk, to_attributes
+from samtykke.adapters.errors import TransactionConflict, translate_aws_errors
+from samtykke.adapters.repository import from_attributes, put_new_item, tenant_pk, to_attributes
 from samtykke.domain.errors import Conflict, NotFound
 from samtykke.domain.work import digest_token
 
@@ -88,15 +88,7 @@ class SmsRepository:
             )
 
     def put_new(self, tenant_id: str, sk: str, item: dict[str, Any]) -> None:
-        try:
-            with translate_aws_errors():
-                aws.dynamodb().put_item(
-                    TableName=self.table_name,
-                    Item=to_attributes({"pk": tenant_pk(tenant_id), "sk": sk, **item}),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-        except ConditionFailed as exc:
-            raise AlreadyExists("It exists already") from exc
+        put_new_item(self.table_name, {"pk": tenant_pk(tenant_id), "sk": sk, **item})
 
     def delete(self, tenant_id: str, sk: str) -> bool:
         """Deletes one configuration item; whether it existed."""

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from samtykke.adapters import aws
-from samtykke.adapters.errors import ConditionFailed, TransactionConflict, translate_aws_errors
-from samtykke.adapters.repository import AlreadyExists, api_key_pk, from_attributes, to_attributes
+from samtykke.adapters.errors import TransactionConflict, translate_aws_errors
+from samtykke.adapters.repository import AlreadyExists, api_key_pk, from_attributes, put_new_item, to_attributes
 from samtykke.domain.work import digest_token
 
 USER = "USER#"
@@ -146,13 +146,7 @@ class StaffRepository:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def put_new(self, item: dict[str, Any]) -> None:
-        try:
-            with translate_aws_errors():
-                aws.dynamodb().put_item(
-                    TableName=self.table_name, Item=to_attributes(item), ConditionExpression="attribute_not_exists(pk)"
-                )
-        except ConditionFailed as exc:
-            raise AlreadyExists("It already exists") from exc
+        put_new_item(self.table_name, item)
 
     def put(self, item: dict[str, Any]) -> None:
         with translate_aws_errors():

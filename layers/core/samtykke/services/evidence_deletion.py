@@ -30,7 +30,7 @@ class DeletionRefused(Conflict):
 
 
 class ImportNotFinished(RetryableError):
-    """The import queues its CSV's deletion just before it records the end: a retry finds it finished."""
+    """A deletion request for an import whose end is not recorded (the import queues it only after): refused for now."""
 
     code = "import_not_finished"
 

@@ -321,8 +321,12 @@ def process(svc: Services, tenant_id: str, import_id: str, *, remaining_ms: Call
     """Processes the import from its saved cursor until it ends, the time runs short, or the chunk is full."""
     item = _load(svc, tenant_id, import_id)
     status = ImportStatus(item["status"])
+    if status in (ImportStatus.COMPLETED, ImportStatus.FAILED):
+        # A redelivery after the end was recorded: the worker may have died before it queued the CSV's deletion.
+        evidence_queue.request_import_file_deletion(tenant_id, import_id, reason=f"import_{status.value}")
+        return status
     if status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-        return status  # finished, or not started: a stray message
+        return status  # not started: a stray message
     repo = rights_repo(svc)
     if not item.get("file_verified"):
         problem = _verify_file(svc, item)
@@ -467,9 +471,11 @@ def _complete(svc: Services, item: dict[str, Any]) -> ImportStatus:
         None,
         {"declaration_id": item["declaration_id"], **item["counts"]},
     )
-    # evidence_check deletes the CSV once the import shows completed (it retries until then).
-    evidence_queue.request_import_file_deletion(item["tenant_id"], item["import_id"], reason="import_completed")
-    _advance(rights_repo(svc), item, {"status": ImportStatus.COMPLETED.value, "completed_at": svc.clock().isoformat()})
+    # The end first, then the CSV's deletion, which evidence_check honours only for a finished import. A worker that
+    # dies in between leaves its message to be redelivered, and `process` queues the deletion then.
+    completed = {"status": ImportStatus.COMPLETED.value, "completed_at": svc.clock().isoformat()}
+    if _advance(rights_repo(svc), item, completed) is not None:
+        evidence_queue.request_import_file_deletion(item["tenant_id"], item["import_id"], reason="import_completed")
     return ImportStatus.COMPLETED
 
 
