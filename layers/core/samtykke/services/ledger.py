@@ -76,6 +76,10 @@ class StateChange:
     # The request this change carries out (say, an import's row), kept in the event: a re-run knows its own work.
     request_id: str | None = None
 
+    @classmethod
+    def withdrawal(cls, purpose: str, channel: Channel, source: str, text: TextRef | None = None) -> StateChange:
+        return cls(purpose, channel, EventType.WITHDRAW, ConsentStatus.WITHDRAWN, LegalBasis.WITHDRAWN, source, text)
+
 
 @dataclass(frozen=True)
 class CurrentState:

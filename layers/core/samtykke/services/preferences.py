@@ -253,11 +253,7 @@ def change_preference(
         if action is Action.WITHDRAW:
             if status is None or status is ConsentStatus.WITHDRAWN:
                 return []
-            return [
-                StateChange(
-                    purpose_id, channel, EventType.WITHDRAW, ConsentStatus.WITHDRAWN, LegalBasis.WITHDRAWN, SOURCE
-                )
-            ]
+            return [StateChange.withdrawal(purpose_id, channel, SOURCE)]
         minor = is_minor(current.profile.birth_date, tenant.country, now.date())
         # The link arrived by email, so it stands in for the double opt-in confirmation; a minor still waits.
         new_status = capture_status(channel=channel, double_opt_in=False, is_minor=minor)

@@ -502,9 +502,7 @@ class SmsInbox:
 def _stop_withdrawals(scope: str | None, sms: dict[str, tuple[ConsentStatus, TextRef | None]]) -> list[StateChange]:
     """STOP (or STOP for one purpose): every SMS consent in scope that is not withdrawn yet is withdrawn."""
     return [
-        StateChange(
-            purpose, Channel.SMS, EventType.WITHDRAW, ConsentStatus.WITHDRAWN, LegalBasis.WITHDRAWN, SOURCE, text
-        )
+        StateChange.withdrawal(purpose, Channel.SMS, SOURCE, text)
         for purpose, (status, text) in sorted(sms.items())
         if (scope is None or purpose == scope) and status is not ConsentStatus.WITHDRAWN
     ]

@@ -23,8 +23,6 @@ from samtykke.domain.consent import (
     AddressKind,
     Channel,
     ConsentStatus,
-    EventType,
-    LegalBasis,
 )
 from samtykke.domain.defaults import SUPPORTED_LOCALES, resolve_locale
 from samtykke.domain.links import (
@@ -147,10 +145,6 @@ def _suppressions(scope: UnsubscribeScope, purpose: str, channel: Channel) -> li
     return [] if kind is None else [(kind, suppression_key(channel, purpose))]
 
 
-def _withdrawal(purpose: str, channel: Channel, source: str) -> StateChange:
-    return StateChange(purpose, channel, EventType.WITHDRAW, ConsentStatus.WITHDRAWN, LegalBasis.WITHDRAWN, source)
-
-
 def withdrawals(
     contact: LoadedContact, scope: UnsubscribeScope, purpose: str, channel: Channel, source: str
 ) -> list[StateChange]:
@@ -159,7 +153,7 @@ def withdrawals(
     for (state_purpose, state_channel), state in sorted(contact.states.items()):
         in_scope = scope is UnsubscribeScope.ALL or (state_purpose, state_channel) == (purpose, channel)
         if in_scope and state.status is not ConsentStatus.WITHDRAWN:
-            changes.append(_withdrawal(state_purpose, state_channel, source))
+            changes.append(StateChange.withdrawal(state_purpose, state_channel, source))
     return changes
 
 
@@ -218,7 +212,7 @@ def _unsubscribe_on_hint(
         claims.contact_id,
         head,
         kind,
-        [_withdrawal(claims.purpose, claims.channel, SOURCE)],
+        [StateChange.withdrawal(claims.purpose, claims.channel, SOURCE)],
         _suppression_records(svc, UnsubscribeScope.PURPOSE, claims.purpose, claims.channel),
         Actor(type=ActorType.CONTACT),
         noted(claims),
